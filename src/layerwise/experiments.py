@@ -1,0 +1,298 @@
+"""One call per measurement of the paper, each returning a tidy table.
+
+Every function takes a loaded model (any Hugging Face text model) and returns a
+``pandas.DataFrame`` with one row per (model, setting, layer, ...) and the
+columns ``model``, ``layer``, ``top`` and ``value`` (plus ``low``/``high``, the
+95% bootstrap interval, for evaluations). Rows for layers ``0..L`` use the
+model's native hidden states (``top="native"``); one more row per quantity gives
+the top layer in the other final-layer-norm convention (``top="pre_norm"`` or
+``"post_norm"``; methodology note 7, chapter 6).
+
+Chapters: CWE geometry -> 3 (anisotropy); word tasks -> 4; STS and sentence
+self-similarity -> 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import data, geometry
+from .cache import Cache, cached_extract
+from .errors import InputError
+from .evaluation import Score, sts_scores, valnorm_scores, word_similarity_scores
+from .extraction import (
+    Extracted,
+    Request,
+    cwe_requests,
+    native_inputs,
+    sentence_requests,
+    unique,
+    word_requests,
+)
+from .models import LoadedModel
+
+
+@dataclass
+class Settings:
+    """Run-wide choices: sample sizes, seed, batching, cache, bootstrap resamples."""
+
+    n_cwe: int = 10_000
+    seed: int = 0
+    batch_size: int = 64
+    n_resamples: int = 1000
+    cache: Cache | None = field(default_factory=Cache)
+    progress: bool | None = None
+
+    def rng(self, salt: int = 0) -> np.random.Generator:
+        """A fresh generator for one step, derived from the run's seed."""
+        return np.random.default_rng([self.seed, salt])
+
+
+def _extract(lm: LoadedModel, requests: Sequence[Request], label: str, s: Settings) -> Extracted:
+    return cached_extract(
+        lm, requests, label=label, cache=s.cache, batch_size=s.batch_size, progress=s.progress
+    )
+
+
+def alt_top_name(lm: LoadedModel) -> str | None:
+    """The final-norm convention the hook captures (the one the native top lacks)."""
+    return {"pre_norm": "post_norm", "post_norm": "pre_norm"}.get(lm.spec.top_state)
+
+
+View = Callable[[Extracted], np.ndarray]
+#: The native states ``[n, L+1, d]`` and the alternative top layer as ``[n, 1, d]``.
+NATIVE: View = lambda e: e.states  # noqa: E731
+ALT_TOP: View = lambda e: e.top_alt[:, None]  # noqa: E731
+
+
+def _per_layer(
+    lm: LoadedModel, ex: Extracted, score: Callable[[View], Iterable], **cols
+) -> list[dict]:
+    """Rows of ``score`` on every layer, plus the top layer in the other convention.
+
+    ``score`` receives a view (:data:`NATIVE` or :data:`ALT_TOP`) to apply to
+    each :class:`Extracted` it reads and returns one value per layer.
+    """
+    name = lm.spec.name
+    rows = [
+        {"model": name, "layer": layer, "top": "native", **cols, **_val(v)}
+        for layer, v in enumerate(score(NATIVE))
+    ]
+    alt = alt_top_name(lm)
+    if alt is not None and ex.top_alt is not None:
+        (v,) = score(ALT_TOP)
+        rows.append({"model": name, "layer": lm.spec.n_layers, "top": alt, **cols, **_val(v)})
+    return rows
+
+
+def _val(v: float | Score) -> dict:
+    if isinstance(v, Score):
+        return {"value": v.value, "low": v.low, "high": v.high, "n": v.n}
+    return {"value": float(v)}
+
+
+# ------------------------------------------------------------------ sentences for CWEs
+def cwe_sentence_set(models: Sequence[LoadedModel]) -> data.WindowFilter:
+    """STS 2012-2016 unique sentences that fit EVERY model's window (chapter 1).
+
+    One set serves all models, so their CWEs come from the same contexts.
+    """
+    counters = {lm.spec.name: (lm.n_tokens, lm.spec.max_length) for lm in models}
+    return data.filter_to_window(data.load_sts_sentences(), counters)
+
+
+# ------------------------------------------------------------------ chapter 3
+def cwe_states(lm: LoadedModel, sentences: Sequence[str], s: Settings) -> Extracted:
+    """Hidden states of ``s.n_cwe`` sampled real tokens; the same positions at every layer."""
+    requests, _ = cwe_requests(lm, sentences, s.n_cwe, s.rng(1))
+    return _extract(lm, requests, f"cwe n={s.n_cwe} seed={s.seed}", s)
+
+
+CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
+    "self_similarity": geometry.self_similarity,
+    "top5_share": lambda x: geometry.top_k_share(x, 5),
+    "top8_share": lambda x: geometry.top_k_share(x, 8),
+    "top5_share_script": lambda x: geometry.top_k_share_script(x, 5),
+    "top8_share_script": lambda x: geometry.top_k_share_script(x, 8),
+}
+
+
+def cwe_geometry(
+    ex: Extracted, lm: LoadedModel, measures: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2)."""
+    rows: list[dict] = []
+    for name in measures or CWE_MEASURES:
+        fn = CWE_MEASURES[name]
+        rows += _per_layer(lm, ex, lambda view, fn=fn: fn(view(ex)), measure=name)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ chapter 4
+WORD_TASKS = (*data.WORD_SIMILARITY_TASKS, "valnorm")
+
+
+def word_states(
+    lm: LoadedModel,
+    words: Sequence[str],
+    settings: Sequence[str],
+    s: Settings,
+    *,
+    leading_space: bool = False,
+) -> dict[str, Extracted]:
+    """States of each word (order of ``words``) in each word setting.
+
+    "wrapped" and "eos" read the same input, so they share one forward pass.
+    """
+    words = unique(words)
+    out: dict[str, Extracted] = {}
+    tag = f"words n={len(words)} space={leading_space}"
+    if "wrapped" in settings or "eos" in settings:
+        last = word_requests(lm, words, "wrapped", leading_space=leading_space)
+        close = word_requests(lm, words, "eos", leading_space=leading_space)
+        both = [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
+        ex = _extract(lm, both, f"{tag} wrapped+eos", s)
+        out["wrapped"], out["eos"] = ex.take(slice(0, None, 2)), ex.take(slice(1, None, 2))
+    if "bare" in settings:
+        bare = word_requests(lm, words, "bare", leading_space=leading_space)
+        out["bare"] = _extract(lm, bare, f"{tag} bare", s)
+    return {k: out[k] for k in settings}
+
+
+def all_task_words() -> list[str]:
+    """Every word the five word tasks need, attribute words included."""
+    words: list[str] = []
+    for task in data.WORD_SIMILARITY_TASKS:
+        for p in data.load_word_pairs(task):
+            words += [p.word1, p.word2]
+    words += [w.word for w in data.load_valnorm()] + list(data.PLEASANT + data.UNPLEASANT)
+    return unique(words)
+
+
+def word_task_scores(
+    lm: LoadedModel,
+    settings: Sequence[str] = ("bare", "wrapped", "eos"),
+    s: Settings | None = None,
+    *,
+    tasks: Sequence[str] = WORD_TASKS,
+    leading_space: bool = False,
+) -> pd.DataFrame:
+    """Per-layer scores on RG65, WS353, SL999, SV3500 (Spearman) and ValNorm (Pearson)."""
+    s = s or Settings()
+    words = all_task_words()
+    index = {w: i for i, w in enumerate(words)}
+    states = word_states(lm, words, settings, s, leading_space=leading_space)
+    rows: list[dict] = []
+    for setting, ex in states.items():
+        for t, task in enumerate(tasks):
+            rng = s.rng(100 + t)
+            if task == "valnorm":
+                lex = data.load_valnorm()
+                tgt = ex.take([index[w.word] for w in lex])
+                pos = ex.take([index[w] for w in data.PLEASANT])
+                neg = ex.take([index[w] for w in data.UNPLEASANT])
+                valence = np.array([w.valence for w in lex])
+
+                def measure(view, tg=tgt, po=pos, ne=neg, val=valence, r=rng):
+                    return valnorm_scores(
+                        view(tg), view(po), view(ne), val, rng=r, n_resamples=s.n_resamples
+                    )
+            else:
+                pairs = data.load_word_pairs(task)
+                a = ex.take([index[p.word1] for p in pairs])
+                b = ex.take([index[p.word2] for p in pairs])
+                human = np.array([p.score for p in pairs])
+
+                def measure(view, a=a, b=b, h=human, r=rng):
+                    return word_similarity_scores(
+                        view(a), view(b), h, rng=r, n_resamples=s.n_resamples
+                    )
+
+            rows += _per_layer(lm, ex, measure, setting=setting, task=task)
+    df = pd.DataFrame(rows)
+    df["leading_space"] = leading_space
+    return df
+
+
+# ------------------------------------------------------------------ chapter 5
+def sentence_states(
+    lm: LoadedModel, sentences: Sequence[str], setting: str, s: Settings
+) -> Extracted:
+    """One vector per sentence (order of ``sentences``) in a sentence setting."""
+    requests = sentence_requests(lm, sentences, setting)
+    return _extract(lm, requests, f"sentences n={len(sentences)} {setting}", s)
+
+
+def sts_benchmark_scores(
+    lm: LoadedModel,
+    settings: Sequence[str] = ("eos", "last", "mean"),
+    s: Settings | None = None,
+) -> pd.DataFrame:
+    """STS Benchmark test: per-layer Spearman of cosine vs gold, each sentence setting (Fig. 4)."""
+    s = s or Settings()
+    pairs = data.load_sts_benchmark()
+    sentences = data.sts_benchmark_sentences(pairs)
+    index = {t: i for i, t in enumerate(sentences)}
+    gold = np.array([p.score for p in pairs])
+    rows: list[dict] = []
+    for k, setting in enumerate(settings):
+        ex = sentence_states(lm, sentences, setting, s)
+        a = ex.take([index[p.sentence1] for p in pairs])
+        b = ex.take([index[p.sentence2] for p in pairs])
+        rng = s.rng(200 + k)
+
+        def measure(view, a=a, b=b, r=rng):
+            return sts_scores(view(a), view(b), gold, rng=r, n_resamples=s.n_resamples)
+
+        rows += _per_layer(lm, ex, measure, setting=setting, task="stsb")
+    return pd.DataFrame(rows)
+
+
+def sentence_self_similarity(
+    lm: LoadedModel,
+    settings: Sequence[str] = ("eos", "last", "mean"),
+    s: Settings | None = None,
+    *,
+    left_only: bool = False,
+) -> pd.DataFrame:
+    """Eq. 1 over the unique STS-B test sentences' embeddings, per layer (Fig. 5).
+
+    ``left_only`` reproduces the authors' script, which embeds only the first
+    sentence of each pair (methodology note 4).
+    """
+    s = s or Settings()
+    pairs = data.load_sts_benchmark()
+    if left_only:
+        sentences = unique(p.sentence1 for p in pairs)
+    else:
+        sentences = data.sts_benchmark_sentences(pairs)
+    rows: list[dict] = []
+    for setting in settings:
+        ex = sentence_states(lm, sentences, setting, s)
+        rows += _per_layer(
+            lm,
+            ex,
+            lambda view, ex=ex: geometry.self_similarity(view(ex)),
+            setting=setting,
+            measure="self_similarity",
+        )
+    df = pd.DataFrame(rows)
+    df["sentences"] = "left only" if left_only else "all unique"
+    df["n"] = len(sentences)
+    return df
+
+
+def native_token_counts(lm: LoadedModel, sentences: Sequence[str]) -> np.ndarray:
+    """Tokens each sentence takes in the model's native input (special tokens included)."""
+    inputs, _ = native_inputs(lm, sentences)
+    return np.array([len(ids) for ids in inputs])
+
+
+def check_settings(settings: Iterable[str], known: Iterable[str], what: str) -> None:
+    bad = sorted(set(settings) - set(known))
+    if bad:
+        raise InputError(f"unknown {what} setting(s) {bad}; choose from {sorted(known)}")
