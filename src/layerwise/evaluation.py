@@ -380,8 +380,12 @@ def word_similarity_scores(
     """
     cos = cosine_rows(emb1, emb2)
     return _correlation_scores(
-        cos, human, method="spearman", target_name="human",
-        rng=rng, n_resamples=n_resamples,
+        cos,
+        human,
+        method="spearman",
+        target_name="human",
+        rng=rng,
+        n_resamples=n_resamples,
     )
 
 
@@ -400,8 +404,12 @@ def sts_scores(
     """
     cos = cosine_rows(emb1, emb2)
     return _correlation_scores(
-        cos, gold, method="spearman", target_name="gold",
-        rng=rng, n_resamples=n_resamples,
+        cos,
+        gold,
+        method="spearman",
+        target_name="gold",
+        rng=rng,
+        n_resamples=n_resamples,
     )
 
 
@@ -486,8 +494,12 @@ def valnorm_scores(
     """
     effect = sc_weat_effect_sizes(targets, pleasant, unpleasant, ddof=ddof)
     return _correlation_scores(
-        effect, valence, method="pearson", target_name="valence",
-        rng=rng, n_resamples=n_resamples,
+        effect,
+        valence,
+        method="pearson",
+        target_name="valence",
+        rng=rng,
+        n_resamples=n_resamples,
     )
 
 

@@ -354,9 +354,7 @@ def load_model(
         revision=rev,
         n_layers=int(config.num_hidden_layers),
         hidden_size=int(config.hidden_size),
-        max_length=int(
-            getattr(config, "max_position_embeddings", None) or config.n_positions
-        ),
+        max_length=int(getattr(config, "max_position_embeddings", None) or config.n_positions),
         open_id=int(open_id),
         close_id=int(close_id),
         pad_id=int(close_id),

@@ -16,7 +16,19 @@ import pandas as pd
 #: Figure 1 [fig]: CWE self-similarity per layer (CLIP only layers 0-4 are recoverable).
 FIG1_SELF_SIMILARITY = {
     "causal": [
-        0.659, 0.737, 0.661, 0.629, 0.588, 0.573, 0.552, 0.551, 0.565, 0.588, 0.633, 0.770, 0.964
+        0.659,
+        0.737,
+        0.661,
+        0.629,
+        0.588,
+        0.573,
+        0.552,
+        0.551,
+        0.565,
+        0.588,
+        0.633,
+        0.770,
+        0.964,
     ],
     "contrastive": [0.159, 0.149, 0.127, 0.080, 0.057],
 }
@@ -91,42 +103,105 @@ class Claim:
 
 #: The paper's quantitative claims, in the order chapter 6 discusses them.
 CLAIMS: tuple[Claim, ...] = (
-    Claim("cwe_ss_contrastive_max", "CLIP CWE self-similarity is under .25 in every layer; "
-          "highest .24 at the top layer", 0.24, "5.1, Fig. 1"),
-    Claim("cwe_ss_contrastive_min", "CLIP CWE self-similarity falls to .06 in layer 4",
-          0.06, "5.1, Fig. 1"),
-    Claim("cwe_ss_causal_min", "GPT-2 CWE self-similarity never falls below .55", 0.55,
-          "5.1, Fig. 1"),
-    Claim("cwe_ss_causal_top", "GPT-2 CWE self-similarity is .96 at the top layer", 0.96,
-          "5.1, Fig. 1"),
-    Claim("top5_causal_top", "the top-5 dimensions hold more than 97% of GPT-2's top-layer "
-          "CWE length", 0.97, "5.1, Fig. 2"),
-    Claim("top5_contrastive_top", "the top-5 dimensions hold 39% of CLIP's top-layer CWE "
-          "length", 0.39, "5.1, Fig. 2"),
-    Claim("top8_minus_top5", "top-8 adds less than 3 percentage points over top-5 in every "
-          "layer, both models", 0.03, "5.1, Fig. 2"),
-    Claim("clip_rg65_best", "CLIP CWEs reach Spearman .88 (.876) on RG65, at layer 8",
-          0.876, "5.2, Table 1"),
-    Claim("clip_valnorm_best", "CLIP CWEs reach ValNorm .88 (layer 4), matching the state "
-          "of the art (GloVe)", 0.88, "5.2, Fig. 3"),
-    Claim("clip_beats_gpt2_words", "CLIP beats GPT-2 on all five word tasks (best layer)",
-          None, "5.2, Table 1"),
-    Claim("bos_helps_gpt2", "adding BOS/EOS to GPT-2 improves every word task (best layer)",
-          None, "5.2, Table 1"),
-    Claim("clip_eos_top_valnorm", "CLIP EOS beats CLIP CWEs at the top layer on ValNorm "
-          "(.80 vs .72)", 0.80, "5.2, Table 1"),
-    Claim("clip_eos_top_rg65", "CLIP EOS beats CLIP CWEs at the top layer on RG65 "
-          "(.73 vs .70)", 0.73, "5.2, Table 1"),
-    Claim("sts_clip_top", "CLIP EOS reaches STS-B Spearman .73 at the top layer", 0.73,
-          "5.3, Fig. 4"),
-    Claim("sts_gpt2_max", "GPT-2 sentence embeddings never exceed .45 on STS-B", 0.45,
-          "5.3, Fig. 4"),
-    Claim("sts_clip_beats_every_layer", "CLIP beats GPT-2 on STS-B at every layer", None,
-          "5.3, Fig. 4"),
-    Claim("sent_ss_clip_top", "CLIP sentence self-similarity falls from .98 to .25 at the "
-          "top layer", 0.25, "5.3, Fig. 5"),
-    Claim("sent_ss_gpt2_min", "GPT-2 EOS sentence self-similarity is at least .97 in every "
-          "layer", 0.97, "5.3, Fig. 5"),
+    Claim(
+        "cwe_ss_contrastive_max",
+        "CLIP CWE self-similarity is under .25 in every layer; highest .24 at the top layer",
+        0.24,
+        "5.1, Fig. 1",
+    ),
+    Claim(
+        "cwe_ss_contrastive_min",
+        "CLIP CWE self-similarity falls to .06 in layer 4",
+        0.06,
+        "5.1, Fig. 1",
+    ),
+    Claim(
+        "cwe_ss_causal_min", "GPT-2 CWE self-similarity never falls below .55", 0.55, "5.1, Fig. 1"
+    ),
+    Claim(
+        "cwe_ss_causal_top",
+        "GPT-2 CWE self-similarity is .96 at the top layer",
+        0.96,
+        "5.1, Fig. 1",
+    ),
+    Claim(
+        "top5_causal_top",
+        "the top-5 dimensions hold more than 97% of GPT-2's top-layer CWE length",
+        0.97,
+        "5.1, Fig. 2",
+    ),
+    Claim(
+        "top5_contrastive_top",
+        "the top-5 dimensions hold 39% of CLIP's top-layer CWE length",
+        0.39,
+        "5.1, Fig. 2",
+    ),
+    Claim(
+        "top8_minus_top5",
+        "top-8 adds less than 3 percentage points over top-5 in every layer, both models",
+        0.03,
+        "5.1, Fig. 2",
+    ),
+    Claim(
+        "clip_rg65_best",
+        "CLIP CWEs reach Spearman .88 (.876) on RG65, at layer 8",
+        0.876,
+        "5.2, Table 1",
+    ),
+    Claim(
+        "clip_valnorm_best",
+        "CLIP CWEs reach ValNorm .88 (layer 4), matching the state of the art (GloVe)",
+        0.88,
+        "5.2, Fig. 3",
+    ),
+    Claim(
+        "clip_beats_gpt2_words",
+        "CLIP beats GPT-2 on all five word tasks (best layer)",
+        None,
+        "5.2, Table 1",
+    ),
+    Claim(
+        "bos_helps_gpt2",
+        "adding BOS/EOS to GPT-2 improves every word task (best layer)",
+        None,
+        "5.2, Table 1",
+    ),
+    Claim(
+        "clip_eos_top_valnorm",
+        "CLIP EOS beats CLIP CWEs at the top layer on ValNorm (.80 vs .72)",
+        0.80,
+        "5.2, Table 1",
+    ),
+    Claim(
+        "clip_eos_top_rg65",
+        "CLIP EOS beats CLIP CWEs at the top layer on RG65 (.73 vs .70)",
+        0.73,
+        "5.2, Table 1",
+    ),
+    Claim(
+        "sts_clip_top", "CLIP EOS reaches STS-B Spearman .73 at the top layer", 0.73, "5.3, Fig. 4"
+    ),
+    Claim(
+        "sts_gpt2_max", "GPT-2 sentence embeddings never exceed .45 on STS-B", 0.45, "5.3, Fig. 4"
+    ),
+    Claim(
+        "sts_clip_beats_every_layer",
+        "CLIP beats GPT-2 on STS-B at every layer",
+        None,
+        "5.3, Fig. 4",
+    ),
+    Claim(
+        "sent_ss_clip_top",
+        "CLIP sentence self-similarity falls from .98 to .25 at the top layer",
+        0.25,
+        "5.3, Fig. 5",
+    ),
+    Claim(
+        "sent_ss_gpt2_min",
+        "GPT-2 EOS sentence self-similarity is at least .97 in every layer",
+        0.97,
+        "5.3, Fig. 5",
+    ),
 )
 
 

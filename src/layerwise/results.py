@@ -1,0 +1,253 @@
+"""Tidy result tables, their provenance, and the side-by-side with the paper.
+
+Every table a run produces is written to ``results/<profile>/<name>.csv``;
+``provenance.json`` beside it records, per table, what produced it: model
+sources and revisions, data checksums, parameters, package versions, device and
+date (chapter 6, ``notebooks/06_discussion``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__, data, reference
+from .models import LoadedModel
+
+PACKAGES = ("torch", "transformers", "numpy", "scipy", "tokenizers")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"layerwise": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance(models: Mapping[str, LoadedModel], params: Mapping[str, Any]) -> dict[str, Any]:
+    """What produced a result: models (by role), data checksums, parameters, versions, date."""
+    return {
+        "models": {role: lm.spec.as_dict() for role, lm in models.items()},
+        "data_sha256": data.dataset_checksums(),
+        "parameters": dict(params),
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, prov: Mapping[str, Any]) -> Path:
+    """Write ``<out_dir>/<name>.csv`` and record its provenance in ``provenance.json``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.csv"
+    df.to_csv(path, index=False)
+    prov_path = out / "provenance.json"
+    records = json.loads(prov_path.read_text()) if prov_path.exists() else {}
+    records[name] = dict(prov)
+    prov_path.write_text(json.dumps(records, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def read_table(out_dir: str | Path, name: str) -> pd.DataFrame:
+    path = Path(out_dir) / f"{name}.csv"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: run the chapter that computes {name!r} first "
+            "(or `python -m layerwise reproduce`)"
+        )
+    return pd.read_csv(path)
+
+
+# ------------------------------------------------------------------ Table 1
+def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Best layer (value, layer) and top layer value per group, native hidden states."""
+    native = df[df["top"] == "native"].dropna(subset=["value"])
+    rows = []
+    for key, g in native.groupby(by, sort=False):
+        best = g.loc[g["value"].idxmax()]
+        top = g.loc[g["layer"].idxmax()]
+        rows.append(
+            dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+            | {
+                "best": best["value"],
+                "best_low": best.get("low", np.nan),
+                "best_high": best.get("high", np.nan),
+                "best_layer": int(best["layer"]),
+                "top": top["value"],
+                "top_low": top.get("low", np.nan),
+                "top_high": top.get("high", np.nan),
+                "top_layer": int(top["layer"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Table 1 with the paper beside the reproduction.
+
+    ``words`` maps role (``contrastive``/``causal``) to that model's
+    :func:`~layerwise.experiments.word_task_scores` table. One row per paper row
+    and task: reproduced best (layer) and top, the paper's, and the differences.
+    """
+    ours = {role: best_and_top(df, ["setting", "task"]) for role, df in words.items()}
+    rows = []
+    for _, ref in reference.table1_frame().iterrows():
+        mine = ours.get(ref["role"])
+        if mine is None:
+            continue
+        hit = mine[(mine["setting"] == ref["setting"]) & (mine["task"] == ref["task"])]
+        if hit.empty:
+            continue
+        r = hit.iloc[0]
+        rows.append(
+            {
+                "row": ref["row"],
+                "model": words[ref["role"]]["model"].iloc[0],
+                "task": ref["task"],
+                "best": r["best"],
+                "best_layer": r["best_layer"],
+                "top": r["top"],
+                "paper_best": ref["best"],
+                "paper_best_layer": ref["best_layer"],
+                "paper_top": ref["top"],
+                "diff_best": r["best"] - ref["best"],
+                "diff_top": r["top"] - ref["top"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def format_table1(t1: pd.DataFrame, *, paper: bool = True) -> pd.DataFrame:
+    """Table 1 laid out as in the paper: one row per setting, ``best (layer)`` and top per
+    task; with ``paper=True`` each cell also shows the paper's value in brackets."""
+    cells: dict[str, dict[tuple[str, str], str]] = {}
+    for _, r in t1.iterrows():
+        label = reference.TASK_LABELS[r["task"]]
+        best = f"{r['best']:.2f} ({r['best_layer']})"
+        top = f"{r['top']:.2f}"
+        if paper:
+            best += f" [{r['paper_best']:.2f} ({r['paper_best_layer']})]"
+            top += f" [{r['paper_top']:.2f}]"
+        row = cells.setdefault(r["row"], {})
+        row[(label, "best")] = best
+        row[(label, "top")] = top
+    out = pd.DataFrame.from_dict(cells, orient="index")
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out
+
+
+# ------------------------------------------------------------------ claims (chapter 6)
+def _series(df: pd.DataFrame, role: str, **eq: Any) -> pd.Series:
+    """Native per-layer values of one role, filtered by column equality."""
+    sel = (df["role"] == role) & (df["top"] == "native")
+    for col, val in eq.items():
+        sel &= df[col] == val
+    return df[sel].sort_values("layer").set_index("layer")["value"]
+
+
+def at_relative_depth(values: pd.Series, layers: pd.Index) -> pd.Series:
+    """``values`` (indexed by layer 0..L) read at the same relative depth as ``layers``
+    (0..L'): the nearest layer l with l/L closest to l'/L'. Identity when L == L'."""
+    depth, other = values.index.max(), layers.max()
+    pick = np.rint(np.asarray(layers) / other * depth).astype(int)
+    return pd.Series(values.loc[pick].to_numpy(), index=layers)
+
+
+def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each quantitative claim of the paper: reproduced number, paper number, difference,
+    and whether the claim's direction holds for the models that were run.
+
+    ``tables`` holds ``cwe_geometry``, ``word_tasks``, ``sts`` and
+    ``sentence_self_similarity`` (each with a ``role`` column); claims whose
+    table is missing are skipped.
+    """
+    out = []
+
+    def add(key: str, value: float, held: bool) -> None:
+        claim = next(c for c in reference.CLAIMS if c.key == key)
+        diff = value - claim.paper if claim.paper is not None else np.nan
+        out.append(
+            {
+                "claim": claim.text,
+                "section": claim.section,
+                "reproduced": value,
+                "paper": claim.paper,
+                "difference": diff,
+                "direction_holds": bool(held),
+            }
+        )
+
+    if "cwe_geometry" in tables:
+        g = tables["cwe_geometry"]
+        ss_c = _series(g, "contrastive", measure="self_similarity")
+        ss_g = _series(g, "causal", measure="self_similarity")
+        add("cwe_ss_contrastive_max", ss_c.max(), ss_c.max() < ss_g.min())
+        add("cwe_ss_contrastive_min", ss_c.min(), ss_c.min() < ss_g.min())
+        add("cwe_ss_causal_min", ss_g.min(), ss_g.min() > ss_c.max())
+        add("cwe_ss_causal_top", ss_g.iloc[-1], ss_g.iloc[-1] > ss_c.iloc[-1])
+        t5_g = _series(g, "causal", measure="top5_share")
+        t5_c = _series(g, "contrastive", measure="top5_share")
+        add("top5_causal_top", t5_g.iloc[-1], t5_g.iloc[-1] > t5_c.iloc[-1])
+        add("top5_contrastive_top", t5_c.iloc[-1], t5_c.iloc[-1] < t5_g.iloc[-1])
+        gap = max(
+            (_series(g, r, measure="top8_share") - _series(g, r, measure="top5_share")).max()
+            for r in ("causal", "contrastive")
+        )
+        add("top8_minus_top5", gap, gap < 0.03)
+    if "word_tasks" in tables:
+        w = tables["word_tasks"]
+
+        def best(role: str, setting: str, task: str) -> float:
+            return _series(w, role, setting=setting, task=task).max()
+
+        add(
+            "clip_rg65_best",
+            best("contrastive", "wrapped", "rg65"),
+            best("contrastive", "wrapped", "rg65") > best("causal", "wrapped", "rg65"),
+        )
+        add(
+            "clip_valnorm_best",
+            best("contrastive", "wrapped", "valnorm"),
+            best("contrastive", "wrapped", "valnorm") > best("causal", "wrapped", "valnorm"),
+        )
+        tasks = reference.TABLE1_TASKS
+        wins = [
+            best("contrastive", "wrapped", t)
+            > max(best("causal", "wrapped", t), best("causal", "bare", t))
+            for t in tasks
+        ]
+        add("clip_beats_gpt2_words", float(sum(wins)), all(wins))
+        helps = [best("causal", "wrapped", t) > best("causal", "bare", t) for t in tasks]
+        add("bos_helps_gpt2", float(sum(helps)), all(helps))
+        for key, task in (("clip_eos_top_valnorm", "valnorm"), ("clip_eos_top_rg65", "rg65")):
+            eos = _series(w, "contrastive", setting="eos", task=task).iloc[-1]
+            cwe = _series(w, "contrastive", setting="wrapped", task=task).iloc[-1]
+            add(key, eos, eos > cwe)
+    if "sts" in tables:
+        s = tables["sts"]
+        c_eos = _series(s, "contrastive", setting="eos")
+        g_best = max(_series(s, "causal", setting=st).max() for st in ("eos", "last"))
+        add("sts_clip_top", c_eos.iloc[-1], c_eos.iloc[-1] > g_best)
+        add("sts_gpt2_max", g_best, g_best < c_eos.iloc[-1])
+        g_eos = at_relative_depth(_series(s, "causal", setting="eos"), c_eos.index)
+        wins = (c_eos.to_numpy() > g_eos.to_numpy()).mean()
+        add("sts_clip_beats_every_layer", float(wins), wins == 1.0)
+    if "sentence_self_similarity" in tables:
+        ss = tables["sentence_self_similarity"]
+        c = _series(ss, "contrastive", setting="eos")
+        gs = _series(ss, "causal", setting="eos")
+        add("sent_ss_clip_top", c.iloc[-1], c.iloc[-1] < c.iloc[0] and c.iloc[-1] < gs.min())
+        add("sent_ss_gpt2_min", gs.min(), gs.min() > c.iloc[-1])
+    return pd.DataFrame(out)
