@@ -48,3 +48,13 @@ def fmt(x: float, digits: int = 2) -> str:
     """A correlation or share the way the paper prints it: ``.73``, ``-.01``."""
     s = f"{x:.{digits}f}"
     return s.replace("0.", ".", 1) if abs(x) < 1 else s
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it, so the
+    notebook shows it once, where the prose places it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -106,10 +106,17 @@ def cwe_sentence_set(models: Sequence[LoadedModel]) -> data.WindowFilter:
 
 
 # ------------------------------------------------------------------ chapter 3
-def cwe_states(lm: LoadedModel, sentences: Sequence[str], s: Settings) -> Extracted:
-    """Hidden states of ``s.n_cwe`` sampled real tokens; the same positions at every layer."""
-    requests, _ = cwe_requests(lm, sentences, s.n_cwe, s.rng(1))
-    return _extract(lm, requests, f"cwe n={s.n_cwe} seed={s.seed}", s)
+def cwe_states(
+    lm: LoadedModel, sentences: Sequence[str], s: Settings, *, include_special: bool = False
+) -> Extracted:
+    """Hidden states of ``s.n_cwe`` sampled tokens; the same positions at every layer.
+
+    Real tokens only by default; ``include_special`` also lets the BOS/EOS positions
+    be drawn, like the authors' script (methodology note 2).
+    """
+    requests, _ = cwe_requests(lm, sentences, s.n_cwe, s.rng(1), include_special=include_special)
+    label = f"cwe n={s.n_cwe} seed={s.seed} special={include_special}"
+    return _extract(lm, requests, label, s)
 
 
 CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
@@ -231,10 +238,15 @@ def sts_benchmark_scores(
     lm: LoadedModel,
     settings: Sequence[str] = ("eos", "last", "mean"),
     s: Settings | None = None,
+    *,
+    pairs: Sequence[data.StsPair] | None = None,
 ) -> pd.DataFrame:
-    """STS Benchmark test: per-layer Spearman of cosine vs gold, each sentence setting (Fig. 4)."""
+    """STS Benchmark test: per-layer Spearman of cosine vs gold, each sentence setting (Fig. 4).
+
+    ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse.
+    """
     s = s or Settings()
-    pairs = data.load_sts_benchmark()
+    pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
     sentences = data.sts_benchmark_sentences(pairs)
     index = {t: i for i, t in enumerate(sentences)}
     gold = np.array([p.score for p in pairs])

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .errors import InputError
 from .models import LoadedModel
@@ -318,13 +318,22 @@ def sample_token_positions(
 
 
 def cwe_requests(
-    lm: LoadedModel, sentences: Sequence[str], n: int, rng: np.random.Generator
+    lm: LoadedModel,
+    sentences: Sequence[str],
+    n: int,
+    rng: np.random.Generator,
+    *,
+    include_special: bool = False,
 ) -> tuple[list[Request], TokenSample]:
     """Requests reading ``n`` randomly sampled real tokens of ``sentences`` (Figures 1-2).
 
-    Only sentences holding at least one sampled token are run.
+    Only sentences holding at least one sampled token are run. ``include_special``
+    samples over every position of the native input, BOS/EOS included (the
+    authors' script, methodology note 2), for the ablation of chapter 6.
     """
     inputs, offset = native_inputs(lm, sentences)
+    if include_special:
+        offset = 0
     counts = [len(ids) - 2 * offset for ids in inputs]
     sample = sample_token_positions(counts, n, rng, offset)
     requests = []

@@ -191,3 +191,23 @@ def figure5(self_sim: pd.DataFrame) -> Figure:
     ax = per_layer(self_sim, ylabel="self-similarity of sentence embeddings")
     ax.set_ylim(min(-0.05, self_sim["value"].min() - 0.05), 1.02)
     return ax.figure
+
+
+def token_length_histogram(
+    counts: Mapping[str, Sequence[int]], limits: Mapping[str, int]
+) -> Figure:
+    """Distribution of sentence lengths in tokens per model, with each context window."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    top = max(max(c) for c in counts.values())
+    bins = np.arange(0, min(top, 200) + 2)
+    for name, c in counts.items():
+        ax.hist(np.minimum(c, bins[-1]), bins=bins, histtype="step", label=name)
+    for name, limit in limits.items():
+        if limit <= bins[-1]:
+            ax.axvline(limit + 0.5, color="k", linestyle="--", lw=1)
+            ax.text(limit + 1, ax.get_ylim()[1] * 0.9, f"{name}: {limit}", fontsize=7)
+    ax.set_xlabel("tokens per sentence (special tokens included)")
+    ax.set_ylabel("sentences")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    return fig

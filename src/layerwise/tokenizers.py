@@ -105,3 +105,8 @@ def clip_tokenizer() -> CLIPTokenizer:
     if len(tokens) != CLIP_VOCAB_SIZE:
         raise ModelLoadError(f"{path}: built {len(tokens)} tokens, expected {CLIP_VOCAB_SIZE}.")
     return CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=merges)
+
+
+def clip_token_count(text: str) -> int:
+    """Tokens ``text`` takes in CLIP's text encoder, BOS and EOS included (window: 77)."""
+    return len(clip_tokenizer()(text)["input_ids"])
