@@ -12,6 +12,8 @@ STAMP := $(VENV)/.installed
 PROFILE ?= auto
 SCALE ?= full
 PYTEST_ARGS ?=
+# extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
+export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
 .PHONY: venv test book results lint bench clean lock
 
@@ -33,7 +35,7 @@ book: venv
 	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE)
 
 results: venv
-	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out results/$(PROFILE)
+	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out results
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
@@ -45,6 +47,7 @@ bench: venv
 # Regenerate the lock from the current environment (after changing pyproject.toml).
 lock: venv
 	$(PYTHON) -m pip freeze --exclude-editable | grep -v -i -E '^(gt[-_]all[-_]minilm[-_]l6[-_]v2|llm[-_]smollm2|gpt3[-_]tokenizer|open[-_]clip[-_]torch)==' | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' > requirements.lock
+	$(PYTHON) scripts/sync_environment.py
 
 clean:
 	rm -rf _build

@@ -34,6 +34,7 @@ from .extraction import (
     word_requests,
 )
 from .models import LoadedModel
+from .tokenizers import CLIP_WINDOW, clip_token_count
 
 
 @dataclass
@@ -99,9 +100,12 @@ def _val(v: float | Score) -> dict:
 def cwe_sentence_set(models: Sequence[LoadedModel]) -> data.WindowFilter:
     """STS 2012-2016 unique sentences that fit EVERY model's window (chapter 1).
 
-    One set serves all models, so their CWEs come from the same contexts.
+    One set serves all models, so their CWEs come from the same contexts. CLIP's
+    77-token window (counted with CLIP's exact tokenizer) always applies, so every
+    profile samples from the paper's sentence set.
     """
-    counters = {lm.spec.name: (lm.n_tokens, lm.spec.max_length) for lm in models}
+    counters = {"CLIP (exact tokenizer)": (clip_token_count, CLIP_WINDOW)}
+    counters |= {lm.spec.name: (lm.n_tokens, lm.spec.max_length) for lm in models}
     return data.filter_to_window(data.load_sts_sentences(), counters)
 
 

