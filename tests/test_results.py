@@ -1,0 +1,100 @@
+"""Known-answer tests for the tables that set reproduced numbers beside the paper's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerwise import reference, results
+
+
+def _frame(role, model, values, **cols):
+    return pd.DataFrame(
+        [
+            {
+                "role": role,
+                "model": model,
+                "layer": i,
+                "top": "native",
+                "value": v,
+                "low": v - 0.1,
+                "high": v + 0.1,
+                **cols,
+            }
+            for i, v in enumerate(values)
+        ]
+    )
+
+
+def test_best_and_top_picks_argmax_and_last_layer_native_only():
+    df = _frame("causal", "m", [0.1, 0.5, 0.3], setting="eos", task="rg65")
+    alt = pd.DataFrame(
+        [
+            {
+                "role": "causal",
+                "model": "m",
+                "layer": 2,
+                "top": "pre_norm",
+                "value": 0.9,
+                "setting": "eos",
+                "task": "rg65",
+            }
+        ]
+    )
+    out = results.best_and_top(pd.concat([df, alt]), ["setting", "task"]).iloc[0]
+    assert (out["best"], out["best_layer"], out["top"], out["top_layer"]) == (0.5, 1, 0.3, 2)
+    assert out["best_low"] == pytest.approx(0.4)
+
+
+def test_table1_maps_paper_rows_to_roles_and_settings():
+    words = {
+        "contrastive": _frame("contrastive", "C", [0.2, 0.9, 0.7], setting="wrapped", task="rg65"),
+        "causal": _frame("causal", "G", [0.0, 0.3, 0.1], setting="bare", task="rg65"),
+    }
+    t1 = results.table1(words).set_index("row")
+    assert set(t1.index) == {"CLIP", "GPT-2, no BOS"}
+    clip = t1.loc["CLIP"]
+    assert clip["model"] == "C" and clip["best"] == 0.9 and clip["best_layer"] == 1
+    assert clip["paper_best"] == 0.88 and clip["diff_best"] == pytest.approx(0.02)
+    assert t1.loc["GPT-2, no BOS", "diff_top"] == pytest.approx(0.1 - 0.01)
+    cells = results.format_table1(results.table1(words))
+    assert cells.loc["CLIP", ("RG65", "best")] == "0.90 (1) [0.88 (8)]"
+
+
+def test_at_relative_depth_aligns_first_and_last_layers():
+    deep = pd.Series(np.arange(13) / 12, index=range(13))
+    out = results.at_relative_depth(deep, pd.Index(range(7)))
+    assert list(out.index) == list(range(7))
+    assert out.iloc[0] == 0 and out.iloc[-1] == 1 and out.iloc[3] == 0.5
+    same = results.at_relative_depth(deep, pd.Index(range(13)))
+    assert np.array_equal(same.to_numpy(), deep.to_numpy())
+
+
+def test_claim_checks_direction_and_differences_by_hand():
+    geo = pd.concat(
+        [
+            _frame("causal", "G", [0.7, 0.6, 0.96], measure="self_similarity"),
+            _frame("contrastive", "C", [0.2, 0.06, 0.24], measure="self_similarity"),
+            _frame("causal", "G", [0.5, 0.6, 0.98], measure="top5_share"),
+            _frame("contrastive", "C", [0.3, 0.3, 0.4], measure="top5_share"),
+            _frame("causal", "G", [0.52, 0.61, 0.99], measure="top8_share"),
+            _frame("contrastive", "C", [0.31, 0.35, 0.41], measure="top8_share"),
+        ]
+    )
+    out = results.claim_checks({"cwe_geometry": geo}).set_index("claim")
+    rows = {c.key: c.text for c in reference.CLAIMS}
+    assert out.loc[rows["cwe_ss_contrastive_max"], "reproduced"] == 0.24
+    assert out.loc[rows["cwe_ss_contrastive_max"], "direction_holds"]
+    assert out.loc[rows["cwe_ss_causal_min"], "reproduced"] == 0.6
+    assert out.loc[rows["cwe_ss_causal_min"], "difference"] == pytest.approx(0.05)
+    # top-8 adds 0.05 for the contrastive model at layer 1: the "< 3 points" claim fails
+    gap = out.loc[rows["top8_minus_top5"]]
+    assert gap["reproduced"] == pytest.approx(0.05) and not gap["direction_holds"]
+
+
+def test_reference_table1_is_complete():
+    t = reference.table1_frame()
+    assert len(t) == 25
+    assert set(t["task"]) == set(reference.TABLE1_TASKS)
+    assert t.set_index(["row", "task"]).loc[("CLIP", "rg65"), "best"] == 0.88
