@@ -58,3 +58,101 @@ def glue_figure(name: str, fig) -> None:
 
     glue(name, fig, display=False)
     plt.close(fig)
+
+
+def request_frame(lm: LoadedModel, requests: Mapping[str, object]):
+    """Token strings of each :class:`~layerwise.extraction.Request`, one row per label and
+    one column per position; the positions a request reads are shown in brackets,
+    ``[ato]`` (chapter 2)."""
+    import pandas as pd
+
+    rows = {}
+    for label, req in requests.items():
+        toks = lm.tokenizer.convert_ids_to_tokens(list(req.ids))
+        read = {p for start, stop in req.reads for p in range(start, stop)}
+        rows[label] = [f"[{t}]" if i in read else t for i, t in enumerate(toks)]
+    df = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    df.columns.name = "position"
+    return df
+
+
+def layers_vs_paper(df, paper: Mapping[str, list], *, paper_layers: int = 12, **eq):
+    """Per paper layer 0..12: each role's native value read at the same relative depth
+    (with the layer read when the model's depth differs), the paper's value and the
+    difference. ``paper`` maps role -> the paper's per-layer values (layer 0 first);
+    ``eq`` filters ``df`` (e.g. ``measure="self_similarity"``); chapter 3."""
+    import numpy as np
+    import pandas as pd
+
+    index = pd.RangeIndex(paper_layers + 1, name="paper layer")
+    out = {}
+    for role, ref in paper.items():
+        sel = (df["role"] == role) & (df["top"] == "native")
+        for col, val in eq.items():
+            sel &= df[col] == val
+        ours = df[sel].set_index("layer")["value"].sort_index()
+        name, depth = df.loc[sel, "model"].iloc[0], int(ours.index.max())
+        read = np.rint(index.to_numpy() / paper_layers * depth).astype(int)
+        if depth != paper_layers:
+            out[(name, "layer read")] = read
+        paper_values = np.full(len(index), np.nan)
+        paper_values[: len(ref)] = ref
+        out[(name, "reproduced")] = ours.loc[read].to_numpy()
+        out[(name, "paper")] = paper_values
+        out[(name, "difference")] = out[(name, "reproduced")] - paper_values
+    return pd.DataFrame(out, index=index)
+
+
+def top_conventions(df, by: tuple[str, ...] = ("measure",)):
+    """The top layer before and after the final layer norm, for every model whose table
+    has both (methodology note 7, chapter 3); empty when no model has a final norm."""
+    import pandas as pd
+
+    by = [c for c in by if c in df.columns]
+    alt = df[df["top"] != "native"]
+    native_of = {
+        m: {"pre_norm": "post_norm", "post_norm": "pre_norm"}[t]
+        for m, t in zip(alt["model"], alt["top"], strict=True)
+    }
+    depth = df.groupby("model")["layer"].transform("max")
+    top = df[df["model"].isin(native_of) & (df["layer"] == depth)]
+    if top.empty:
+        return pd.DataFrame()
+    conv = [
+        native_of[m] if t == "native" else t for m, t in zip(top["model"], top["top"], strict=True)
+    ]
+    wide = top.assign(convention=conv).pivot_table(
+        index=["model", *by], columns="convention", values="value", sort=False
+    )
+    wide.columns.name = None
+    wide.insert(0, "native", [native_of[m] for m in wide.index.get_level_values("model")])
+    wide["post - pre"] = wide["post_norm"] - wide["pre_norm"]
+    return wide
+
+
+def model_table(models: Mapping[str, LoadedModel]):
+    """Each model's :class:`~layerwise.models.ModelSpec` as a column, the special tokens
+    decoded with its own tokenizer (chapter 2)."""
+    import pandas as pd
+
+    rows = {}
+    for role, lm in models.items():
+        spec, token = lm.spec, lm.tokenizer.convert_ids_to_tokens
+        rows[spec.name] = {
+            "in the role of": ROLE_LABELS[role],
+            "source": spec.source,
+            "revision": spec.revision,
+            "architecture": spec.model_type,
+            "layers (blocks)": spec.n_layers,
+            "hidden states per token": spec.n_states,
+            "hidden size": spec.hidden_size,
+            "context window (tokens)": spec.max_length,
+            "open token": token(spec.open_id),
+            "close token": token(spec.close_id),
+            "padding token": token(spec.pad_id),
+            "tokenizer adds open/close itself": spec.native_wrap,
+            "top hidden state (final norm)": spec.top_state,
+            "device": spec.device,
+            "dtype": spec.dtype,
+        }
+    return pd.DataFrame(rows)
