@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +79,11 @@ class Cache:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
             meta = json.loads(str(arrays.pop("meta")))
+            if not isinstance(meta, dict) or "states" not in arrays:
+                raise ValueError("not a layerwise cache entry")
             if meta.get("key") != key or meta.get("sha256") != _content_hash(arrays):
                 raise ValueError("key or checksum mismatch")
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
+        except Exception as err:  # noqa: BLE001 - any unreadable entry is rejected, never used
             self.rejected.append(f"{path}: {err}")
             path.unlink(missing_ok=True)
             return None

@@ -65,6 +65,8 @@ class Request:
         n = len(self.ids)
         if n == 0:
             raise InputError("a request needs at least one token")
+        if not self.reads:
+            raise InputError("a request needs at least one read span")
         for start, stop in self.reads:
             if not 0 <= start < stop <= n:
                 raise InputError(f"read span ({start}, {stop}) outside an input of {n} tokens")

@@ -1,0 +1,268 @@
+"""Tests for layerwise.cache: keys, hits, and rejection of damaged or unsafe entries."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from layerwise import cache as cache_module
+from layerwise.cache import Cache, cache_key, cached_extract, default_cache_dir
+from layerwise.extraction import Extracted, Request, extract, word_requests
+
+WORDS = ["cat", "dog", "unbelievable"]
+
+
+@pytest.fixture
+def requests(tiny_clip) -> list[Request]:
+    return word_requests(tiny_clip, WORDS, "wrapped")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache(tmp_path / "cache")
+
+
+def _toy(with_alt: bool = True) -> Extracted:
+    rng = np.random.default_rng(0)
+    states = rng.standard_normal((5, 3, 8)).astype(np.float32)
+    alt = rng.standard_normal((5, 8)).astype(np.float32) if with_alt else None
+    return Extracted(states, alt)
+
+
+KEY = "ab" + "0" * 62
+
+
+def _counting(result: Extracted):
+    calls = []
+
+    def compute() -> Extracted:
+        calls.append(1)
+        return result
+
+    return compute, calls
+
+
+# ---------------------------------------------------------------------------------------------
+# hits and misses
+# ---------------------------------------------------------------------------------------------
+
+
+def test_second_call_is_a_hit_and_does_not_run_the_model(tiny_clip, requests, cache, monkeypatch):
+    first = cached_extract(tiny_clip, requests, label="words", cache=cache)
+    assert (cache.hits, cache.misses) == (0, 1)
+    reference = extract(tiny_clip, requests)
+    np.testing.assert_array_equal(first.states, reference.states)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the model was run on a cache hit")
+
+    monkeypatch.setattr(cache_module, "extract", boom)
+    second = cached_extract(tiny_clip, requests, label="words", cache=cache)
+    assert (cache.hits, cache.misses) == (1, 1)
+    np.testing.assert_array_equal(second.states, first.states)
+    np.testing.assert_array_equal(second.top_alt, first.top_alt)
+    assert second.states.dtype == np.float32
+    # a different label misses, so it needs the (now broken) model
+    with pytest.raises(AssertionError, match="cache hit"):
+        cached_extract(tiny_clip, requests, label="other", cache=cache)
+
+
+def test_no_cache_always_computes(tiny_clip, requests, monkeypatch):
+    calls = []
+    real = cache_module.extract
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "extract", counting)
+    cached_extract(tiny_clip, requests, label="words", cache=None)
+    cached_extract(tiny_clip, requests, label="words", cache=None)
+    assert len(calls) == 2
+
+
+def test_key_depends_on_label_requests_and_model(tiny_clip, tiny_gpt2, requests):
+    key = cache_key(tiny_clip, requests, "words")
+    assert key == cache_key(tiny_clip, list(requests), "words")
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert cache_key(tiny_clip, requests, "words2") != key
+    eos = word_requests(tiny_clip, WORDS, "eos")  # same ids, other reads
+    assert [r.ids for r in eos] == [r.ids for r in requests]
+    assert cache_key(tiny_clip, eos, "words") != key
+    assert cache_key(tiny_clip, requests[:2], "words") != key
+    assert cache_key(tiny_gpt2, requests, "words") != key
+
+
+def test_entry_path_is_sharded_by_key_prefix(cache):
+    assert cache.path(KEY) == cache.root / "ab" / f"{KEY}.npz"
+
+
+def test_roundtrip_with_and_without_top_alt(cache):
+    for with_alt in (True, False):
+        result = _toy(with_alt)
+        cache.save(KEY, result)
+        loaded = cache.load(KEY)
+        np.testing.assert_array_equal(loaded.states, result.states)
+        if with_alt:
+            np.testing.assert_array_equal(loaded.top_alt, result.top_alt)
+        else:
+            assert loaded.top_alt is None
+    assert cache.rejected == []
+
+
+def test_missing_entry_is_none_without_rejection(cache):
+    assert cache.load(KEY) is None
+    assert cache.rejected == []
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAYERWISE_CACHE", str(tmp_path / "here"))
+    assert default_cache_dir() == tmp_path / "here"
+    monkeypatch.delenv("LAYERWISE_CACHE")
+    assert default_cache_dir() == Path.home() / ".cache" / "layerwise"
+
+
+# ---------------------------------------------------------------------------------------------
+# damaged entries
+# ---------------------------------------------------------------------------------------------
+
+
+def _assert_rejected_then_recomputed(cache: Cache, path: Path) -> None:
+    assert cache.load(KEY) is None
+    assert len(cache.rejected) == 1 and str(path) in cache.rejected[0]
+    assert not path.exists()
+    # get_or_compute recomputes (and rewrites) instead of using the damaged entry
+    fresh = _toy()
+    compute, calls = _counting(fresh)
+    got = cache.get_or_compute(KEY, compute)
+    assert calls == [1]
+    np.testing.assert_array_equal(got.states, fresh.states)
+    assert cache.load(KEY) is not None
+
+
+def test_truncated_entry_is_rejected(cache):
+    path = cache.save(KEY, _toy())
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    _assert_rejected_then_recomputed(cache, path)
+
+
+def test_flipped_byte_is_rejected(cache):
+    path = cache.save(KEY, _toy())
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    _assert_rejected_then_recomputed(cache, path)
+
+
+def test_changed_array_with_stale_checksum_is_rejected(cache):
+    """Arrays rewritten consistently (a valid file) but not matching the stored sha256."""
+    path = cache.save(KEY, _toy())
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["states"] = arrays["states"] + 1.0
+    np.savez(path, **arrays)
+    _assert_rejected_then_recomputed(cache, path)
+
+
+def test_entry_stored_under_another_key_is_rejected(cache):
+    other = "cd" + "1" * 62
+    source = cache.save(other, _toy())
+    target = cache.path(KEY)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source.rename(target)
+    _assert_rejected_then_recomputed(cache, target)
+
+
+def test_a_hit_after_recompute_counts(cache):
+    compute, calls = _counting(_toy())
+    cache.get_or_compute(KEY, compute)
+    cache.get_or_compute(KEY, compute)
+    assert calls == [1]
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+_UNPICKLED: list[str] = []
+
+
+def _mark_unpickled() -> str:
+    _UNPICKLED.append("ran")
+    return "payload"
+
+
+class _Payload:
+    """Unpickling this object calls :func:`_mark_unpickled`."""
+
+    def __reduce__(self):
+        return (_mark_unpickled, ())
+
+
+def test_object_arrays_are_never_unpickled(cache):
+    """An entry holding an object array, with a matching key: np.load must refuse it."""
+    path = cache.path(KEY)
+    path.parent.mkdir(parents=True)
+    states = np.empty(1, dtype=object)
+    states[0] = _Payload()
+    meta = json.dumps({"key": KEY, "sha256": "0" * 64})
+    np.savez(path, meta=np.array(meta), states=states)
+    with zipfile.ZipFile(path) as archive:  # the file really holds a pickle
+        assert "states.npy" in archive.namelist()
+    assert cache.load(KEY) is None
+    assert _UNPICKLED == []
+    assert len(cache.rejected) == 1
+    assert not path.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_save_leaves_no_temporary_file(cache):
+    path = cache.save(KEY, _toy())
+    assert path == cache.path(KEY) and path.is_file()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert not list(cache.root.rglob("*.tmp"))
+
+
+def test_failed_write_leaves_nothing_behind(cache, monkeypatch):
+    cache.save(KEY, _toy())
+    good = cache.path(KEY).read_bytes()
+
+    def partial_savez(handle, **arrays):
+        handle.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache_module.np, "savez", partial_savez)
+    with pytest.raises(OSError, match="disk full"):
+        cache.save(KEY, _toy(with_alt=False))
+    # the previous entry is intact and no temporary file is left
+    assert cache.path(KEY).read_bytes() == good
+    assert not list(cache.root.rglob("*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------------
+# corrupted entries of every kind are rejected, never used
+# ---------------------------------------------------------------------------------------------
+
+
+def test_corrupted_zip_version_field_is_rejected(cache):
+    path = cache.save(KEY, _toy())
+    raw = bytearray(path.read_bytes())
+    central = raw.index(b"PK\x01\x02")  # first central-directory header
+    raw[central + 6] = 0xFF  # 'version needed to extract' -> 255 (unsupported)
+    path.write_bytes(bytes(raw))
+    assert cache.load(KEY) is None
+    assert not path.exists()
+
+
+def test_meta_that_is_not_a_json_object_is_rejected(cache):
+    path = cache.path(KEY)
+    path.parent.mkdir(parents=True)
+    np.savez(path, meta=np.array("[1, 2]"), states=np.zeros((1, 2, 3), dtype=np.float32))
+    assert cache.load(KEY) is None
+    assert not path.exists()

