@@ -46,7 +46,7 @@ bench: venv
 
 # Regenerate the lock from the current environment (after changing pyproject.toml).
 lock: venv
-	$(PYTHON) -m pip freeze --exclude-editable | grep -v -i -E '^(gt[-_]all[-_]minilm[-_]l6[-_]v2|llm[-_]smollm2|gpt3[-_]tokenizer|open[-_]clip[-_]torch)==' | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' > requirements.lock
+	$(PYTHON) -m pip freeze --all --exclude-editable | grep -v -i -E '^pip==' | grep -v -i -E '^(gt[-_]all[-_]minilm[-_]l6[-_]v2|llm[-_]smollm2|gpt3[-_]tokenizer|open[-_]clip[-_]torch)==' | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' > requirements.lock
 	$(PYTHON) scripts/sync_environment.py
 
 clean:
