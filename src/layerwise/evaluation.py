@@ -19,7 +19,7 @@ one :class:`Score` per layer.
   *sample* SD (``ddof=1``) by default.  :func:`valnorm_scores` reports Pearson's
   r between the effect sizes and the human valence ratings.  With ``ddof=0``
   (population SD) every effect size is multiplied by the same factor
-  ``sqrt((n - 1) / n)`` (``n = |A| + |B|``), so Pearson's r is unchanged
+  ``sqrt(n / (n - 1))`` (``n = |A| + |B|``), so Pearson's r is unchanged
   (methodology note 5).
 * **Confidence intervals** -- :func:`bootstrap_ci`: a thin wrapper on
   :func:`scipy.stats.bootstrap` (paired resampling of items -- word pairs,

@@ -305,7 +305,9 @@ def _legend_below(fig: Figure, handles: list, labels: list[str], ncol: int) -> N
     legend_in = 0.2 + 0.17 * rows
     height = fig.get_figheight()
     fig.set_figheight(height + legend_in)
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    fig.legend(
+        handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False, handlelength=3.5
+    )
     fig.tight_layout(rect=(0, legend_in / (height + legend_in), 1, 1))
 
 

@@ -242,7 +242,8 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         add("sts_clip_top", c_eos.iloc[-1], c_eos.iloc[-1] > g_best)
         add("sts_gpt2_max", g_best, g_best < c_eos.iloc[-1])
         g_eos = at_relative_depth(_series(s, "causal", setting="eos"), c_eos.index)
-        wins = (c_eos.to_numpy() > g_eos.to_numpy()).mean()
+        both = c_eos.notna().to_numpy() & g_eos.notna().to_numpy()  # undefined layers skipped
+        wins = (c_eos.to_numpy()[both] > g_eos.to_numpy()[both]).mean()
         add("sts_clip_beats_every_layer", float(wins), wins == 1.0)
     if "sentence_self_similarity" in tables:
         ss = tables["sentence_self_similarity"]
@@ -391,7 +392,9 @@ def gap_texts(gap: pd.DataFrame) -> dict[str, str]:
     """Prose-ready reading of a :func:`layerwise_gap` table: at how many layers ``a`` wins
     (``wins``), whether it wins at every layer (``every``: "holds"/"does not hold"), the
     mean gap in the lower and upper halves of relative depth (``gap_lower``,
-    ``gap_upper``) and whether the upper mean is the larger (``grows``)."""
+    ``gap_upper``) and whether the upper mean is the larger (``grows``). Layers where
+    either score is undefined (NaN) are left out."""
+    gap = gap.dropna(subset=["gap"])
     upper = gap.loc[gap["relative_depth"] > 0.5, "gap"].mean()
     lower = gap.loc[gap["relative_depth"] <= 0.5, "gap"].mean()
     wins = int((gap["gap"] > 0).sum())
