@@ -170,9 +170,7 @@ def extract(
         with torch.inference_mode():
             for batch in tqdm(batches, desc=desc, disable=not show, unit="batch"):
                 rows, spans, dest = _batch_reads(requests, batch, first_read)
-                ids, mask = _pad(
-                    requests, batch, lengths, spec.pad_id, spec.device, spec.max_length
-                )
+                ids, mask = _pad(requests, batch, lengths, spec.pad_id, spec.device)
                 out = lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
                 hidden = out.hidden_states
                 if len(hidden) != spec.n_states:
@@ -205,11 +203,8 @@ def _pad(
     lengths: np.ndarray,
     pad_id: int,
     device: str,
-    max_length: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    # round the width up to a multiple of 8: fewer distinct shapes, fewer slow first calls
-    longest = int(lengths[batch].max())
-    width = max(longest, min(-(-longest // 8) * 8, max_length))
+    width = int(lengths[batch].max())  # batches are length-sorted: little padding
     ids = np.full((len(batch), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(batch), width), dtype=np.int64)
     for row, i in enumerate(batch):
