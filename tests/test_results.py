@@ -98,3 +98,50 @@ def test_reference_table1_is_complete():
     assert len(t) == 25
     assert set(t["task"]) == set(reference.TABLE1_TASKS)
     assert t.set_index(["row", "task"]).loc[("CLIP", "rg65"), "best"] == 0.88
+
+
+def test_format_ci_prints_like_the_paper():
+    assert results.format_ci(0.876, 0.8, 0.93, 8) == ".88 [.80, .93] (8)"
+    assert results.format_ci(-0.01, np.nan, np.nan) == "-.01"
+
+
+def test_layerwise_gap_and_its_reading_by_hand():
+    sts = pd.concat(
+        [
+            _frame("contrastive", "C", [0.5, 0.6, 0.8], setting="eos"),
+            _frame("causal", "G", [0.4, np.nan, 0.5, 0.55, 0.2], setting="eos"),
+        ]
+    )
+    gap = results.layerwise_gap(
+        sts, {"role": "contrastive", "setting": "eos"}, {"role": "causal", "setting": "eos"}
+    )
+    # contrastive layers 0, 1, 2 sit at relative depth 0, .5, 1: causal layers 0, 2, 4
+    assert list(gap["b"]) == [0.4, 0.5, 0.2]
+    assert gap["gap"].tolist() == pytest.approx([0.1, 0.1, 0.6])
+    text = results.gap_texts(gap)
+    assert text["wins"] == "3 of 3" and text["every"] == "holds" and text["grows"] == "holds"
+    assert text["gap_upper"] == "+0.60" and text["gap_lower"] == "+0.10"
+
+
+def test_top_conventions_pairs_native_top_with_the_other_convention():
+    df = _frame("causal", "G", [0.2, 0.9], measure="self_similarity")
+    alt = pd.DataFrame(
+        [
+            {
+                "role": "causal",
+                "model": "G",
+                "layer": 1,
+                "top": "pre_norm",
+                "value": 0.5,
+                "measure": "self_similarity",
+            }
+        ]
+    )
+    out = results.top_conventions(pd.concat([df, alt]), ["model", "measure"]).iloc[0]
+    assert (out["native"], out["other"], out["other convention"]) == (0.9, 0.5, "pre_norm")
+    assert out["difference"] == pytest.approx(-0.4)
+
+
+def test_setting_label_names_paper_rows_and_extras():
+    assert results.setting_label("causal", "wrapped") == "GPT-2, with BOS"
+    assert "not in the paper" in results.setting_label("contrastive", "bare")
