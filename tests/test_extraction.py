@@ -476,9 +476,15 @@ def test_smollm2_batched_equals_one_at_a_time(smollm2):
     assert requests[0].ids[0] == requests[0].ids[-1] == 0
     batched = extract(smollm2, requests, batch_size=4)
     single = _one_at_a_time(smollm2, requests)
-    scale = np.abs(single.states).max()
-    np.testing.assert_allclose(batched.states, single.states, rtol=0, atol=1e-5 * scale)
-    np.testing.assert_allclose(batched.top_alt, single.top_alt, rtol=0, atol=1e-5 * scale)
+    # SmolLM2 has "massive activations" (single dimensions above 1,000 in the upper
+    # layers); float32 sums in another order (batch shape) move such a value by up to
+    # ~1e-4 of itself after 30 layers, so the check is relative over the whole array
+    # (about 1e-6 over all layers; up to ~5e-5 on the four pre-norm top vectors alone)
+    # rather than element by element.
+    rel = np.linalg.norm(batched.states - single.states) / np.linalg.norm(single.states)
+    assert rel < 1e-5
+    alt = np.linalg.norm(batched.top_alt - single.top_alt) / np.linalg.norm(single.top_alt)
+    assert alt < 2e-4
 
 
 def test_request_without_reads_is_rejected():
