@@ -358,6 +358,25 @@ def _correlation_scores(
     ]
 
 
+def _cosine_spearman(
+    emb1: np.ndarray,
+    emb2: np.ndarray,
+    target: np.ndarray,
+    target_name: str,
+    rng: RngLike,
+    n_resamples: int,
+) -> list[Score]:
+    """Spearman's rho of per-pair cosines against ``target``, per layer, with its CI."""
+    return _correlation_scores(
+        cosine_rows(emb1, emb2),
+        target,
+        method="spearman",
+        target_name=target_name,
+        rng=rng,
+        n_resamples=n_resamples,
+    )
+
+
 def word_similarity_scores(
     emb1: np.ndarray,
     emb2: np.ndarray,
@@ -378,15 +397,7 @@ def word_similarity_scores(
     Returns:
         One :class:`Score` per layer (a list of length 1 for 2-D input).
     """
-    cos = cosine_rows(emb1, emb2)
-    return _correlation_scores(
-        cos,
-        human,
-        method="spearman",
-        target_name="human",
-        rng=rng,
-        n_resamples=n_resamples,
-    )
+    return _cosine_spearman(emb1, emb2, human, "human", rng, n_resamples)
 
 
 def sts_scores(
@@ -402,15 +413,7 @@ def sts_scores(
     Same estimator as :func:`word_similarity_scores`, on sentence vectors
     ``[n_pairs, L, d]`` and gold similarities ``[n_pairs]``.
     """
-    cos = cosine_rows(emb1, emb2)
-    return _correlation_scores(
-        cos,
-        gold,
-        method="spearman",
-        target_name="gold",
-        rng=rng,
-        n_resamples=n_resamples,
-    )
+    return _cosine_spearman(emb1, emb2, gold, "gold", rng, n_resamples)
 
 
 def sc_weat_effect_sizes(
