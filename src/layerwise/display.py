@@ -104,28 +104,27 @@ def layers_vs_paper(df, paper: Mapping[str, list], *, paper_layers: int = 12, **
 
 
 def top_conventions(df, by: tuple[str, ...] = ("measure",)):
-    """The top layer before and after the final layer norm, for every model whose table
-    has both (methodology note 7, chapter 3); empty when no model has a final norm."""
+    """The top layer before and after the final layer norm, one row per model and ``by``
+    (columns ``native``, ``post_norm``, ``pre_norm``, ``post - pre``), reshaped from
+    :func:`layerwise.results.top_conventions` (methodology note 7, chapter 3); empty
+    when no model has a final norm."""
     import pandas as pd
 
+    from .results import top_conventions as long_form
+
     by = [c for c in by if c in df.columns]
-    alt = df[df["top"] != "native"]
-    native_of = {
-        m: {"pre_norm": "post_norm", "post_norm": "pre_norm"}[t]
-        for m, t in zip(alt["model"], alt["top"], strict=True)
-    }
-    depth = df.groupby("model")["layer"].transform("max")
-    top = df[df["model"].isin(native_of) & (df["layer"] == depth)]
-    if top.empty:
+    long = long_form(df, ["model", *by])
+    if long.empty:
         return pd.DataFrame()
-    conv = [
-        native_of[m] if t == "native" else t for m, t in zip(top["model"], top["top"], strict=True)
-    ]
-    wide = top.assign(convention=conv).pivot_table(
-        index=["model", *by], columns="convention", values="value", sort=False
+    other = long["other convention"]
+    native = other.map({"pre_norm": "post_norm", "post_norm": "pre_norm"})
+    post = long["native"].where(native == "post_norm", long["other"])
+    pre = long["native"].where(native == "pre_norm", long["other"])
+    index = pd.MultiIndex.from_frame(long[["model", *by]])
+    wide = pd.DataFrame(
+        {"native": native.to_numpy(), "post_norm": post.to_numpy(), "pre_norm": pre.to_numpy()},
+        index=index,
     )
-    wide.columns.name = None
-    wide.insert(0, "native", [native_of[m] for m in wide.index.get_level_values("model")])
     wide["post - pre"] = wide["post_norm"] - wide["pre_norm"]
     return wide
 
