@@ -11,6 +11,7 @@ import pytest
 
 from layerwise import cache as cache_module
 from layerwise.cache import Cache, cache_key, cached_extract, default_cache_dir
+from layerwise.errors import CacheError
 from layerwise.extraction import Extracted, Request, extract, word_requests
 
 WORDS = ["cat", "dog", "unbelievable"]
@@ -123,6 +124,12 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LAYERWISE_CACHE", str(tmp_path / "here"))
     assert default_cache_dir() == tmp_path / "here"
     monkeypatch.delenv("LAYERWISE_CACHE")
+    # inside a layerwise checkout (a notebook's working directory), its .cache folder
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root / "notebooks")
+    assert default_cache_dir() == root / ".cache" / "layerwise"
+    # anywhere else, the user's cache
+    monkeypatch.chdir(tmp_path)
     assert default_cache_dir() == Path.home() / ".cache" / "layerwise"
 
 
@@ -238,7 +245,7 @@ def test_failed_write_leaves_nothing_behind(cache, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(cache_module.np, "savez", partial_savez)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CacheError, match="disk full"):
         cache.save(KEY, _toy(with_alt=False))
     # the previous entry is intact and no temporary file is left
     assert cache.path(KEY).read_bytes() == good

@@ -386,7 +386,7 @@ def test_inputs_longer_than_the_window(tiny_clip, tiny_gpt2):
     too_long = Request((320,) * 78, ((0, 1),))
     with pytest.raises(InputError, match="77-token window") as err:
         extract(tiny_clip, [ok, too_long])
-    assert "request 1" in str(err.value)
+    assert "1 input(s)" in str(err.value) and "'a a a" in str(err.value)
     with pytest.raises(InputError, match="1024-token window"):
         extract(tiny_gpt2, [Request((995,) * 1025, ((0, 1),))])
 

@@ -134,7 +134,7 @@ def test_local_folder_loads_like_the_original(tiny_clip, tmp_path):
     tiny_clip.model.save_pretrained(tmp_path)
     tiny_clip.tokenizer.save_pretrained(tmp_path)
     lm = load_model(str(tmp_path), device="cpu")
-    assert lm.spec.revision == "local"
+    assert lm.spec.revision.startswith("sha256:") and lm.spec.fingerprint.startswith("folder:")
     assert lm.spec.name == tmp_path.name
     for field in ("open_id", "close_id", "native_wrap", "top_state", "max_length", "n_layers"):
         assert getattr(lm.spec, field) == getattr(tiny_clip.spec, field)

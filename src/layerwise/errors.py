@@ -6,7 +6,7 @@ so callers can catch one class. Messages always say what went wrong and how to f
 
 from __future__ import annotations
 
-__all__ = ["LayerwiseError", "DataError", "ModelLoadError", "InputError"]
+__all__ = ["LayerwiseError", "DataError", "ModelLoadError", "InputError", "CacheError"]
 
 
 class LayerwiseError(Exception):
@@ -23,3 +23,7 @@ class ModelLoadError(LayerwiseError):
 
 class InputError(LayerwiseError, ValueError):
     """An argument (word, sentence, setting) is invalid."""
+
+
+class CacheError(LayerwiseError):
+    """The cache folder cannot be written (permissions, full disk); the message names it."""

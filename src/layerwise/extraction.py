@@ -15,6 +15,10 @@ How (chapter 2, ``notebooks/02_extraction``):
   with its EOS token);
 - only the read positions leave each batch, so memory grows with the number of
   reads, not with tokens x layers;
+- in a causal model (:attr:`~layerwise.models.ModelSpec.causal`, found by a probe
+  at load) the state at position p depends only on tokens 0..p, so each input is
+  cut after its last read position: the tokens after it would be computed and
+  thrown away (tested equal to the uncut result);
 - the other convention of the top layer (before/after the final layer norm, see
   :attr:`~layerwise.models.ModelSpec.top_state`) is captured with a hook as
   ``top_alt``.
@@ -36,9 +40,6 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .models import LoadedModel
-
-#: Bump when a change to this module changes what extraction returns (invalidates caches).
-EXTRACTION_VERSION = "1"
 
 #: Word settings (Table 1): how the word is presented and which position is read.
 WORD_SETTINGS = {
@@ -142,19 +143,22 @@ def extract(
     """
     if not requests:
         raise InputError("nothing to extract: no requests")
-    spec = lm.spec
-    too_long = [i for i, r in enumerate(requests) if len(r.ids) > spec.max_length]
-    if too_long:
+    if int(batch_size) < 1 or int(max_tokens) < 1:
         raise InputError(
-            f"{len(too_long)} input(s) exceed {spec.name}'s {spec.max_length}-token window "
-            f"(first: request {too_long[0]}); filter them with data.filter_to_window first"
+            f"batch_size and max_tokens must be positive, got {batch_size} and {max_tokens}"
         )
+    spec = lm.spec
+    check_window(lm, requests)
+    if spec.causal:
+        requests = [cut_after_last_read(r) for r in requests]
     n_reads = np.array([len(r.reads) for r in requests])
     first_read = np.concatenate([[0], np.cumsum(n_reads)[:-1]])
     total = int(n_reads.sum())
     states = np.empty((total, spec.n_states, spec.hidden_size), dtype=np.float32)
     top_alt = (
-        np.empty((total, spec.hidden_size), dtype=np.float32) if lm.final_norm is not None else None
+        np.empty((total, spec.hidden_size), dtype=np.float32)
+        if spec.top_state != "no_final_norm"
+        else None
     )
     lengths = np.array([len(r.ids) for r in requests])
     batches = _batches(lengths, batch_size, max_tokens)
@@ -183,6 +187,26 @@ def extract(
         if handle is not None:
             handle.remove()
     return Extracted(states, top_alt)
+
+
+def cut_after_last_read(request: Request) -> Request:
+    """The request with its ids cut after the last position it reads (causal models only)."""
+    stop = max(b for _, b in request.reads)
+    return request if stop == len(request.ids) else Request(request.ids[:stop], request.reads)
+
+
+def check_window(lm: LoadedModel, requests: Sequence[Request]) -> None:
+    """InputError naming the first input (decoded, 60 characters) that exceeds the window."""
+    limit = lm.spec.max_length
+    too_long = [i for i, r in enumerate(requests) if len(r.ids) > limit]
+    if too_long:
+        first = requests[too_long[0]]
+        text = lm.tokenizer.decode(list(first.ids), skip_special_tokens=True).strip()
+        raise InputError(
+            f"{len(too_long)} input(s) exceed {lm.spec.name}'s {limit}-token window, "
+            f"first {text[:60].strip()!r} ({len(first.ids)} tokens); drop them with "
+            "data.filter_to_window first"
+        )
 
 
 def _batch_reads(
