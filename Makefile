@@ -12,6 +12,9 @@ STAMP := $(VENV)/.installed
 PROFILE ?= auto
 SCALE ?= full
 PYTEST_ARGS ?=
+# Pin hub revisions of the paper profile, e.g. REVISIONS="causal=<commit> contrastive=<commit>"
+REVISIONS ?=
+export LAYERWISE_REVISIONS := $(REVISIONS)
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 

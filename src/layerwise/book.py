@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from .runs import RunConfig
+from .errors import InputError
+from .runs import REVISIONS_ENV, RunConfig
 
 STAGE = Path("_build") / "src"
 COPY = ("_config.yml", "_toc.yml", "book")
@@ -80,7 +81,10 @@ def build_book(cfg: RunConfig, root: Path | None = None) -> Path:
     """Execute the notebooks and build ``_build/html``; returns the index page."""
     root = (root or Path.cwd()).resolve()
     if not (root / "_toc.yml").exists():
-        raise FileNotFoundError(f"{root} has no _toc.yml: run from the repository root")
+        raise InputError(f"{root} has no _toc.yml: run `layerwise book` from the repository root")
+    cfg.validate()
+    if cfg.revisions:  # the notebooks' kernels inherit the pins
+        os.environ[REVISIONS_ENV] = " ".join(f"{k}={v}" for k, v in cfg.revisions.items())
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     stage = root / STAGE

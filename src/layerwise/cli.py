@@ -14,15 +14,46 @@ from .errors import LayerwiseError
 from .models import PROFILES, hub_availability, resolve_profile
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _revision(text: str) -> tuple[str, str]:
+    role, sep, rev = text.partition("=")
+    if not sep or not role or not rev:
+        raise argparse.ArgumentTypeError(
+            f"expected ROLE=REVISION (e.g. causal=607a30d), got {text!r}"
+        )
+    return role, rev
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
     p.add_argument("--scale", default="full", choices=["full", "reduced"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument(
-        "--cache-dir", default=None, help="default: $LAYERWISE_CACHE or ~/.cache/layerwise"
+        "--cache-dir",
+        default=None,
+        help="default: $LAYERWISE_CACHE, else .cache/layerwise of this checkout, else "
+        "~/.cache/layerwise",
+    )
+    p.add_argument(
+        "--revision",
+        type=_revision,
+        action="append",
+        default=[],
+        metavar="ROLE=REV",
+        help="pin a hub model's revision (commit, branch or tag) for a role: "
+        "contrastive=... or causal=...; repeatable",
     )
 
 
@@ -56,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             results_dir=args.out,
             cache_dir=args.cache_dir,
+            revisions=dict(args.revision),
         )
         if args.command == "reproduce":
             from .runs import reproduce
@@ -66,6 +98,6 @@ def main(argv: list[str] | None = None) -> int:
 
             build_book(cfg)
     except LayerwiseError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     return 0

@@ -6,7 +6,14 @@ so callers can catch one class. Messages always say what went wrong and how to f
 
 from __future__ import annotations
 
-__all__ = ["LayerwiseError", "DataError", "ModelLoadError", "InputError", "CacheError"]
+__all__ = [
+    "LayerwiseError",
+    "DataError",
+    "ModelLoadError",
+    "InputError",
+    "CacheError",
+    "OutputError",
+]
 
 
 class LayerwiseError(Exception):
@@ -27,3 +34,7 @@ class InputError(LayerwiseError, ValueError):
 
 class CacheError(LayerwiseError):
     """The cache folder cannot be written (permissions, full disk); the message names it."""
+
+
+class OutputError(LayerwiseError):
+    """A results folder or file cannot be written; the message names it and the remedy."""

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import data, geometry
-from .cache import Cache, cached_extract
+from .cache import Cache, cached_extract, key_of, model_identity
 from .errors import InputError
 from .evaluation import Score, sts_scores, valnorm_scores, word_similarity_scores
 from .extraction import (
@@ -33,6 +33,7 @@ from .extraction import (
     unique,
     word_requests,
 )
+from .fingerprint import package_hash
 from .models import LoadedModel
 from .tokenizers import CLIP_WINDOW, clip_token_count
 
@@ -107,6 +108,22 @@ def cwe_sentence_set(models: Sequence[LoadedModel]) -> data.WindowFilter:
     counters = {"CLIP (exact tokenizer)": (clip_token_count, CLIP_WINDOW)}
     counters |= {lm.spec.name: (lm.n_tokens, lm.spec.max_length) for lm in models}
     return data.filter_to_window(data.load_sts_sentences(), counters)
+
+
+def cwe_sentences(models: Sequence[LoadedModel], s: Settings | None = None) -> list[str]:
+    """The texts of :func:`cwe_sentence_set`, cached in ``s.cache`` (tokenizing 39,404
+    sentences with every model takes seconds; the chapters and re-runs read it back)."""
+    compute = lambda: [x.text for x in cwe_sentence_set(models).kept]  # noqa: E731
+    if s is None or s.cache is None:
+        return compute()
+    key = key_of(
+        {
+            "value": "cwe_sentences",
+            "models": [model_identity(lm) for lm in models],
+            "package": package_hash(),
+        }
+    )
+    return list(s.cache.get_or_compute_json(key, compute))
 
 
 # ------------------------------------------------------------------ chapter 3
