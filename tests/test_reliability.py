@@ -1,0 +1,362 @@
+"""Reliability: no stale cache, no foreign code, a clear error before the work, nothing lost.
+
+One test per failure a new user met (issue "Trustworthy runs"); each asserts the error
+type and that nothing was written, computed or lost. Runs as root in CI, so an
+unwritable folder is simulated by a path under a regular file, never by chmod.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from layerwise import cache as cache_module
+from layerwise import cli, fingerprint, runs
+from layerwise.cache import Cache, cache_key, cached_extract
+from layerwise.errors import CacheError, InputError, LayerwiseError, ModelLoadError, OutputError
+from layerwise.extraction import Extracted, Request, extract, word_requests
+from layerwise.models import LoadedModel, check_device, load_model
+
+WORDS = ["cat", "dog", "house"]
+
+
+def _save_tiny(lm: LoadedModel, folder: Path) -> Path:
+    lm.model.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder path that cannot be created, even by root: its parent is a file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return blocker / "inside"
+
+
+# --------------------------------------------------------------------------- stale cache
+def test_local_weights_replaced_in_place_are_not_served_stale(tiny_gpt2, tmp_path):
+    folder = _save_tiny(tiny_gpt2, tmp_path / "model")
+    cache = Cache(tmp_path / "cache")
+    lm = load_model(str(folder), device="cpu", cache_dir=cache.root)
+    requests = word_requests(lm, WORDS, "bare")
+    first = cached_extract(lm, requests, label="w", cache=cache)
+    # replace the weights in place: same folder, same file names, new values
+    with torch.no_grad():
+        for p in lm.model.parameters():
+            p.mul_(-1.0)
+    lm.model.save_pretrained(folder)
+    changed = load_model(str(folder), device="cpu", cache_dir=cache.root)
+    assert changed.spec.fingerprint != lm.spec.fingerprint
+    assert cache_key(changed, requests, "w") != cache_key(lm, requests, "w")
+    second = cached_extract(changed, requests, label="w", cache=cache)
+    assert (cache.hits, cache.misses) == (0, 2)
+    assert not np.allclose(first.states[:, 1:], second.states[:, 1:])
+
+
+def test_hub_snapshot_commit_is_the_revision(tiny_clip, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny-clip"
+    _save_tiny(tiny_clip, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lm = load_model("someone/tiny-clip", device="cpu")
+    assert lm.spec.revision == commit
+    assert lm.spec.fingerprint == f"hub:someone/tiny-clip@{commit}"
+    pinned = load_model("someone/tiny-clip", device="cpu", revision=commit)
+    assert pinned.spec.revision == commit
+    with pytest.raises(ModelLoadError, match="someone/tiny-clip"):
+        load_model("someone/tiny-clip", device="cpu", revision="f" * 40)
+
+
+def test_partly_downloaded_hub_model_is_a_clear_error(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    commit = "f" * 40
+    snap = tmp_path / "hub" / "models--someone--partial" / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text('{"model_type": "gpt2"}')
+    (snap.parents[1] / "refs").mkdir()
+    (snap.parents[1] / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ModelLoadError, match="only in part.*hf download someone/partial"):
+        load_model("someone/partial", device="cpu")
+
+
+def test_code_change_invalidates_keys(tiny_clip, monkeypatch):
+    requests = word_requests(tiny_clip, WORDS, "bare")
+    before = cache_key(tiny_clip, requests, "w")
+    monkeypatch.setattr(cache_module, "code_version", lambda: "another-version")
+    assert cache_key(tiny_clip, requests, "w") != before
+    # and the real code version is a hash of the extraction modules' source
+    assert len(fingerprint.code_version()) == 16
+
+
+def test_dtype_and_device_type_are_in_the_key(tiny_clip):
+    requests = word_requests(tiny_clip, WORDS, "bare")
+    half = dataclasses.replace(tiny_clip.spec, dtype="bfloat16")
+    other = LoadedModel(half, tiny_clip.tokenizer, tiny_clip.model, tiny_clip.final_norm)
+    assert cache_key(other, requests, "w") != cache_key(tiny_clip, requests, "w")
+
+
+def test_cached_array_of_the_wrong_shape_is_rejected(tiny_clip, tmp_path):
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(tiny_clip, WORDS, "bare")
+    key = cache_key(tiny_clip, requests, "w")
+    wrong = Extracted(np.zeros((2, 5, 64), np.float32), np.zeros((2, 64), np.float32))
+    cache.save(key, wrong)  # a valid entry, but for two reads where three are asked for
+    with pytest.warns(UserWarning, match="rejected"):
+        good = cached_extract(tiny_clip, requests, label="w", cache=cache)
+    assert good.states.shape == (3, 5, 64)
+    assert len(cache.rejected) == 1 and "shape" in cache.rejected[0]
+    assert (cache.hits, cache.misses) == (0, 1)
+
+
+# --------------------------------------------------------------------------- foreign code
+def test_custom_code_is_refused_without_a_prompt(tmp_path, monkeypatch):
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    sentinel = tmp_path / "ran"
+    (folder / "config.json").write_text(
+        '{"model_type": "evil-net", "auto_map": {"AutoConfig": "evil.EvilConfig", '
+        '"AutoModel": "evil.EvilModel"}}'
+    )
+    (folder / "evil.py").write_text(f"open({str(sentinel)!r}, 'w').write('ran')\n")
+
+    def no_prompt(*args, **kwargs):
+        raise AssertionError("a prompt was shown")
+
+    monkeypatch.setattr(builtins, "input", no_prompt)
+    with pytest.raises(ModelLoadError, match="custom code.*trust_remote_code=False"):
+        load_model(str(folder), device="cpu")
+    assert not sentinel.exists()
+
+
+def test_every_from_pretrained_call_sets_trust_remote_code_false():
+    source = (Path(cache_module.__file__).parent / "models.py").read_text()
+    calls = source.count(".from_pretrained(")
+    assert calls >= 4
+    assert source.count('"trust_remote_code": False') + source.count("trust_remote_code=False") >= 3
+
+
+# --------------------------------------------------------------------------- fail before the work
+def test_folder_that_is_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelLoadError, match="not a model: it has no config.json"):
+        load_model(str(tmp_path), device="cpu")
+
+
+def test_cuda_without_cuda_is_refused_before_loading(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        check_device("cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        check_device("gpu-please")
+
+
+def _no_model_loads(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("a model was loaded before the checks")
+
+    monkeypatch.setattr(runs, "load_model", boom)
+
+
+def _cli(argv, capsys) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_cli_unwritable_out_exits_2_before_any_model(tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    out = _unwritable(tmp_path)
+    args = ["reproduce", "--profile", "tiny", "--cache-dir", str(tmp_path / "c")]
+    code, err = _cli([*args, "--out", str(out)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: the results folder (--out)")
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("*.npz"))
+
+
+def test_cli_unwritable_cache_exits_2(tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    bad = _unwritable(tmp_path)
+    code, err = _cli(
+        ["reproduce", "--profile", "tiny", "--cache-dir", str(bad), "--out", str(tmp_path)], capsys
+    )
+    assert code == 2 and "cache folder" in err and "--cache-dir" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_cuda_without_cuda_exits_2(tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, err = _cli(
+        ["reproduce", "--profile", "tiny", "--device", "cuda", "--out", str(tmp_path / "o")],
+        capsys,
+    )
+    assert code == 2 and "no CUDA GPU" in err and "--device cpu" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many"])
+def test_cli_batch_size_must_be_positive(bad, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reproduce", "--profile", "tiny", "--batch-size", bad])
+    assert exit_.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_batch_size_zero_in_the_api(tiny_clip):
+    with pytest.raises(InputError, match="positive"):
+        extract(tiny_clip, word_requests(tiny_clip, WORDS, "bare"), batch_size=0)
+    with pytest.raises(InputError, match="batch_size"):
+        runs.RunConfig(profile="tiny", batch_size=0).validate(outputs=False)
+
+
+def test_bad_revision_pin_is_an_input_error(monkeypatch):
+    monkeypatch.setenv(runs.REVISIONS_ENV, "causal=abc bogus")
+    with pytest.raises(InputError, match="bogus"):
+        runs.RunConfig(profile="tiny")
+    monkeypatch.setenv(runs.REVISIONS_ENV, "causal=abc, contrastive=def")
+    assert runs.RunConfig(profile="tiny").revisions == {"causal": "abc", "contrastive": "def"}
+
+
+# --------------------------------------------------------------------------- the cache folder
+def test_read_only_cache_with_a_corrupt_entry_does_not_crash(tiny_clip, tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(tiny_clip, WORDS, "bare")
+    key = cache_key(tiny_clip, requests, "w")
+    path = cache.path(key)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 truncated")
+    real_unlink = Path.unlink
+
+    def read_only_unlink(self, missing_ok=False):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only_unlink)
+    with pytest.warns(UserWarning, match="could not be removed"):
+        assert cache.load(key) is None
+    assert len(cache.rejected) == 1 and "could not be removed" in cache.rejected[0]
+    assert path.exists()  # nothing the folder refuses is forced
+
+
+def test_full_cache_fails_before_computing(tiny_clip, tmp_path, monkeypatch):
+    cache = Cache(_unwritable(tmp_path))
+    computed = []
+    with pytest.raises(CacheError, match="cannot be written"):
+        cache.get_or_compute("ab" * 32, lambda: computed.append(1) or Extracted(None, None))
+    assert computed == []
+
+
+def test_orphan_temp_files_are_cleaned(tmp_path):
+    cache = Cache(tmp_path / "cache")
+    shard = cache.root / "ab"
+    shard.mkdir(parents=True)
+    dead = shard / "ab12.npz.999999999.tmp"  # a pid that cannot exist
+    dead.write_bytes(b"half")
+    alive = shard / f"ab34.npz.{os.getpid()}.tmp"  # a run in progress: keep
+    alive.write_bytes(b"half")
+    old = shard / "ab56.tmp"
+    old.write_bytes(b"old")
+    os.utime(old, (1, 1))
+    cache.ensure_writable()
+    assert not dead.exists() and not old.exists()
+    assert alive.exists()
+
+
+def test_run_report_counts_reused_computed_rejected(tiny_clip, tmp_path):
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(tiny_clip, WORDS, "bare")
+    cached_extract(tiny_clip, requests, label="w", cache=cache)
+    cached_extract(tiny_clip, requests, label="w", cache=cache)
+    cache.path(cache_key(tiny_clip, requests, "w")).write_bytes(b"junk")
+    with pytest.warns(UserWarning):
+        cached_extract(tiny_clip, requests, label="w", cache=cache)
+    assert cache.report().startswith("1 reused, 2 computed, 1 rejected")
+
+
+def test_tables_round_trip_through_the_cache(tmp_path):
+    cache = Cache(tmp_path / "cache")
+    frame = pd.DataFrame(
+        {
+            "model": ["a", "b", "c"],
+            "layer": [0, 1, 2],
+            "value": [0.1 + 0.2, np.nan, 1 / 3],
+            "flag": [True, False, True],
+        }
+    )
+    calls = []
+    first = cache.get_or_compute_frame("cd" * 32, lambda: calls.append(1) or frame)
+    again = cache.get_or_compute_frame("cd" * 32, lambda: calls.append(1) or frame)
+    assert calls == [1]
+    pd.testing.assert_frame_equal(again, frame)
+    assert again["value"].iloc[0] == 0.1 + 0.2  # bit-exact floats
+    pd.testing.assert_frame_equal(first, frame)
+
+
+# ------------------------------------------------------------------ lazy weights, causal cut
+def test_warm_run_never_loads_the_weights(tmp_path):
+    cfg = runs.RunConfig(
+        profile="tiny", n_cwe=60, n_resamples=5, cache_dir=str(tmp_path / "c"), device="cpu"
+    )
+    cold = runs.load_profile(cfg, log=None)
+    s = cfg.settings()
+    first = runs.compute_table("sentence_self_similarity", cold, cfg, s)
+    warm = runs.load_profile(cfg, log=None)
+    assert not any(lm.weights_loaded for lm in warm.values())
+    s2 = cfg.settings()
+    again = runs.compute_table("sentence_self_similarity", warm, cfg, s2)
+    pd.testing.assert_frame_equal(first, again)
+    assert not any(lm.weights_loaded for lm in warm.values())
+    assert s2.cache.misses == 0
+
+
+def test_causality_is_found_by_probe(tiny_gpt2, tiny_clip):
+    assert tiny_gpt2.spec.causal and tiny_clip.spec.causal
+
+
+def test_cut_inputs_equal_uncut_extraction(tiny_model):
+    sentences = ["the cat sat on the mat today", "a dog ran far away from the house"]
+    ids = [tuple(tiny_model.tokens(t)) for t in sentences]
+    requests = [Request(i, ((1, 2), (3, 4))) for i in ids]
+    cut = extract(tiny_model, requests)
+    uncut_spec = dataclasses.replace(tiny_model.spec, causal=False)
+    uncut = LoadedModel(uncut_spec, tiny_model.tokenizer, tiny_model.model, tiny_model.final_norm)
+    full = extract(uncut, requests)
+    np.testing.assert_allclose(cut.states, full.states, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(cut.top_alt, full.top_alt, atol=1e-5, rtol=1e-5)
+
+
+def test_errors_share_one_base_class():
+    for cls in (CacheError, OutputError, ModelLoadError, InputError):
+        assert issubclass(cls, LayerwiseError)
+
+
+# --------------------------------------------------------------------------- end to end
+def _csvs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
+
+
+@pytest.mark.slow
+def test_two_cold_runs_are_byte_identical_and_a_warm_run_equals_them(tmp_path, capsys):
+    outs = []
+    for run, cache in (("a", "c1"), ("b", "c2"), ("c", "c2")):  # cold, cold, warm
+        out = tmp_path / run
+        argv = ["reproduce", "--profile", "tiny", "--scale", "reduced", "--device", "cpu"]
+        assert cli.main([*argv, "--cache-dir", str(tmp_path / cache), "--out", str(out)]) == 0
+        outs.append(_csvs(out / "tiny"))
+    assert len(outs[0]) == 6
+    assert outs[0] == outs[1] == outs[2]
+    assert "0 computed" in capsys.readouterr().out.splitlines()[-1]
