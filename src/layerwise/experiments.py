@@ -136,7 +136,9 @@ def cwe_states(
     be drawn, like the authors' script (methodology note 2).
     """
     requests, _ = cwe_requests(lm, sentences, s.n_cwe, s.rng(1), include_special=include_special)
-    label = f"cwe n={s.n_cwe} seed={s.seed} special={include_special}"
+    # the requests (and so the key) say which positions are read: a model whose tokenizer
+    # adds no special tokens draws the same sample either way and is computed once
+    label = f"cwe n={s.n_cwe} seed={s.seed}"
     return _extract(lm, requests, label, s)
 
 
