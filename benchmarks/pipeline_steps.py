@@ -1,0 +1,157 @@
+"""Benchmark: where a run's time goes, cold and warm, step by step (``make bench``).
+
+For each profile (``offline``; ``paper`` on the rehearsal weights when
+``python -m layerwise rehearse`` has built them) at reduced scale, one fresh
+process runs the reproduction's four tables twice against a new, empty cache:
+*cold* (everything computed) and then *warm* (a second process, same cache). Each
+process times five steps:
+
+- ``tokenize``: the window-filtered CWE sentence set and the requests of every
+  extraction (words, sentences, CWE sample);
+- ``load``: tokenizers, model specs and, only when something is not cached, the
+  weights;
+- ``extract``: every extraction the tables read (through the cache);
+- ``metrics``: the four tables with one bootstrap resample (point estimates);
+- ``bootstrap``: the four tables at the scale's resamples, minus ``metrics``.
+In the warm run the tables come from the cache, so ``metrics`` and ``bootstrap``
+are the cost of reading them.
+
+Then ``benchmarks/extraction_speed.py`` measures the extraction ratios (package vs
+one sentence at a time vs bare forwards) and the saving of the causal cut on the
+CWE sample (cut extraction vs bare forwards over the full sentences).
+Prints one table and writes it, with the ratios, to ``--json``
+(default ``_build/bench.json``). Times are wall-clock on a shared machine:
+compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STEPS = ("tokenize", "load", "extract", "metrics", "bootstrap")
+HERE = Path(__file__).resolve().parent
+
+
+def _time_steps(profile: str, cache_dir: str) -> dict[str, float]:
+    """One process's timings (see the module docstring)."""
+    import torch
+
+    from layerwise import experiments, runs
+    from layerwise.cache import Cache
+    from layerwise.extraction import sentence_requests, word_requests
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    out: dict[str, float] = {}
+    cfg = runs.RunConfig(profile=profile, scale="reduced", cache_dir=cache_dir, device="cpu")
+    start = time.perf_counter()
+    models = runs.load_profile(cfg, log=None)
+    out["load"] = time.perf_counter() - start
+
+    s = cfg.settings()
+    start = time.perf_counter()
+    sentences = experiments.cwe_sentences(list(models.values()), s)
+    words = experiments.all_task_words()
+    from layerwise import data
+
+    stsb = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    for lm in models.values():
+        for setting in ("bare", "wrapped"):
+            word_requests(lm, words, setting)
+        for setting in ("eos", "last", "mean"):
+            sentence_requests(lm, stsb, setting)
+    out["tokenize"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    weights_before = sum(lm.weights_loaded for lm in models.values())
+    for lm in models.values():
+        experiments.cwe_states(lm, sentences, s)
+        experiments.word_states(lm, words, ("bare", "wrapped", "eos"), s)
+        for setting in ("eos", "last", "mean"):
+            experiments.sentence_states(lm, stsb, setting, s)
+    out["extract"] = time.perf_counter() - start
+    # loading weights on a miss happens inside the first extraction: count it as load
+    out["weights_loaded"] = sum(lm.weights_loaded for lm in models.values()) - weights_before
+
+    def tables(n_resamples: int) -> float:
+        t = experiments.Settings(
+            n_cwe=s.n_cwe, seed=s.seed, n_resamples=n_resamples, cache=Cache(cache_dir)
+        )
+        begin = time.perf_counter()
+        for name in runs.TABLES:
+            runs.compute_table(name, models, cfg, t)
+        return time.perf_counter() - begin
+
+    out["metrics"] = tables(1)
+    out["bootstrap"] = max(0.0, tables(int(cfg.n_resamples)) - out["metrics"])
+    return out
+
+
+def _child(profile: str, cache_dir: str, result: str) -> None:
+    Path(result).write_text(json.dumps(_time_steps(profile, cache_dir)))
+
+
+def _run(profile: str, cache_dir: str) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result = handle.name
+    cmd = [sys.executable, __file__, "--child", profile, cache_dir, result]
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return json.loads(Path(result).read_text())
+
+
+def _profiles(asked: list[str]) -> list[str]:
+    if asked:
+        return asked
+    found = ["offline"]
+    from layerwise.models import hub_availability, resolve_profile
+
+    if all(hub_availability(src) != "unavailable" for src in resolve_profile("paper").values()):
+        found.append("paper")
+    return found
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--profile", action="append", default=[], help="offline, paper, tiny")
+    p.add_argument("--json", type=Path, default=Path("_build") / "bench.json")
+    p.add_argument("--skip-extraction", action="store_true", help="skip extraction_speed.py")
+    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for profile in _profiles(args.profile):
+        cache_dir = tempfile.mkdtemp(prefix=f"bench-{profile}-")
+        table[profile] = {"cold": _run(profile, cache_dir), "warm": _run(profile, cache_dir)}
+    header = "step        " + "".join(
+        f"{p + ' ' + w:>18s}" for p in table for w in ("cold", "warm")
+    )
+    print(header)
+    for step in (*STEPS, "total"):
+        cells = []
+        for runs_ in table.values():
+            for when in ("cold", "warm"):
+                r = runs_[when]
+                value = sum(r[k] for k in STEPS) if step == "total" else r[step]
+                cells.append(f"{value:16.1f} s")
+        print(f"{step:12s}" + "".join(cells))
+    report: dict[str, object] = {"steps_seconds": table}
+    if not args.skip_extraction:
+        tmp = Path(tempfile.mkdtemp()) / "extraction.json"
+        cmd = [sys.executable, str(HERE / "extraction_speed.py"), "--json", str(tmp)]
+        subprocess.run(cmd, check=True)
+        report["extraction"] = json.loads(tmp.read_text())
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
