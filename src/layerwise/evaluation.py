@@ -346,11 +346,19 @@ def _correlation_scores(
     high = np.full_like(value, np.nan)
     defined = np.isfinite(value)
     if generator is not None and defined.any():
-        low[defined], high[defined] = bootstrap_ci(
-            _resampled_statistic(per_layer[defined], human, method),
-            (np.arange(n),),
-            rng=generator,
-            n_resamples=n_resamples,
+        from . import memo  # the run's cache, when one is active
+
+        low[defined], high[defined] = memo.interval(
+            f"bootstrap {method}",
+            (per_layer[defined], human),
+            {"n_resamples": int(n_resamples)},
+            generator,
+            lambda: bootstrap_ci(
+                _resampled_statistic(per_layer[defined], human, method),
+                (np.arange(n),),
+                rng=generator,
+                n_resamples=n_resamples,
+            ),
         )
     return [
         Score(value=float(v), low=float(lo), high=float(hi), n=n, method=method)

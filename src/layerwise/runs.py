@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import experiments, results
+from . import experiments, memo, results
 from .cache import Cache, key_of, model_identity
 from .errors import InputError, OutputError
 from .fingerprint import package_hash
@@ -107,7 +107,9 @@ class RunConfig:
         return Path(self.results_dir) / self.concrete_profile
 
     def settings(self) -> experiments.Settings:
+        """The run's settings; its cache also memoises bootstrap intervals (:mod:`.memo`)."""
         cache = self.cache()
+        memo.activate(cache)
         return experiments.Settings(
             n_cwe=self.n_cwe,
             seed=self.seed,
