@@ -401,3 +401,37 @@ def test_memoised_bootstrap_equals_computed_and_restores_the_generator(tmp_path,
     assert calls == []
     assert cold == first == second
     assert next_draw == first_draw == second_draw
+
+
+@pytest.mark.parametrize("special", [False, True])
+def test_cwe_sample_from_cached_counts_equals_tokenizing_everything(tiny_model, special):
+    from layerwise import data
+    from layerwise.extraction import cwe_requests
+
+    sentences = [x.text for x in data.load_sts_sentences()[:300]]
+    counts = [len(tiny_model.tokens(t)) for t in sentences]
+    a, sa = cwe_requests(
+        tiny_model, sentences, 200, np.random.default_rng(3), include_special=special
+    )
+    b, sb = cwe_requests(
+        tiny_model,
+        sentences,
+        200,
+        np.random.default_rng(3),
+        include_special=special,
+        counts=counts,
+    )
+    assert a == b
+    np.testing.assert_array_equal(sa.position, sb.position)
+    if tiny_model.spec.native_wrap and special:  # BOS/EOS positions can be drawn
+        assert any(p == 0 or p == len(r.ids) - 1 for r in a for (p, _) in r.reads)
+
+
+def test_batching_check_is_cached(tiny_gpt2, tmp_path):
+    from layerwise import experiments
+
+    s = experiments.Settings(cache=Cache(tmp_path / "c"))
+    first = experiments.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
+    assert first["max relative"] < 1e-5
+    again = experiments.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
+    assert again == first and s.cache.hits == 1

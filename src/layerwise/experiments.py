@@ -27,12 +27,14 @@ from .evaluation import Score, sts_scores, valnorm_scores, word_similarity_score
 from .extraction import (
     Extracted,
     Request,
+    TokenSample,
     cwe_requests,
     native_inputs,
     sentence_requests,
     unique,
     word_requests,
 )
+from .extraction import batching_check as extraction_batching_check
 from .fingerprint import package_hash
 from .models import LoadedModel
 from .tokenizers import CLIP_WINDOW, clip_token_count
@@ -113,22 +115,66 @@ def _val(v: float | Score) -> dict:
 
 
 # ------------------------------------------------------------------ sentences for CWEs
-def cwe_sentence_set(models: Sequence[LoadedModel]) -> data.WindowFilter:
+def real_token_counts(
+    lm: LoadedModel, texts: Sequence[str], s: Settings | None = None
+) -> list[int]:
+    """Tokens of each text alone (no special tokens) in ``lm``'s tokenizer, cached in
+    ``s.cache``: the window filter and the CWE sampler need only counts."""
+    texts = list(texts)
+    compute = lambda: [len(lm.tokens(t)) for t in texts]  # noqa: E731
+    if s is None or s.cache is None:
+        return compute()
+    key = key_of(
+        {
+            "value": "real token counts",
+            "model": model_identity(lm),
+            "texts": texts_digest(texts),
+            "package": package_hash(),
+        }
+    )
+    return list(s.cache.get_or_compute_json(key, compute))
+
+
+def window_counters(
+    models: Sequence[LoadedModel], texts: Sequence[str], s: Settings | None = None
+) -> dict[str, tuple[Callable[[str], int], int]]:
+    """Counters for :func:`data.filter_to_window`: CLIP's exact tokenizer (its 77-token
+    window always applies) and each model, special tokens included, from cached counts."""
+    texts = list(texts)
+
+    def lookup(counts: Sequence[int], extra: int = 0) -> Callable[[str], int]:
+        table = dict(zip(texts, counts, strict=True))
+        return lambda text: table[text] + extra
+
+    clip = lambda: [clip_token_count(t) for t in texts]  # noqa: E731
+    if s is not None and s.cache is not None:
+        key = key_of({"value": "clip counts", "texts": texts_digest(texts), "p": package_hash()})
+        clip_counts = s.cache.get_or_compute_json(key, clip)
+    else:
+        clip_counts = clip()
+    counters = {"CLIP (exact tokenizer)": (lookup(clip_counts), CLIP_WINDOW)}
+    for lm in models:
+        wrap = 2 if lm.spec.native_wrap else 0
+        counts = real_token_counts(lm, texts, s)
+        counters[lm.spec.name] = (lookup(counts, wrap), lm.spec.max_length)
+    return counters
+
+
+def cwe_sentence_set(models: Sequence[LoadedModel], s: Settings | None = None) -> data.WindowFilter:
     """STS 2012-2016 unique sentences that fit EVERY model's window (chapter 1).
 
     One set serves all models, so their CWEs come from the same contexts. CLIP's
     77-token window (counted with CLIP's exact tokenizer) always applies, so every
-    profile samples from the paper's sentence set.
+    profile samples from the paper's sentence set. Token counts are cached in ``s``.
     """
-    counters = {"CLIP (exact tokenizer)": (clip_token_count, CLIP_WINDOW)}
-    counters |= {lm.spec.name: (lm.n_tokens, lm.spec.max_length) for lm in models}
-    return data.filter_to_window(data.load_sts_sentences(), counters)
+    sentences = data.load_sts_sentences()
+    counters = window_counters(models, [x.text for x in sentences], s)
+    return data.filter_to_window(sentences, counters)
 
 
 def cwe_sentences(models: Sequence[LoadedModel], s: Settings | None = None) -> list[str]:
-    """The texts of :func:`cwe_sentence_set`, cached in ``s.cache`` (tokenizing 39,404
-    sentences with every model takes seconds; the chapters and re-runs read it back)."""
-    compute = lambda: [x.text for x in cwe_sentence_set(models).kept]  # noqa: E731
+    """The texts of :func:`cwe_sentence_set`, cached in ``s.cache``."""
+    compute = lambda: [x.text for x in cwe_sentence_set(models, s).kept]  # noqa: E731
     if s is None or s.cache is None:
         return compute()
     key = key_of(
@@ -139,6 +185,35 @@ def cwe_sentences(models: Sequence[LoadedModel], s: Settings | None = None) -> l
         }
     )
     return list(s.cache.get_or_compute_json(key, compute))
+
+
+def cwe_sample(
+    lm: LoadedModel, sentences: Sequence[str], s: Settings, *, include_special: bool = False
+) -> tuple[list[Request], TokenSample]:
+    """The CWE sample of a run (its requests and positions), from cached token counts."""
+    counts = real_token_counts(lm, sentences, s)
+    rng = s.rng(1)
+    return cwe_requests(lm, sentences, s.n_cwe, rng, include_special=include_special, counts=counts)
+
+
+def batching_check(
+    lm: LoadedModel, sentences: Sequence[str], s: Settings, setting: str = "mean"
+) -> dict:
+    """:func:`extraction.batching_check` on ``sentences``, cached: a warm run shows the
+    differences and times measured when it was first computed (chapter 2)."""
+    compute = lambda: extraction_batching_check(  # noqa: E731
+        lm, sentence_requests(lm, sentences, setting), s.batch_size
+    )
+    if s.cache is None:
+        return compute()
+    key = key_of(
+        {
+            "value": "batching check",
+            "model": model_identity(lm),
+            "texts": texts_digest(sentences, setting=setting, batch_size=s.batch_size),
+        }
+    )
+    return dict(s.cache.get_or_compute_json(key, compute))
 
 
 # ------------------------------------------------------------------ chapter 3
@@ -155,7 +230,7 @@ def cwe_states(
     special = include_special and lm.spec.native_wrap
 
     def make() -> list[Request]:
-        return cwe_requests(lm, sentences, s.n_cwe, s.rng(1), include_special=special)[0]
+        return cwe_sample(lm, sentences, s, include_special=special)[0]
 
     inputs = texts_digest(sentences, n=s.n_cwe, seed=s.seed, special=special)
     return _extract(lm, make, "cwe", s, inputs=inputs, n_reads=s.n_cwe)

@@ -345,25 +345,54 @@ def cwe_requests(
     rng: np.random.Generator,
     *,
     include_special: bool = False,
+    counts: Sequence[int] | None = None,
 ) -> tuple[list[Request], TokenSample]:
     """Requests reading ``n`` randomly sampled real tokens of ``sentences`` (Figures 1-2).
 
-    Only sentences holding at least one sampled token are run. ``include_special``
+    Only sentences holding at least one sampled token are run (and tokenized, when
+    ``counts``, each sentence's number of real tokens, is given). ``include_special``
     samples over every position of the native input, BOS/EOS included (the
     authors' script, methodology note 2), for the ablation of chapter 6.
     """
-    inputs, offset = native_inputs(lm, sentences)
-    if include_special:
-        offset = 0
-    counts = [len(ids) - 2 * offset for ids in inputs]
-    sample = sample_token_positions(counts, n, rng, offset)
+    spec = lm.spec
+    wrap = 2 if spec.native_wrap else 0
+    if counts is None:
+        counts = [len(lm.tokens(text)) for text in sentences]
+    elif len(counts) != len(sentences):
+        raise InputError(f"{len(counts)} token counts for {len(sentences)} sentences")
+    offset = 1 if spec.native_wrap and not include_special else 0
+    sizes = [c + wrap if include_special else c for c in counts]
+    sample = sample_token_positions(sizes, n, rng, offset)
     requests = []
     for s in np.unique(sample.sentence):
+        toks = tuple(lm.tokens(sentences[s]))
+        ids = (spec.open_id, *toks, spec.close_id) if spec.native_wrap else toks
         positions = sample.position[sample.sentence == s]
-        requests.append(
-            Request(ids=inputs[s], reads=tuple((int(p), int(p) + 1) for p in positions))
-        )
+        requests.append(Request(ids=ids, reads=tuple((int(p), int(p) + 1) for p in positions)))
     return requests, sample
+
+
+def batching_check(lm: LoadedModel, requests: Sequence[Request], batch_size: int) -> dict:
+    """Batched against one-at-a-time extraction of ``requests`` (chapter 2).
+
+    Returns the largest absolute difference, the largest absolute value, the largest
+    relative difference of a vector (``|b - a| / |a|``) and the two wall times.
+    """
+    import time
+
+    start = time.perf_counter()
+    batched = extract(lm, requests, batch_size=batch_size, progress=False).states
+    mid = time.perf_counter()
+    single = np.concatenate([extract(lm, [r], progress=False).states for r in requests])
+    end = time.perf_counter()
+    rel = np.linalg.norm(batched - single, axis=-1) / np.linalg.norm(single, axis=-1)
+    return {
+        "max |batched - one at a time|": float(np.abs(batched - single).max()),
+        "largest |value|": float(np.abs(single).max()),
+        "max relative": float(rel.max()),
+        "batched (s)": mid - start,
+        "one by one (s)": end - mid,
+    }
 
 
 def unique(items: Iterable[str]) -> list[str]:
