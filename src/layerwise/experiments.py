@@ -25,8 +25,11 @@ from .cache import Cache, cached_extract
 from .errors import InputError
 from .evaluation import Score, sts_scores, valnorm_scores, word_similarity_scores
 from .extraction import (
+    SENTENCE_SETTINGS,
+    WORD_SETTINGS,
     Extracted,
     Request,
+    clean_texts,
     cwe_requests,
     native_inputs,
     sentence_requests,
@@ -137,7 +140,8 @@ def cwe_geometry(
 ) -> pd.DataFrame:
     """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2)."""
     rows: list[dict] = []
-    for name in measures or CWE_MEASURES:
+    names = _as_settings(measures, CWE_MEASURES, "CWE measure") if measures else CWE_MEASURES
+    for name in names:
         fn = CWE_MEASURES[name]
         rows += _per_layer(lm, ex, lambda view, fn=fn: fn(view(ex)), measure=name)
     return pd.DataFrame(rows)
@@ -155,23 +159,43 @@ def word_states(
     *,
     leading_space: bool = False,
 ) -> dict[str, Extracted]:
-    """States of each word (order of ``words``) in each word setting.
+    """States of each word in each word setting: row ``i`` is ``words[i]``.
 
-    "wrapped" and "eos" read the same input, so they share one forward pass.
+    The caller's order and repeats are kept (each distinct word is extracted once and
+    its row repeated); words are stripped of surrounding whitespace, and a bare string
+    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as is an
+    unknown setting. "wrapped" and "eos" read the same input, so they share one forward pass.
     """
-    words = unique(words)
+    if isinstance(words, str):
+        raise InputError(f"word_states needs a list of words, got the single string {words!r}")
+    settings = _as_settings(settings, WORD_SETTINGS, "word")
+    cleaned = clean_texts(words, "word")
+    distinct = unique(cleaned)
+    row = {w: i for i, w in enumerate(distinct)}
+    expand = np.array([row[w] for w in cleaned], dtype=np.int64)
     out: dict[str, Extracted] = {}
-    tag = f"words n={len(words)} space={leading_space}"
+    tag = f"words n={len(distinct)} space={leading_space}"
     if "wrapped" in settings or "eos" in settings:
-        last = word_requests(lm, words, "wrapped", leading_space=leading_space)
-        close = word_requests(lm, words, "eos", leading_space=leading_space)
+        last = word_requests(lm, distinct, "wrapped", leading_space=leading_space)
+        close = word_requests(lm, distinct, "eos", leading_space=leading_space)
         both = [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
         ex = _extract(lm, both, f"{tag} wrapped+eos", s)
         out["wrapped"], out["eos"] = ex.take(slice(0, None, 2)), ex.take(slice(1, None, 2))
     if "bare" in settings:
-        bare = word_requests(lm, words, "bare", leading_space=leading_space)
+        bare = word_requests(lm, distinct, "bare", leading_space=leading_space)
         out["bare"] = _extract(lm, bare, f"{tag} bare", s)
-    return {k: out[k] for k in settings}
+    if distinct == cleaned:
+        return {k: out[k] for k in settings}
+    return {k: out[k].take(expand) for k in settings}
+
+
+def _as_settings(settings: Sequence[str] | str, known: Iterable[str], what: str) -> list[str]:
+    """``settings`` as a list, each one checked against ``known`` (InputError listing them)."""
+    if isinstance(settings, str):
+        settings = [settings]
+    settings = list(settings)
+    check_settings(settings, known, what)
+    return settings
 
 
 def all_task_words() -> list[str]:
@@ -194,6 +218,8 @@ def word_task_scores(
 ) -> pd.DataFrame:
     """Per-layer scores on RG65, WS353, SL999, SV3500 (Spearman) and ValNorm (Pearson)."""
     s = s or Settings()
+    settings = _as_settings(settings, WORD_SETTINGS, "word")
+    tasks = _as_settings(tasks, WORD_TASKS, "word task")
     words = all_task_words()
     index = {w: i for i, w in enumerate(words)}
     states = word_states(lm, words, settings, s, leading_space=leading_space)
@@ -234,6 +260,7 @@ def sentence_states(
     lm: LoadedModel, sentences: Sequence[str], setting: str, s: Settings
 ) -> Extracted:
     """One vector per sentence (order of ``sentences``) in a sentence setting."""
+    _as_settings(setting, SENTENCE_SETTINGS, "sentence")
     requests = sentence_requests(lm, sentences, setting)
     return _extract(lm, requests, f"sentences n={len(sentences)} {setting}", s)
 
@@ -250,6 +277,7 @@ def sts_benchmark_scores(
     ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse.
     """
     s = s or Settings()
+    settings = _as_settings(settings, SENTENCE_SETTINGS, "sentence")
     pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
     sentences = data.sts_benchmark_sentences(pairs)
     index = {t: i for i, t in enumerate(sentences)}
@@ -281,6 +309,7 @@ def sentence_self_similarity(
     sentence of each pair (methodology note 4).
     """
     s = s or Settings()
+    settings = _as_settings(settings, SENTENCE_SETTINGS, "sentence")
     pairs = data.load_sts_benchmark()
     if left_only:
         sentences = unique(p.sentence1 for p in pairs)
@@ -309,6 +338,8 @@ def native_token_counts(lm: LoadedModel, sentences: Sequence[str]) -> np.ndarray
 
 
 def check_settings(settings: Iterable[str], known: Iterable[str], what: str) -> None:
-    bad = sorted(set(settings) - set(known))
+    """Raise an :class:`~layerwise.errors.InputError` listing the choices for an unknown
+    setting (or measure, or task) in ``settings``."""
+    bad = sorted(set(settings) - set(known), key=str)
     if bad:
         raise InputError(f"unknown {what} setting(s) {bad}; choose from {sorted(known)}")

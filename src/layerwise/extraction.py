@@ -239,9 +239,7 @@ def word_requests(
     if setting not in WORD_SETTINGS:
         raise InputError(f"unknown word setting {setting!r}; choose one of {list(WORD_SETTINGS)}")
     out = []
-    for word in words:
-        if not isinstance(word, str) or not word.strip():
-            raise InputError(f"words must be non-empty strings, got {word!r}")
+    for word in clean_texts(words, "word"):
         toks = lm.tokens(" " + word if leading_space else word)
         out.append(_text_request(lm, toks, setting, wrapped=setting != "bare"))
     return out
@@ -254,7 +252,26 @@ def sentence_requests(lm: LoadedModel, sentences: Sequence[str], setting: str) -
             f"unknown sentence setting {setting!r}; choose one of {list(SENTENCE_SETTINGS)}"
         )
     wrapped = {"eos": True, "last": False, "mean": lm.spec.native_wrap}[setting]
-    return [_text_request(lm, lm.tokens(s), setting, wrapped=wrapped) for s in sentences]
+    texts = clean_texts(sentences, "sentence")
+    return [_text_request(lm, lm.tokens(s), setting, wrapped=wrapped) for s in texts]
+
+
+def clean_texts(texts: Sequence[str], what: str) -> list[str]:
+    """``texts`` with surrounding whitespace removed, as they are tokenized.
+
+    A trailing space would otherwise become a token of its own (GPT-2 reads ``"cat "`` as
+    ``cat`` + a space token), so the "last subtoken" would be whitespace. Raises
+    :class:`~layerwise.errors.InputError` for a bare string (a sequence of texts is
+    expected), a non-string, or an empty / all-whitespace text, naming its index.
+    """
+    if isinstance(texts, str):
+        raise InputError(f"expected a list of {what}s, got the single string {texts!r}")
+    out = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"{what} {i} must be a non-empty string, got {text!r}")
+        out.append(text.strip())
+    return out
 
 
 def _text_request(lm: LoadedModel, toks: list[int], setting: str, *, wrapped: bool) -> Request:
@@ -287,6 +304,7 @@ def native_inputs(lm: LoadedModel, sentences: Sequence[str]) -> tuple[list[tuple
     """Token ids of each sentence as the model natively takes it, and the offset of
     the first real token (1 when the tokenizer wraps, else 0)."""
     spec = lm.spec
+    sentences = clean_texts(sentences, "sentence")
     if spec.native_wrap:
         return [(spec.open_id, *lm.tokens(s), spec.close_id) for s in sentences], 1
     return [tuple(lm.tokens(s)) for s in sentences], 0
