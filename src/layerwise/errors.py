@@ -23,3 +23,11 @@ class ModelLoadError(LayerwiseError):
 
 class InputError(LayerwiseError, ValueError):
     """An argument (word, sentence, setting) is invalid."""
+
+
+class OutputError(LayerwiseError):
+    """A result file cannot be written (read-only folder, full disk...); the message names
+    the path and the remedy."""
+
+
+__all__ += ["OutputError"]
