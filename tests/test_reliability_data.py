@@ -187,6 +187,12 @@ def test_an_unknown_cwe_measure_is_an_input_error(tiny_gpt2) -> None:
         experiments.cwe_geometry(ex, tiny_gpt2, ["bogus"])
 
 
+def test_an_unknown_top_layer_convention_is_an_input_error() -> None:
+    ex = extraction.Extracted(np.zeros((2, 3, 4), np.float32), np.ones((2, 4), np.float32))
+    with pytest.raises(InputError, match=r"'postnorm'; choose from \['native', 'post_norm'"):
+        ex.with_top("postnorm", "pre_norm")  # a typo used to return the other convention
+
+
 # ------------------------------------------------------------------ 3. undefined results
 def _layers(role: str, model: str, values, **cols) -> pd.DataFrame:
     return pd.DataFrame(

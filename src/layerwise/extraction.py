@@ -94,6 +94,11 @@ class Extracted:
     def with_top(self, convention: str, spec_top_state: str) -> np.ndarray:
         """States with the top layer in ``convention`` (``"native"``, ``"pre_norm"``,
         ``"post_norm"``); raises when the model cannot provide it."""
+        if convention not in ("native", "pre_norm", "post_norm"):
+            raise InputError(
+                f"unknown top-layer convention {convention!r}; choose from "
+                "['native', 'post_norm', 'pre_norm']"
+            )
         if convention in ("native", spec_top_state):
             return self.states
         if self.top_alt is None:
