@@ -73,7 +73,11 @@ def token_sampling(models: Models, sentences: list[str], s: experiments.Settings
 
 
 def sts_parsing(models: Models, sts_table: pd.DataFrame, s: experiments.Settings) -> list[dict]:
-    """Note 3: STS-B split on tabs (1,379 pairs) vs a quote-honouring CSV parse."""
+    """Note 3: STS-B split on tabs (1,379 pairs) vs the authors' read (1,273 pairs).
+
+    The authors' read is Python's ``csv.reader`` in its default comma dialect, fields joined
+    back and split on tabs (:func:`layerwise.data.load_sts_benchmark_quoted`).
+    """
     quoted = data.load_sts_benchmark_quoted()
     rows = []
     for role, lm in models.items():
@@ -150,7 +154,7 @@ def leading_space(models: Models, words_table: pd.DataFrame, s: experiments.Sett
 ALTERNATIVES = {
     "1 top-k share": "signed top-k, ratio of means (scripts)",
     "2 token sampling": "BOS/EOS positions may be drawn (scripts)",
-    "3 STS-B parsing": "quote-honouring CSV parse (scripts)",
+    "3 STS-B parsing": "csv.reader, default comma dialect: 1,273 pairs (scripts)",
     "4 sentence set": "left sentences only (scripts)",
     "5 ValNorm SD": "population SD (either is used)",
     "6 leading space": "' word' with a leading space (ablation)",

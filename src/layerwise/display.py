@@ -45,7 +45,10 @@ def banner(profile: str, models: Mapping[str, LoadedModel] | None = None):
 
 
 def fmt(x: float, digits: int = 2) -> str:
-    """A correlation or share the way the paper prints it: ``.73``, ``-.01``."""
+    """A correlation or share the way the paper prints it: ``.73``, ``-.01``; an undefined
+    (NaN) value is ``undefined``."""
+    if x is None or x != x:
+        return "undefined"
     s = f"{x:.{digits}f}"
     return s.replace("0.", ".", 1) if abs(x) < 1 else s
 

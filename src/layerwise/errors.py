@@ -37,4 +37,5 @@ class CacheError(LayerwiseError):
 
 
 class OutputError(LayerwiseError):
-    """A results folder or file cannot be written; the message names it and the remedy."""
+    """A result file or folder cannot be written (read-only folder, full disk...); the
+    message names the path and the remedy."""

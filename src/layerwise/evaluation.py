@@ -61,6 +61,7 @@ __all__ = [
     "bootstrap_ci",
     "pearson_statistic",
     "sc_weat_effect_sizes",
+    "snap_near_ties",
     "spearman_statistic",
     "sts_scores",
     "top_layer",
@@ -366,6 +367,47 @@ def _correlation_scores(
     ]
 
 
+#: Neighbouring sorted cosines closer than this many units of the computing dtype's machine
+#: epsilon are ties (see :func:`snap_near_ties`).
+TIE_ULPS = 4
+
+
+def snap_near_ties(
+    values: np.ndarray,
+    *,
+    axis: int = -1,
+    dtype: np.dtype | type | None = None,
+    ulps: float = TIE_ULPS,
+) -> np.ndarray:
+    """Make values that differ only by rounding exactly equal, so ranks treat them as ties.
+
+    Along ``axis``, the values are sorted, and each run of neighbours whose gaps are at most
+    ``ulps * eps * max(1, |value|)`` is set to the run's smallest value (``eps`` is the
+    machine epsilon of ``dtype``, by default the dtype of ``values``: the precision the
+    values were computed in). Cosines lie in [-1, 1] and their rounding error is absolute
+    (a dot product cancels), so for cosines computed in float64 the tolerance is 4 x
+    2.2e-16: far below any real difference between two pairs (with thousands of pairs in
+    [-1, 1], typical gaps are 1e-4), but above the error of computing one cosine two ways.
+    Applied to the cosines before Spearman's rho (chapter 4, ``notebooks/04_word_tasks``;
+    chapter 5 for STS). Returns float64.
+    """
+    arr = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    n = arr.shape[-1]
+    if n < 2:
+        return np.moveaxis(arr.copy(), -1, axis)
+    kind = np.dtype(dtype) if dtype is not None else np.asarray(values).dtype
+    eps = np.finfo(kind if np.issubdtype(kind, np.floating) else np.float64).eps
+    order = np.argsort(arr, axis=-1, kind="stable")
+    ordered = np.take_along_axis(arr, order, axis=-1)
+    scale = np.maximum(1.0, np.maximum(np.abs(ordered[..., 1:]), np.abs(ordered[..., :-1])))
+    starts = np.ones(arr.shape, dtype=bool)
+    starts[..., 1:] = np.diff(ordered, axis=-1) > ulps * eps * scale
+    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0), axis=-1)
+    out = np.empty_like(arr)
+    np.put_along_axis(out, order, np.take_along_axis(ordered, first, axis=-1), axis=-1)
+    return np.moveaxis(out, -1, axis)
+
+
 def _cosine_spearman(
     emb1: np.ndarray,
     emb2: np.ndarray,
@@ -374,9 +416,14 @@ def _cosine_spearman(
     rng: RngLike,
     n_resamples: int,
 ) -> list[Score]:
-    """Spearman's rho of per-pair cosines against ``target``, per layer, with its CI."""
+    """Spearman's rho of per-pair cosines against ``target``, per layer, with its CI.
+
+    Cosines that differ only by rounding are ranked as ties (:func:`snap_near_ties`), so a
+    layer whose cosines are all equal up to rounding has an undefined (NaN) correlation.
+    """
+    cos = cosine_rows(emb1, emb2)
     return _correlation_scores(
-        cosine_rows(emb1, emb2),
+        snap_near_ties(cos, axis=0, dtype=cos.dtype),
         target,
         method="spearman",
         target_name=target_name,

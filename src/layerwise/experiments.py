@@ -25,9 +25,12 @@ from .cache import Cache, cached_extract, key_of, model_identity, texts_digest
 from .errors import InputError
 from .evaluation import Score, sts_scores, valnorm_scores, word_similarity_scores
 from .extraction import (
+    SENTENCE_SETTINGS,
+    WORD_SETTINGS,
     Extracted,
     Request,
     TokenSample,
+    clean_texts,
     cwe_requests,
     native_inputs,
     sentence_requests,
@@ -121,7 +124,7 @@ def real_token_counts(
     """Tokens of each text alone (no special tokens) in ``lm``'s tokenizer, cached in
     ``s.cache``: the window filter and the CWE sampler need only counts."""
     texts = list(texts)
-    compute = lambda: [len(lm.tokens(t)) for t in texts]  # noqa: E731
+    compute = lambda: [len(lm.tokens(t)) for t in clean_texts(texts, "text")]  # noqa: E731
     if s is None or s.cache is None:
         return compute()
     key = key_of(
@@ -250,7 +253,8 @@ def cwe_geometry(
 ) -> pd.DataFrame:
     """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2)."""
     rows: list[dict] = []
-    for name in measures or CWE_MEASURES:
+    names = _as_settings(measures, CWE_MEASURES, "CWE measure") if measures else CWE_MEASURES
+    for name in names:
         fn = CWE_MEASURES[name]
         rows += _per_layer(lm, ex, lambda view, fn=fn: fn(view(ex)), measure=name)
     return pd.DataFrame(rows)
@@ -268,33 +272,54 @@ def word_states(
     *,
     leading_space: bool = False,
 ) -> dict[str, Extracted]:
-    """States of each word (order of ``words``) in each word setting.
+    """States of each word in each word setting: row ``i`` is ``words[i]``.
 
-    "wrapped" and "eos" read the same input, so they share one forward pass.
+    The caller's order and repeats are kept (each distinct word is extracted once and
+    its row repeated); words are stripped of surrounding whitespace, and a bare string
+    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as is an
+    unknown setting. "wrapped" and "eos" read the same input, so they share one forward pass.
     """
-    words = unique(words)
+    if isinstance(words, str):
+        raise InputError(f"word_states needs a list of words, got the single string {words!r}")
+    settings = _as_settings(settings, WORD_SETTINGS, "word")
+    cleaned = clean_texts(words, "word")
+    distinct = unique(cleaned)
+    row = {w: i for i, w in enumerate(distinct)}
+    expand = np.array([row[w] for w in cleaned], dtype=np.int64)
     out: dict[str, Extracted] = {}
-    tag = f"words n={len(words)} space={leading_space}"
-    inputs = texts_digest(words, leading_space=leading_space)
+    tag = f"words n={len(distinct)} space={leading_space}"
+    inputs = texts_digest(distinct, leading_space=leading_space)
     if "wrapped" in settings or "eos" in settings:
 
         def both() -> list[Request]:
-            last = word_requests(lm, words, "wrapped", leading_space=leading_space)
-            close = word_requests(lm, words, "eos", leading_space=leading_space)
+            last = word_requests(lm, distinct, "wrapped", leading_space=leading_space)
+            close = word_requests(lm, distinct, "eos", leading_space=leading_space)
             return [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
 
-        ex = _extract(lm, both, f"{tag} wrapped+eos", s, inputs=inputs, n_reads=2 * len(words))
+        n_both = 2 * len(distinct)
+        ex = _extract(lm, both, f"{tag} wrapped+eos", s, inputs=inputs, n_reads=n_both)
         out["wrapped"], out["eos"] = ex.take(slice(0, None, 2)), ex.take(slice(1, None, 2))
     if "bare" in settings:
         out["bare"] = _extract(
             lm,
-            lambda: word_requests(lm, words, "bare", leading_space=leading_space),
+            lambda: word_requests(lm, distinct, "bare", leading_space=leading_space),
             f"{tag} bare",
             s,
             inputs=inputs,
-            n_reads=len(words),
+            n_reads=len(distinct),
         )
-    return {k: out[k] for k in settings}
+    if distinct == cleaned:
+        return {k: out[k] for k in settings}
+    return {k: out[k].take(expand) for k in settings}
+
+
+def _as_settings(settings: Sequence[str] | str, known: Iterable[str], what: str) -> list[str]:
+    """``settings`` as a list, each one checked against ``known`` (InputError listing them)."""
+    if isinstance(settings, str):
+        settings = [settings]
+    settings = list(settings)
+    check_settings(settings, known, what)
+    return settings
 
 
 def all_task_words() -> list[str]:
@@ -317,6 +342,8 @@ def word_task_scores(
 ) -> pd.DataFrame:
     """Per-layer scores on RG65, WS353, SL999, SV3500 (Spearman) and ValNorm (Pearson)."""
     s = s or Settings()
+    settings = _as_settings(settings, WORD_SETTINGS, "word")
+    tasks = _as_settings(tasks, WORD_TASKS, "word task")
     words = all_task_words()
     index = {w: i for i, w in enumerate(words)}
     states = word_states(lm, words, settings, s, leading_space=leading_space)
@@ -357,6 +384,7 @@ def sentence_states(
     lm: LoadedModel, sentences: Sequence[str], setting: str, s: Settings
 ) -> Extracted:
     """One vector per sentence (order of ``sentences``) in a sentence setting."""
+    _as_settings(setting, SENTENCE_SETTINGS, "sentence")
     sentences = list(sentences)
     return _extract(
         lm,
@@ -380,6 +408,7 @@ def sts_benchmark_scores(
     ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse.
     """
     s = s or Settings()
+    settings = _as_settings(settings, SENTENCE_SETTINGS, "sentence")
     pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
     sentences = data.sts_benchmark_sentences(pairs)
     index = {t: i for i, t in enumerate(sentences)}
@@ -411,6 +440,7 @@ def sentence_self_similarity(
     sentence of each pair (methodology note 4).
     """
     s = s or Settings()
+    settings = _as_settings(settings, SENTENCE_SETTINGS, "sentence")
     pairs = data.load_sts_benchmark()
     if left_only:
         sentences = unique(p.sentence1 for p in pairs)
@@ -439,6 +469,8 @@ def native_token_counts(lm: LoadedModel, sentences: Sequence[str]) -> np.ndarray
 
 
 def check_settings(settings: Iterable[str], known: Iterable[str], what: str) -> None:
-    bad = sorted(set(settings) - set(known))
+    """Raise an :class:`~layerwise.errors.InputError` listing the choices for an unknown
+    setting (or measure, or task) in ``settings``."""
+    bad = sorted(set(settings) - set(known), key=str)
     if bad:
         raise InputError(f"unknown {what} setting(s) {bad}; choose from {sorted(known)}")

@@ -95,6 +95,11 @@ class Extracted:
     def with_top(self, convention: str, spec_top_state: str) -> np.ndarray:
         """States with the top layer in ``convention`` (``"native"``, ``"pre_norm"``,
         ``"post_norm"``); raises when the model cannot provide it."""
+        if convention not in ("native", "pre_norm", "post_norm"):
+            raise InputError(
+                f"unknown top-layer convention {convention!r}; choose from "
+                "['native', 'post_norm', 'pre_norm']"
+            )
         if convention in ("native", spec_top_state):
             return self.states
         if self.top_alt is None:
@@ -263,9 +268,7 @@ def word_requests(
     if setting not in WORD_SETTINGS:
         raise InputError(f"unknown word setting {setting!r}; choose one of {list(WORD_SETTINGS)}")
     out = []
-    for word in words:
-        if not isinstance(word, str) or not word.strip():
-            raise InputError(f"words must be non-empty strings, got {word!r}")
+    for word in clean_texts(words, "word"):
         toks = lm.tokens(" " + word if leading_space else word)
         out.append(_text_request(lm, toks, setting, wrapped=setting != "bare"))
     return out
@@ -278,7 +281,26 @@ def sentence_requests(lm: LoadedModel, sentences: Sequence[str], setting: str) -
             f"unknown sentence setting {setting!r}; choose one of {list(SENTENCE_SETTINGS)}"
         )
     wrapped = {"eos": True, "last": False, "mean": lm.spec.native_wrap}[setting]
-    return [_text_request(lm, lm.tokens(s), setting, wrapped=wrapped) for s in sentences]
+    texts = clean_texts(sentences, "sentence")
+    return [_text_request(lm, lm.tokens(s), setting, wrapped=wrapped) for s in texts]
+
+
+def clean_texts(texts: Sequence[str], what: str) -> list[str]:
+    """``texts`` with surrounding whitespace removed, as they are tokenized.
+
+    A trailing space would otherwise become a token of its own (GPT-2 reads ``"cat "`` as
+    ``cat`` + a space token), so the "last subtoken" would be whitespace. Raises
+    :class:`~layerwise.errors.InputError` for a bare string (a sequence of texts is
+    expected), a non-string, or an empty / all-whitespace text, naming its index.
+    """
+    if isinstance(texts, str):
+        raise InputError(f"expected a list of {what}s, got the single string {texts!r}")
+    out = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"{what} {i} must be a non-empty string, got {text!r}")
+        out.append(text.strip())
+    return out
 
 
 def _text_request(lm: LoadedModel, toks: list[int], setting: str, *, wrapped: bool) -> Request:
@@ -311,6 +333,7 @@ def native_inputs(lm: LoadedModel, sentences: Sequence[str]) -> tuple[list[tuple
     """Token ids of each sentence as the model natively takes it, and the offset of
     the first real token (1 when the tokenizer wraps, else 0)."""
     spec = lm.spec
+    sentences = clean_texts(sentences, "sentence")
     if spec.native_wrap:
         return [(spec.open_id, *lm.tokens(s), spec.close_id) for s in sentences], 1
     return [tuple(lm.tokens(s)) for s in sentences], 0
@@ -356,6 +379,7 @@ def cwe_requests(
     """
     spec = lm.spec
     wrap = 2 if spec.native_wrap else 0
+    sentences = clean_texts(sentences, "sentence")
     if counts is None:
         counts = [len(lm.tokens(text)) for text in sentences]
     elif len(counts) != len(sentences):

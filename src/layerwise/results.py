@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 import platform
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,10 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, data, reference
+from .errors import OutputError
 from .models import LoadedModel
+
+logger = logging.getLogger(__name__)
 
 PACKAGES = ("torch", "transformers", "numpy", "scipy", "tokenizers")
 
@@ -48,16 +54,91 @@ def provenance(models: Mapping[str, LoadedModel], params: Mapping[str, Any]) -> 
 
 
 def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, prov: Mapping[str, Any]) -> Path:
-    """Write ``<out_dir>/<name>.csv`` and record its provenance in ``provenance.json``."""
+    """Write ``<out_dir>/<name>.csv`` and record its provenance in ``provenance.json``.
+
+    Both files are written atomically: each goes to a temporary file in the same folder,
+    and only when both are complete are they moved into place (``os.replace``), so a crash
+    or a full disk leaves the previous files intact and no temporary file behind. An
+    existing ``provenance.json`` that cannot be read (truncated, not JSON) is set aside as
+    ``provenance.json.corrupt-<UTC timestamp>`` with a warning, and a new one is started.
+
+    Raises:
+        OutputError: the folder cannot be created or written (read-only, disk full...); the
+            message names the path and the remedy.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.csv"
-    df.to_csv(path, index=False)
     prov_path = out / "provenance.json"
-    records = json.loads(prov_path.read_text()) if prov_path.exists() else {}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(out, exc) from exc
+    records = _read_provenance(prov_path)
     records[name] = dict(prov)
-    prov_path.write_text(json.dumps(records, indent=2, sort_keys=True, default=str))
+    csv_text = df.to_csv(index=False)
+    prov_text = json.dumps(records, indent=2, sort_keys=True, default=str)
+    _write_atomically({path: csv_text, prov_path: prov_text})
     return path
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or str(exc)
+    return OutputError(
+        f"cannot write {path}: {reason}. Make sure the folder is writable and the disk has "
+        "free space, or choose another output folder (--out, or results_dir in a notebook)."
+    )
+
+
+def _read_provenance(prov_path: Path) -> dict[str, Any]:
+    """The records of an existing ``provenance.json`` ({} if none); an unreadable one is
+    renamed ``provenance.json.corrupt-<timestamp>`` (with a warning) and {} returned."""
+    if not prov_path.exists():
+        return {}
+    try:
+        records = json.loads(prov_path.read_text(encoding="utf-8"))
+        if isinstance(records, dict):
+            return records
+        problem = f"holds a JSON {type(records).__name__}, not an object"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = f"cannot be read ({exc})"
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = prov_path.with_name(f"{prov_path.name}.corrupt-{stamp}")
+    try:
+        os.replace(prov_path, aside)
+    except OSError as exc:
+        raise _output_error(prov_path, exc) from exc
+    warnings.warn(
+        f"{prov_path} {problem}; set it aside as {aside.name} and started a new one "
+        "(the earlier tables' provenance is in the set-aside file).",
+        stacklevel=3,
+    )
+    return {}
+
+
+def _write_atomically(contents: Mapping[Path, str]) -> None:
+    """Write every file to a temporary sibling, then move them all into place; on an error
+    the temporary files are removed and no target is changed."""
+    temps: dict[Path, Path] = {}
+    current = next(iter(contents))
+    try:
+        for target, text in contents.items():
+            current = target
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            temps[target] = tmp
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for target, tmp in temps.items():
+            current = target
+            os.replace(tmp, target)
+    except OSError as exc:
+        for tmp in temps.values():
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise _output_error(current, exc) from exc
 
 
 def read_table(out_dir: str | Path, name: str) -> pd.DataFrame:
@@ -71,27 +152,51 @@ def read_table(out_dir: str | Path, name: str) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ Table 1
+def _undefined_note(layers: list[int]) -> str:
+    """``"undefined (NaN) at layer(s) 3, 12"``, or ``""`` when every layer is defined."""
+    if not layers:
+        return ""
+    return "undefined (NaN) at layer(s) " + ", ".join(str(layer) for layer in layers)
+
+
 def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Best layer (value, layer) and top layer value per group, native hidden states."""
-    native = df[df["top"] == "native"].dropna(subset=["value"])
+    """Best layer (value, layer) and top layer value per group, native hidden states.
+
+    The best layer is the highest value over the *defined* layers; the top value is the
+    last layer's, NaN when that layer is undefined. No group is dropped: a group whose
+    every layer is undefined gets NaN values and no best layer (``<NA>``), and the column
+    ``undefined_layers`` names the layers whose value is NaN (also logged as a warning).
+    """
+    native = df[df["top"] == "native"]
     rows = []
     for key, g in native.groupby(by, sort=False):
-        best = g.loc[g["value"].idxmax()]
-        top = g.loc[g["layer"].idxmax()]
+        keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        g = g.sort_values("layer")
+        undefined = [int(layer) for layer in g.loc[g["value"].isna(), "layer"]]
+        if undefined:
+            where = ", ".join(f"{k}={v}" for k, v in keys.items())
+            logger.warning("%s: %s", where, _undefined_note(undefined))
+        defined = g.dropna(subset=["value"])
+        best = defined.loc[defined["value"].idxmax()] if not defined.empty else None
+        top = g.iloc[-1]
         rows.append(
-            dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+            keys
             | {
-                "best": best["value"],
-                "best_low": best.get("low", np.nan),
-                "best_high": best.get("high", np.nan),
-                "best_layer": int(best["layer"]),
+                "best": np.nan if best is None else best["value"],
+                "best_low": np.nan if best is None else best.get("low", np.nan),
+                "best_high": np.nan if best is None else best.get("high", np.nan),
+                "best_layer": pd.NA if best is None else int(best["layer"]),
                 "top": top["value"],
                 "top_low": top.get("low", np.nan),
                 "top_high": top.get("high", np.nan),
                 "top_layer": int(top["layer"]),
+                "undefined_layers": _undefined_note(undefined),
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["best_layer"] = out["best_layer"].astype("Int64")
+    return out
 
 
 def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -100,12 +205,14 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ``words`` maps role (``contrastive``/``causal``) to that model's
     :func:`~layerwise.experiments.word_task_scores` table. One row per paper row
     and task: reproduced best (layer) and top, the paper's, and the differences.
+    A task whose top (or every) layer is undefined keeps its row with NaN, and the
+    ``note`` column says which layers were undefined.
     """
     ours = {role: best_and_top(df, ["setting", "task"]) for role, df in words.items()}
     rows = []
     for _, ref in reference.table1_frame().iterrows():
         mine = ours.get(ref["role"])
-        if mine is None:
+        if mine is None or mine.empty:
             continue
         hit = mine[(mine["setting"] == ref["setting"]) & (mine["task"] == ref["task"])]
         if hit.empty:
@@ -124,9 +231,13 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 "paper_top": ref["top"],
                 "diff_best": r["best"] - ref["best"],
                 "diff_top": r["top"] - ref["top"],
+                "note": r["undefined_layers"],
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["best_layer"] = out["best_layer"].astype("Int64")
+    return out
 
 
 def format_table1(t1: pd.DataFrame, *, paper: bool = True) -> pd.DataFrame:
@@ -135,8 +246,10 @@ def format_table1(t1: pd.DataFrame, *, paper: bool = True) -> pd.DataFrame:
     cells: dict[str, dict[tuple[str, str], str]] = {}
     for _, r in t1.iterrows():
         label = reference.TASK_LABELS[r["task"]]
-        best = f"{r['best']:.2f} ({r['best_layer']})"
-        top = f"{r['top']:.2f}"
+        best = _num(r["best"])
+        if not pd.isna(r["best_layer"]):
+            best += f" ({r['best_layer']})"
+        top = _num(r["top"])
         if paper:
             best += f" [{r['paper_best']:.2f} ({r['paper_best_layer']})]"
             top += f" [{r['paper_top']:.2f}]"
@@ -146,6 +259,11 @@ def format_table1(t1: pd.DataFrame, *, paper: bool = True) -> pd.DataFrame:
     out = pd.DataFrame.from_dict(cells, orient="index")
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     return out
+
+
+def _num(x: float) -> str:
+    """``0.73`` with two decimals, or ``undefined`` for NaN."""
+    return "undefined" if pd.isna(x) else f"{x:.2f}"
 
 
 # ------------------------------------------------------------------ claims (chapter 6)
@@ -165,6 +283,23 @@ def at_relative_depth(values: pd.Series, layers: pd.Index) -> pd.Series:
     return pd.Series(values.loc[pick].to_numpy(), index=layers)
 
 
+#: (role, word setting) cells the "CLIP beats GPT-2 on words" claim reads for each task.
+_CLAIM_WORD_CELLS = (("contrastive", "wrapped"), ("causal", "wrapped"), ("causal", "bare"))
+
+
+def _nanmax(*values: float) -> float:
+    """The largest defined value (like ``Series.max``: NaN is skipped), NaN if none is."""
+    defined = [v for v in values if not pd.isna(v)]
+    return max(defined) if defined else np.nan
+
+
+def holds_text(held: object) -> str:
+    """``"holds"``, ``"does not hold"`` or ``"undefined"`` for a ``direction_holds`` value."""
+    if held is None or pd.isna(held):
+        return "undefined"
+    return "holds" if bool(held) else "does not hold"
+
+
 def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Each quantitative claim of the paper: reproduced number, paper number, difference,
     and whether the claim's direction holds for the models that were run.
@@ -172,12 +307,36 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ``tables`` holds ``cwe_geometry``, ``word_tasks``, ``sts`` and
     ``sentence_self_similarity`` (each with a ``role`` column); claims whose
     table is missing are skipped.
+
+    Undefined (NaN) values are never turned into ``False``: when a number a claim
+    compares is NaN, ``direction_holds`` is ``<NA>`` (pandas' nullable boolean; see
+    :func:`holds_text`) and the ``note`` column says so. Maxima and minima over layers are
+    taken over the defined layers; the note names the undefined layers that were left out,
+    and each is logged as a warning.
     """
     out = []
+    notes_of: dict[int, str] = {}  # id of a series read -> its undefined layers
 
-    def add(key: str, value: float, held: bool) -> None:
+    def series(df: pd.DataFrame, role: str, **eq: Any) -> pd.Series:
+        values = _series(df, role, **eq)
+        nan_layers = [int(layer) for layer in values.index[values.isna()]]
+        if nan_layers:
+            where = ", ".join([role] + [str(v) for v in eq.values()])
+            notes_of[id(values)] = f"{where}: {_undefined_note(nan_layers)}"
+        return values
+
+    def add(
+        key: str, value: float, held: bool, inputs: Sequence[float], uses: Sequence[pd.Series]
+    ) -> None:
+        """One claim: ``inputs`` are the numbers ``held`` compares, ``uses`` the series read."""
         claim = next(c for c in reference.CLAIMS if c.key == key)
         diff = value - claim.paper if claim.paper is not None else np.nan
+        notes = list(dict.fromkeys(notes_of[id(x)] for x in uses if id(x) in notes_of))
+        undefined = any(pd.isna(x) for x in (value, *inputs))
+        if undefined:
+            notes.insert(0, "direction undefined: a compared value is NaN")
+        for note in notes:
+            logger.warning("claim %r: %s", key, note)
         out.append(
             {
                 "claim": claim.text,
@@ -185,73 +344,94 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 "reproduced": value,
                 "paper": claim.paper,
                 "difference": diff,
-                "direction_holds": bool(held),
+                "direction_holds": pd.NA if undefined else bool(held),
+                "note": "; ".join(notes),
             }
         )
 
     if "cwe_geometry" in tables:
         g = tables["cwe_geometry"]
-        ss_c = _series(g, "contrastive", measure="self_similarity")
-        ss_g = _series(g, "causal", measure="self_similarity")
-        add("cwe_ss_contrastive_max", ss_c.max(), ss_c.max() < ss_g.min())
-        add("cwe_ss_contrastive_min", ss_c.min(), ss_c.min() < ss_g.min())
-        add("cwe_ss_causal_min", ss_g.min(), ss_g.min() > ss_c.max())
-        add("cwe_ss_causal_top", ss_g.iloc[-1], ss_g.iloc[-1] > ss_c.iloc[-1])
-        t5_g = _series(g, "causal", measure="top5_share")
-        t5_c = _series(g, "contrastive", measure="top5_share")
-        add("top5_causal_top", t5_g.iloc[-1], t5_g.iloc[-1] > t5_c.iloc[-1])
-        add("top5_contrastive_top", t5_c.iloc[-1], t5_c.iloc[-1] < t5_g.iloc[-1])
-        gap = max(
-            (_series(g, r, measure="top8_share") - _series(g, r, measure="top5_share")).max()
+        ss_c = series(g, "contrastive", measure="self_similarity")
+        ss_g = series(g, "causal", measure="self_similarity")
+        both = (ss_c, ss_g)
+        add("cwe_ss_contrastive_max", ss_c.max(), ss_c.max() < ss_g.min(), [ss_g.min()], both)
+        add("cwe_ss_contrastive_min", ss_c.min(), ss_c.min() < ss_g.min(), [ss_g.min()], both)
+        add("cwe_ss_causal_min", ss_g.min(), ss_g.min() > ss_c.max(), [ss_c.max()], both)
+        c_top, g_top = ss_c.iloc[-1], ss_g.iloc[-1]
+        add("cwe_ss_causal_top", g_top, g_top > c_top, [c_top], both)
+        t5_g = series(g, "causal", measure="top5_share")
+        t5_c = series(g, "contrastive", measure="top5_share")
+        t5 = (t5_g, t5_c)
+        g5, c5 = t5_g.iloc[-1], t5_c.iloc[-1]
+        add("top5_causal_top", g5, g5 > c5, [c5], t5)
+        add("top5_contrastive_top", c5, c5 < g5, [g5], t5)
+        shares = {
+            (r, k): series(g, r, measure=f"top{k}_share")
             for r in ("causal", "contrastive")
-        )
-        add("top8_minus_top5", gap, gap < 0.03)
+            for k in (5, 8)
+        }
+        gap = _nanmax(*((shares[r, 8] - shares[r, 5]).max() for r in ("causal", "contrastive")))
+        add("top8_minus_top5", gap, gap < 0.03, [], list(shares.values()))
     if "word_tasks" in tables:
         w = tables["word_tasks"]
+        read: dict[tuple[str, str, str], pd.Series] = {}
+
+        def layers(role: str, setting: str, task: str) -> pd.Series:
+            if (role, setting, task) not in read:
+                read[role, setting, task] = series(w, role, setting=setting, task=task)
+            return read[role, setting, task]
 
         def best(role: str, setting: str, task: str) -> float:
-            return _series(w, role, setting=setting, task=task).max()
+            return layers(role, setting, task).max()
 
-        add(
-            "clip_rg65_best",
-            best("contrastive", "wrapped", "rg65"),
-            best("contrastive", "wrapped", "rg65") > best("causal", "wrapped", "rg65"),
-        )
-        add(
-            "clip_valnorm_best",
-            best("contrastive", "wrapped", "valnorm"),
-            best("contrastive", "wrapped", "valnorm") > best("causal", "wrapped", "valnorm"),
-        )
+        def uses(*keys: tuple[str, str, str]) -> list[pd.Series]:
+            return [layers(*k) for k in keys]
+
+        c_rg, g_rg = best("contrastive", "wrapped", "rg65"), best("causal", "wrapped", "rg65")
+        rg = uses(("contrastive", "wrapped", "rg65"), ("causal", "wrapped", "rg65"))
+        add("clip_rg65_best", c_rg, c_rg > g_rg, [g_rg], rg)
+        c_vn = best("contrastive", "wrapped", "valnorm")
+        g_vn = best("causal", "wrapped", "valnorm")
+        vn = uses(("contrastive", "wrapped", "valnorm"), ("causal", "wrapped", "valnorm"))
+        add("clip_valnorm_best", c_vn, c_vn > g_vn, [g_vn], vn)
         tasks = reference.TABLE1_TASKS
-        wins = [
-            best("contrastive", "wrapped", t)
-            > max(best("causal", "wrapped", t), best("causal", "bare", t))
-            for t in tasks
-        ]
-        add("clip_beats_gpt2_words", float(sum(wins)), all(wins))
-        helps = [best("causal", "wrapped", t) > best("causal", "bare", t) for t in tasks]
-        add("bos_helps_gpt2", float(sum(helps)), all(helps))
+        clip = [best("contrastive", "wrapped", t) for t in tasks]
+        gpt2 = [_nanmax(best("causal", "wrapped", t), best("causal", "bare", t)) for t in tasks]
+        wins = [c > g for c, g in zip(clip, gpt2, strict=True)]
+        read_all = uses(*[(r, st, t) for t in tasks for r, st in _CLAIM_WORD_CELLS])
+        add("clip_beats_gpt2_words", float(sum(wins)), all(wins), [*clip, *gpt2], read_all)
+        wrapped = [best("causal", "wrapped", t) for t in tasks]
+        bare = [best("causal", "bare", t) for t in tasks]
+        helps = [a > b for a, b in zip(wrapped, bare, strict=True)]
+        causal = uses(*[("causal", st, t) for t in tasks for st in ("wrapped", "bare")])
+        add("bos_helps_gpt2", float(sum(helps)), all(helps), [*wrapped, *bare], causal)
         for key, task in (("clip_eos_top_valnorm", "valnorm"), ("clip_eos_top_rg65", "rg65")):
-            eos = _series(w, "contrastive", setting="eos", task=task).iloc[-1]
-            cwe = _series(w, "contrastive", setting="wrapped", task=task).iloc[-1]
-            add(key, eos, eos > cwe)
+            pair = uses(("contrastive", "eos", task), ("contrastive", "wrapped", task))
+            eos, cwe = pair[0].iloc[-1], pair[1].iloc[-1]
+            add(key, eos, eos > cwe, [cwe], pair)
     if "sts" in tables:
         s = tables["sts"]
-        c_eos = _series(s, "contrastive", setting="eos")
-        g_best = max(_series(s, "causal", setting=st).max() for st in ("eos", "last"))
-        add("sts_clip_top", c_eos.iloc[-1], c_eos.iloc[-1] > g_best)
-        add("sts_gpt2_max", g_best, g_best < c_eos.iloc[-1])
-        g_eos = at_relative_depth(_series(s, "causal", setting="eos"), c_eos.index)
+        c_eos = series(s, "contrastive", setting="eos")
+        g_sts = [series(s, "causal", setting=st) for st in ("eos", "last")]
+        g_best = _nanmax(*(x.max() for x in g_sts))
+        read_sts = [c_eos, *g_sts]
+        add("sts_clip_top", c_eos.iloc[-1], c_eos.iloc[-1] > g_best, [g_best], read_sts)
+        add("sts_gpt2_max", g_best, g_best < c_eos.iloc[-1], [c_eos.iloc[-1]], read_sts)
+        g_eos = at_relative_depth(g_sts[0], c_eos.index)
         both = c_eos.notna().to_numpy() & g_eos.notna().to_numpy()  # undefined layers skipped
-        wins = (c_eos.to_numpy()[both] > g_eos.to_numpy()[both]).mean()
-        add("sts_clip_beats_every_layer", float(wins), wins == 1.0)
+        wins = (c_eos.to_numpy()[both] > g_eos.to_numpy()[both]).mean() if both.any() else np.nan
+        add("sts_clip_beats_every_layer", float(wins), wins == 1.0, [], [c_eos, g_sts[0]])
     if "sentence_self_similarity" in tables:
         ss = tables["sentence_self_similarity"]
-        c = _series(ss, "contrastive", setting="eos")
-        gs = _series(ss, "causal", setting="eos")
-        add("sent_ss_clip_top", c.iloc[-1], c.iloc[-1] < c.iloc[0] and c.iloc[-1] < gs.min())
-        add("sent_ss_gpt2_min", gs.min(), gs.min() > c.iloc[-1])
-    return pd.DataFrame(out)
+        c = series(ss, "contrastive", setting="eos")
+        gs = series(ss, "causal", setting="eos")
+        held = c.iloc[-1] < c.iloc[0] and c.iloc[-1] < gs.min()
+        add("sent_ss_clip_top", c.iloc[-1], held, [c.iloc[0], gs.min()], [c, gs])
+        add("sent_ss_gpt2_min", gs.min(), gs.min() > c.iloc[-1], [c.iloc[-1]], [c, gs])
+    frame = pd.DataFrame(out)
+    if not frame.empty:
+        frame["direction_holds"] = frame["direction_holds"].astype("boolean")
+    return frame
 
 
 # ------------------------------------------------------------------ chapters 4-5 helpers
@@ -273,13 +453,18 @@ def format_ci(value: float, low: float, high: float, layer: int | None = None) -
     return out + (f" ({layer})" if layer is not None else "")
 
 
+def _layer(layer: object) -> int | None:
+    """A best-layer cell as an int, ``None`` when no layer is defined."""
+    return None if pd.isna(layer) else int(layer)
+
+
 def format_best_top(bt: pd.DataFrame, index: list[str], columns: str | None = None) -> pd.DataFrame:
     """A :func:`best_and_top` table as text cells ``best [low, high] (layer)`` and
     ``top [low, high]``, one row per ``index``; ``columns`` (e.g. ``"task"``) spreads
     that column into a (value of it, best/top) column header."""
     cells = bt[index + ([columns] if columns else [])].copy()
     cells["best"] = [
-        format_ci(r.best, r.best_low, r.best_high, int(r.best_layer)) for r in bt.itertuples()
+        format_ci(r.best, r.best_low, r.best_high, _layer(r.best_layer)) for r in bt.itertuples()
     ]
     cells["top"] = [format_ci(r.top, r.top_low, r.top_high) for r in bt.itertuples()]
     if columns is None:
@@ -373,7 +558,7 @@ def cell_texts(bt: pd.DataFrame, role: str, setting: str, task: str) -> dict[str
 
     r = bt[(bt["role"] == role) & (bt["setting"] == setting) & (bt["task"] == task)].iloc[0]
     out = {
-        "best": format_ci(r["best"], r["best_low"], r["best_high"], int(r["best_layer"])),
+        "best": format_ci(r["best"], r["best_low"], r["best_high"], _layer(r["best_layer"])),
         "top": format_ci(r["top"], r["top_low"], r["top_high"]),
     }
     label = next((k for k, v in reference.TABLE1_ROWS.items() if v == (role, setting)), None)

@@ -1,0 +1,282 @@
+"""Where the vendored datasets live, their SHA-256 checks, and line-level reading helpers.
+
+Every file listed in ``datasets/SHA256SUMS`` must exist and match its checksum before any
+loader returns (:func:`verify_complete`): a deleted or edited file would otherwise shrink or
+change a data set without a word. Digests are memoized per process (keyed by path, size,
+modification time and inode), so after the first load the check costs one ``stat`` per file.
+Chapter 1 (``notebooks/01_data.ipynb``) describes the data and these checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from ..errors import DataError, InputError
+
+SUMS_FILE = "SHA256SUMS"
+_REPO_DATA_PATH = "src/layerwise/datasets"
+_PACKAGED = Path(__file__).resolve().parent.parent / "datasets"
+
+
+def dataset_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder holding the vendored datasets.
+
+    Args:
+        data_dir: an explicit folder; if ``None``, :data:`DATA_DIR` is used, and if that is
+            ``None`` too, the ``datasets`` folder inside the installed ``layerwise`` package.
+
+    Returns:
+        The folder as an absolute :class:`~pathlib.Path` (it is not checked to exist).
+    """
+    if data_dir is not None:
+        return Path(data_dir).absolute()
+    from . import DATA_DIR  # read at call time, so that patching ``data.DATA_DIR`` works
+
+    if DATA_DIR is not None:
+        return Path(DATA_DIR).absolute()
+    try:
+        from importlib.resources import files
+
+        resource = files("layerwise") / "datasets"
+        if isinstance(resource, Path):
+            return resource.absolute()
+    except (ImportError, ModuleNotFoundError, TypeError, AttributeError):
+        pass
+    return _PACKAGED
+
+
+def _restore_hint(rel: str) -> str:
+    return (
+        f"Restore it from the project repository, e.g. `git checkout -- {_REPO_DATA_PATH}/{rel}`"
+        " (or reinstall the package); the vendored data must not be edited."
+    )
+
+
+def verify_complete(data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Check that every file listed in ``SHA256SUMS`` exists and matches its checksum.
+
+    Every loader calls this before it returns, so a deleted or altered file is an error
+    rather than a data set that silently shrinks. Cheap after the first call in a process
+    (digests are memoized; see :func:`checksum`).
+
+    Raises:
+        DataError: naming the first missing or altered file (relative to the datasets folder)
+            and how to restore it.
+    """
+    verify_checksums(None, data_dir=data_dir)
+
+
+# Memo of computed digests: (absolute path, mtime_ns, size, inode) -> sha256 hex digest.
+# A file modified less than _RACY_NS ago is not memoized: file-system timestamps are coarse,
+# so a second change within the same tick could otherwise leave a stale digest in the memo.
+_RACY_NS = 2_000_000_000
+_CHECKSUM_CACHE: dict[tuple[str, int, int, int], str] = {}
+
+
+def checksum(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 hex digest of a file.
+
+    The digest is memoized per process, keyed by the absolute path, modification time, size
+    and inode, so a file is hashed again only when it changes (files modified in the last
+    two seconds are always hashed, since timestamps are too coarse to tell quick edits apart).
+
+    Raises:
+        DataError: the file does not exist or cannot be read.
+    """
+    full = Path(path).absolute()
+    try:
+        st = full.stat()
+    except OSError as exc:
+        raise DataError(f"cannot read {full}: {exc.strerror or exc}.") from exc
+    if not full.is_file():
+        raise DataError(f"{full} is not a regular file.")
+    key = (str(full), st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _CHECKSUM_CACHE.get(key)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    try:
+        with full.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise DataError(f"cannot read {full}: {exc.strerror or exc}.") from exc
+    value = digest.hexdigest()
+    if time.time_ns() - st.st_mtime_ns > _RACY_NS:
+        _CHECKSUM_CACHE[key] = value
+    return value
+
+
+def _normalize_rel(path: str | os.PathLike[str], root: Path) -> str:
+    """Turn a user-given path into the ``a/b.txt`` form used as a key in SHA256SUMS."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(root)
+        except ValueError:
+            raise InputError(
+                f"{path} is not inside the datasets folder {root}; give a path relative to it."
+            ) from None
+    rel = PurePosixPath(p.as_posix())
+    parts = [part for part in rel.parts if part not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InputError(f"{str(path)!r} is not a file path inside the datasets folder.")
+    return "/".join(parts)
+
+
+def _read_sums(root: Path) -> dict[str, str]:
+    """Parse ``SHA256SUMS`` of a datasets folder into {relative path: digest}."""
+    sums_path = root / SUMS_FILE
+    if not sums_path.is_file():
+        raise DataError(
+            f"checksum list {SUMS_FILE} not found at {sums_path}. {_restore_hint(SUMS_FILE)}"
+        )
+    try:
+        text = sums_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {sums_path}: {exc}. {_restore_hint(SUMS_FILE)}") from exc
+    sums: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep:  # sha256sum's binary-mode marker: "<digest> *<path>"
+            digest, sep, name = line.partition(" *")
+        digest = digest.strip().lower()
+        if (
+            not sep
+            or len(digest) != 64
+            or any(c not in "0123456789abcdef" for c in digest)
+            or not name.strip()
+        ):
+            raise DataError(
+                f"{SUMS_FILE}, line {number}: expected '<sha256>  ./<path>', got "
+                f"{_show(line)}. {_restore_hint(SUMS_FILE)}"
+            )
+        sums[_normalize_rel(name.strip(), root)] = digest
+    return sums
+
+
+def verify_checksums(
+    paths: Iterable[str] | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, str]:
+    """Check data files against ``SHA256SUMS``.
+
+    Args:
+        paths: files to check, relative to the datasets folder (``"valnorm/Bellezza_Lexicon.csv"``;
+            a leading ``./`` is accepted). ``None`` checks every file listed in ``SHA256SUMS``.
+        data_dir: datasets folder to use instead of the default (see :func:`dataset_dir`).
+
+    Returns:
+        {relative path: sha256 hex digest} for the files checked, in the order checked.
+
+    Raises:
+        DataError: a file is not listed in ``SHA256SUMS``, is missing, or its checksum differs
+            from the listed one. The message names the file and how to restore it.
+    """
+    root = dataset_dir(data_dir)
+    sums = _read_sums(root)
+    if paths is None:
+        targets = list(sums)
+    elif isinstance(paths, (str, os.PathLike)):
+        targets = [_normalize_rel(paths, root)]
+    else:
+        targets = [_normalize_rel(p, root) for p in paths]
+    result: dict[str, str] = {}
+    for rel in targets:
+        if rel not in sums:
+            raise DataError(
+                f"{rel}: not listed in {root / SUMS_FILE}, so its integrity cannot be checked. "
+                "Every data file must have a checksum; restore the datasets folder from the "
+                f"project repository (e.g. `git checkout -- {_REPO_DATA_PATH}`)."
+            )
+        full = root / rel
+        if not full.is_file():
+            raise DataError(f"{rel}: data file not found at {full}. {_restore_hint(rel)}")
+        actual = checksum(full)
+        expected = sums[rel]
+        if actual != expected:
+            raise DataError(
+                f"{rel}: checksum mismatch at {full}: expected sha256 {expected}, got {actual}. "
+                f"The file was modified or corrupted. {_restore_hint(rel)}"
+            )
+        result[rel] = actual
+    return result
+
+
+def dataset_checksums(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Return {relative path: sha256} for every listed data file, after verifying them all.
+
+    Meant for provenance records saved next to results.
+
+    Raises:
+        DataError: as :func:`verify_checksums`.
+    """
+    return verify_checksums(None, data_dir=data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and parsing helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _show(line: str, limit: int = 80) -> str:
+    """repr of the first ``limit`` characters of a line, with ``...`` after it if cut."""
+    if len(line) > limit:
+        return repr(line[:limit]) + "..."
+    return repr(line)
+
+
+def _malformed(rel: str, number: int, expected: str, line: str) -> DataError:
+    return DataError(
+        f"{rel}, line {number}: expected {expected}, got {_show(line)}. {_restore_hint(rel)}"
+    )
+
+
+def _read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
+    """Verify a file's checksum, then return its (1-based line number, line) pairs.
+
+    Lines are split on ``\\n`` only (a trailing ``\\r`` is removed); the empty string after
+    a final newline is not a line.
+    """
+    verify_checksums([rel], data_dir=root)
+    verify_complete(root)
+    full = root / rel
+    try:
+        text = full.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{rel}: not valid UTF-8 ({exc}). {_restore_hint(rel)}") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {full}: {exc}. {_restore_hint(rel)}") from exc
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [(number, line.rstrip("\r")) for number, line in enumerate(lines, start=1)]
+
+
+def _is_blank(line: str) -> bool:
+    return line.strip(" ") == ""
+
+
+def _number(text: str) -> float | None:
+    """Parse a finite float, or return None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_count(rel: str, what: str, found: int, expected: int) -> None:
+    if found != expected:
+        raise DataError(
+            f"{rel}: expected {expected:,} {what}, found {found:,}. {_restore_hint(rel)}"
+        )

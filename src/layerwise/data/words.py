@@ -1,0 +1,186 @@
+"""Word-level data: the four word-similarity benchmarks and the ValNorm lexicon.
+
+RG65 (65 pairs), WordSim-353 (353), SimLex-999 (999) and SimVerb-3500 (3,500) give word pairs
+with a human rating; the Bellezza lexicon gives 399 words with a valence, and the SC-WEAT
+attribute words are 25 pleasant and 25 unpleasant words. A file with another number of
+records is a :class:`~layerwise.errors.DataError`. Chapter 1 (``notebooks/01_data.ipynb``)
+shows them; chapter 4 evaluates on them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import DataError, InputError
+from .integrity import (
+    _check_count,
+    _is_blank,
+    _malformed,
+    _number,
+    _read_lines,
+    _restore_hint,
+    dataset_dir,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WordPair:
+    """A pair of words with its human similarity (or relatedness) rating."""
+
+    word1: str
+    word2: str
+    score: float
+
+
+#: Word-similarity tasks in the order the paper reports them.
+WORD_SIMILARITY_TASKS: tuple[str, ...] = ("rg65", "ws353", "simlex999", "simverb3500")
+
+#: Names used for the tasks in tables and figures.
+WORD_SIMILARITY_DISPLAY_NAMES: dict[str, str] = {
+    "rg65": "RG65",
+    "ws353": "WS353",
+    "simlex999": "SL999",
+    "simverb3500": "SV3500",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _PairFormat:
+    path: str
+    separator: str
+    n_fields: int
+    score_field: int
+    count: int
+    layout: str
+
+
+_WORD_PAIR_FORMATS: dict[str, _PairFormat] = {
+    "rg65": _PairFormat("word-similarity/rg65.csv", ";", 3, 2, 65, "'word1;word2;score'"),
+    "ws353": _PairFormat("word-similarity/wordsim353.csv", ";", 3, 2, 353, "'word1;word2;score'"),
+    "simlex999": _PairFormat(
+        "word-similarity/simlex999.csv", ";", 3, 2, 999, "'word1;word2;score'"
+    ),
+    "simverb3500": _PairFormat(
+        "word-similarity/SimVerb-3500.txt",
+        "\t",
+        5,
+        3,
+        3500,
+        "5 tab-separated fields 'word1 word2 POS score relation'",
+    ),
+}
+
+
+def _task_key(name: str) -> str:
+    if isinstance(name, str):
+        wanted = name.strip().lower()
+        for key in WORD_SIMILARITY_TASKS:
+            if wanted in (key, WORD_SIMILARITY_DISPLAY_NAMES[key].lower()):
+                return key
+    valid = ", ".join(repr(k) for k in WORD_SIMILARITY_TASKS)
+    raise InputError(f"unknown word-similarity task {name!r}; valid names are {valid}.")
+
+
+def load_word_pairs(name: str, *, data_dir: str | os.PathLike[str] | None = None) -> list[WordPair]:
+    """Load a word-similarity benchmark.
+
+    Args:
+        name: one of :data:`WORD_SIMILARITY_TASKS` (``"rg65"``, ``"ws353"``, ``"simlex999"``,
+            ``"simverb3500"``); the display names (``"SL999"``...) are accepted too.
+        data_dir: datasets folder to use instead of the default.
+
+    Returns:
+        The pairs in file order: 65, 353, 999 or 3,500 of them.
+
+    Raises:
+        InputError: unknown task name.
+        DataError: the file is missing, corrupted or malformed, or holds the wrong number of
+            pairs.
+    """
+    spec = _WORD_PAIR_FORMATS[_task_key(name)]
+    root = dataset_dir(data_dir)
+    pairs: list[WordPair] = []
+    for number, line in _read_lines(root, spec.path):
+        if _is_blank(line):
+            continue
+        fields = [field.strip() for field in line.split(spec.separator)]
+        if len(fields) != spec.n_fields:
+            raise _malformed(spec.path, number, spec.layout, line)
+        score = _number(fields[spec.score_field])
+        if score is None or not fields[0] or not fields[1]:
+            raise _malformed(
+                spec.path, number, f"{spec.layout} with two words and a numeric score", line
+            )
+        pairs.append(WordPair(fields[0], fields[1], score))
+    _check_count(spec.path, "word pairs", len(pairs), spec.count)
+    return pairs
+
+
+# ------------------------------------------------------------------ ValNorm
+
+
+@dataclass(frozen=True, slots=True)
+class ValenceWord:
+    """A word with its human valence rating (Bellezza et al. 1986, ``combined_pleasantness``)."""
+
+    word: str
+    valence: float
+
+
+_VALNORM_PATH = "valnorm/Bellezza_Lexicon.csv"
+_VALNORM_COUNT = 399
+_VALNORM_WORD_COLUMN = "word"
+_VALNORM_VALENCE_COLUMN = "combined_pleasantness"
+
+#: Pleasant attribute words of the SC-WEAT (Caliskan et al. 2017), in the published order.
+PLEASANT: tuple[str, ...] = (
+    "caress", "freedom", "health", "love", "peace", "cheer", "friend", "heaven", "loyal",
+    "pleasure", "diamond", "gentle", "honest", "lucky", "rainbow", "diploma", "gift", "honor",
+    "miracle", "sunrise", "family", "happy", "laughter", "paradise", "vacation",
+)  # fmt: skip
+
+#: Unpleasant attribute words of the SC-WEAT (Caliskan et al. 2017), in the published order.
+UNPLEASANT: tuple[str, ...] = (
+    "abuse", "crash", "filth", "murder", "sickness", "accident", "death", "grief", "poison",
+    "stink", "assault", "disaster", "hatred", "pollute", "tragedy", "divorce", "jail", "poverty",
+    "ugly", "cancer", "kill", "rotten", "vomit", "agony", "prison",
+)  # fmt: skip
+
+
+def load_valnorm(*, data_dir: str | os.PathLike[str] | None = None) -> list[ValenceWord]:
+    """Load the 399 Bellezza words with their ``combined_pleasantness`` valence.
+
+    The columns are found by their header names, not their positions.
+
+    Raises:
+        DataError: the file is missing, corrupted or malformed, lacks the ``word`` or
+            ``combined_pleasantness`` column, or does not hold 399 words.
+    """
+    rel = _VALNORM_PATH
+    root = dataset_dir(data_dir)
+    rows = [(number, line) for number, line in _read_lines(root, rel) if not _is_blank(line)]
+    if not rows:
+        raise DataError(f"{rel}: the file is empty. {_restore_hint(rel)}")
+    header_number, header_line = rows[0]
+    header = [name.strip() for name in header_line.split(",")]
+    if _VALNORM_WORD_COLUMN not in header or _VALNORM_VALENCE_COLUMN not in header:
+        raise _malformed(
+            rel,
+            header_number,
+            f"a header row with columns {_VALNORM_WORD_COLUMN!r} and {_VALNORM_VALENCE_COLUMN!r}",
+            header_line,
+        )
+    word_at = header.index(_VALNORM_WORD_COLUMN)
+    valence_at = header.index(_VALNORM_VALENCE_COLUMN)
+    words: list[ValenceWord] = []
+    for number, line in rows[1:]:
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != len(header):
+            raise _malformed(rel, number, f"{len(header)} comma-separated fields", line)
+        valence = _number(fields[valence_at])
+        if valence is None or not fields[word_at]:
+            raise _malformed(rel, number, f"a word and a numeric {_VALNORM_VALENCE_COLUMN}", line)
+        words.append(ValenceWord(fields[word_at], valence))
+    _check_count(rel, "words", len(words), _VALNORM_COUNT)
+    return words
