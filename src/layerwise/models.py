@@ -19,7 +19,8 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -27,6 +28,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from . import rehearsal
 from .errors import InputError, ModelLoadError
 from .tokenizers import clip_tokenizer, gpt2_tokenizer, package_dir
 
@@ -234,6 +236,32 @@ def _packaged(source: str, dtype: torch.dtype) -> tuple[Any, nn.Module, str]:
     return tok, model, f"{pip_name}=={version(pip_name)} sha256:{digest}"
 
 
+#: Keys of a full CLIP checkpoint that its text encoder does not use.
+CLIP_NON_TEXT_KEYS = (
+    r"^vision_model\.",
+    r"^visual_projection\.",
+    r"^text_projection\.",
+    r"^logit_scale$",
+)
+
+
+@contextmanager
+def _skipping_keys(cls: type, patterns: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, ``cls.from_pretrained`` ignores checkpoint keys matching
+    ``patterns`` (no load report for them); any other unexpected or missing key is still
+    reported. The class attribute is restored afterwards."""
+    name = "_keys_to_ignore_on_load_unexpected"
+    had, before = name in cls.__dict__, cls.__dict__.get(name)
+    setattr(cls, name, [*(getattr(cls, name) or []), *patterns])
+    try:
+        yield
+    finally:
+        if had:
+            setattr(cls, name, before)
+        else:
+            delattr(cls, name)
+
+
 def _from_hub_or_folder(source: str, dtype: torch.dtype, revision: str | None) -> tuple:
     from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextModel
 
@@ -245,8 +273,11 @@ def _from_hub_or_folder(source: str, dtype: torch.dtype, revision: str | None) -
         config = AutoConfig.from_pretrained(source, **kwargs)
         tok = AutoTokenizer.from_pretrained(source, **kwargs)
         # a full CLIP checkpoint: load only its text encoder
-        cls = CLIPTextModel if config.model_type == "clip" else AutoModel
-        model = cls.from_pretrained(source, dtype=dtype, **kwargs)
+        if config.model_type == "clip":
+            with _skipping_keys(CLIPTextModel, CLIP_NON_TEXT_KEYS):
+                model = CLIPTextModel.from_pretrained(source, dtype=dtype, **kwargs)
+        else:
+            model = AutoModel.from_pretrained(source, dtype=dtype, **kwargs)
     except OSError as err:
         raise ModelLoadError(f"could not load model {source!r}: {err}") from err
     rev = getattr(model.config, "_commit_hash", None) or revision or "local"
@@ -363,6 +394,7 @@ def load_model(
         top_state=top,
         device=device,
         dtype=dtype,
+        extra=rehearsal.marker_for(source),  # {"rehearsal": True} on rehearsal weights
     )
     if log:
         log(f"loaded {spec.name} ({source}) in {time.perf_counter() - start:.1f}s on {device}")
