@@ -12,10 +12,14 @@ STAMP := $(VENV)/.installed
 PROFILE ?= auto
 SCALE ?= full
 PYTEST_ARGS ?=
+# REHEARSAL=1: run the `paper` profile offline on random weights with the paper's
+# architectures (`make rehearse`), from their own HF cache; the numbers mean nothing.
+REHEARSAL ?=
+REHEARSAL_HF_HOME ?= $(CURDIR)/.cache/rehearsal-hf
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
-.PHONY: venv test book results lint bench clean lock
+.PHONY: venv test book results lint bench clean lock rehearse
 
 venv: $(STAMP)
 
@@ -31,11 +35,21 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 test: venv
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+ifeq ($(REHEARSAL),1)
+book results: rehearse
+book results: export HF_HOME := $(REHEARSAL_HF_HOME)
+book results: export HF_HUB_OFFLINE := 1
+endif
+
 book: venv
 	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE)
 
 results: venv
 	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out results
+
+# Random-weight stand-ins of the paper's models in $(REHEARSAL_HF_HOME) (not the user's HF cache).
+rehearse: venv
+	$(PYTHON) -m layerwise rehearse --hf-home $(REHEARSAL_HF_HOME)
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
