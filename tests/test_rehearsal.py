@@ -120,6 +120,8 @@ def test_paper_loading_path_on_rehearsal_weights(offline_cache, capfd):
     assert (g.n_layers, g.hidden_size, g.max_length, g.top_state) == (3, 48, 1024, "post_norm")
     assert (c.n_layers, c.hidden_size, c.max_length, c.top_state) == (2, 32, 77, "pre_norm")
     assert g.extra == {"rehearsal": True} and c.extra == {"rehearsal": True}
+    # the revision is the snapshot's commit, so extraction cache keys differ from real weights'
+    assert (g.revision, c.revision) == (offline_cache[GPT2].name, offline_cache[CLIP].name)
     # GPT-2 has no padding token: batches are padded with <|endoftext|>, its close token
     assert gpt2.tokenizer.pad_token is None
     assert g.pad_id == g.close_id == g.open_id == 50256 and not g.native_wrap

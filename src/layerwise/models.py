@@ -280,7 +280,11 @@ def _from_hub_or_folder(source: str, dtype: torch.dtype, revision: str | None) -
             model = AutoModel.from_pretrained(source, dtype=dtype, **kwargs)
     except OSError as err:
         raise ModelLoadError(f"could not load model {source!r}: {err}") from err
-    rev = getattr(model.config, "_commit_hash", None) or revision or "local"
+    # transformers 5 no longer keeps _commit_hash: the cached snapshot names the commit, so
+    # extraction cache keys tell a rehearsal snapshot from the real weights
+    snapshot = None if os.path.isdir(source) else rehearsal.cached_snapshot(source)
+    commit = snapshot.name if snapshot is not None else None
+    rev = getattr(model.config, "_commit_hash", None) or revision or commit or "local"
     return tok, model, str(rev)
 
 

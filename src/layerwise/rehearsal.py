@@ -95,23 +95,24 @@ def is_rehearsal(snapshot: Path) -> bool:
     return bool(marker and marker.get("rehearsal"))
 
 
+def cached_snapshot(source: str, cache_dir: str | Path | None = None) -> Path | None:
+    """The snapshot folder a hub id resolves to in the Hugging Face cache in use
+    (``HF_HOME``/``HF_HUB_CACHE``, or ``cache_dir``); ``None`` when it is not cached or
+    ``source`` is not a hub id."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(source, "config.json", cache_dir=cache_dir)
+    except ValueError:  # not a hub id (``tiny:``, ``package:`` sources, paths)
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
 def marker_for(source: str, cache_dir: str | Path | None = None) -> dict[str, Any]:
     """``{"rehearsal": True}`` when ``source`` (a hub id or folder) resolves to rehearsal
-    weights in the Hugging Face cache in use (``HF_HOME``/``HF_HUB_CACHE``), else ``{}``.
-
-    This is what model loading puts into ``ModelSpec.extra``."""
-    folder = Path(source)
-    if not folder.is_dir():
-        from huggingface_hub import try_to_load_from_cache
-
-        try:
-            found = try_to_load_from_cache(source, "config.json", cache_dir=cache_dir)
-        except ValueError:  # not a hub id (``tiny:``, ``package:`` sources)
-            return {}
-        if not isinstance(found, str):
-            return {}
-        folder = Path(found).parent
-    return {"rehearsal": True} if is_rehearsal(folder) else {}
+    weights, else ``{}``. This is what model loading puts into ``ModelSpec.extra``."""
+    folder = Path(source) if Path(source).is_dir() else cached_snapshot(source, cache_dir)
+    return {"rehearsal": True} if folder is not None and is_rehearsal(folder) else {}
 
 
 def _up_to_date(snapshot: Path, seed: int) -> bool:
