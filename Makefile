@@ -16,6 +16,8 @@ PYTEST_ARGS ?=
 # architectures (`make rehearse`), from their own HF cache; the numbers mean nothing.
 REHEARSAL ?=
 REHEARSAL_HF_HOME ?= $(CURDIR)/.cache/rehearsal-hf
+# result tables go to $(RESULTS)/<profile>/; rehearsal tables never land beside real ones
+RESULTS ?= $(if $(filter 1,$(REHEARSAL)),results/rehearsal,results)
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
@@ -42,10 +44,10 @@ book results: export HF_HUB_OFFLINE := 1
 endif
 
 book: venv
-	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE)
+	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE) --out $(RESULTS)
 
 results: venv
-	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out results
+	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out $(RESULTS)
 
 # Random-weight stand-ins of the paper's models in $(REHEARSAL_HF_HOME) (not the user's HF cache).
 rehearse: venv
