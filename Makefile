@@ -15,10 +15,16 @@ PYTEST_ARGS ?=
 # Pin hub revisions of the paper profile, e.g. REVISIONS="causal=<commit> contrastive=<commit>"
 REVISIONS ?=
 export LAYERWISE_REVISIONS := $(REVISIONS)
+# REHEARSAL=1: run the `paper` profile offline on random weights with the paper's
+# architectures (`make rehearse`), from their own HF cache; the numbers mean nothing.
+REHEARSAL ?=
+REHEARSAL_HF_HOME ?= $(CURDIR)/.cache/rehearsal-hf
+# result tables go to $(RESULTS)/<profile>/; rehearsal tables never land beside real ones
+RESULTS ?= $(if $(filter 1,$(REHEARSAL)),results/rehearsal,results)
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
-.PHONY: venv test book results lint bench clean lock
+.PHONY: venv test book results lint bench clean lock rehearse
 
 venv: $(STAMP)
 
@@ -34,11 +40,21 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 test: venv
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+ifeq ($(REHEARSAL),1)
+book results: rehearse
+book results: export HF_HOME := $(REHEARSAL_HF_HOME)
+book results: export HF_HUB_OFFLINE := 1
+endif
+
 book: venv
-	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE)
+	$(PYTHON) -m layerwise book --profile $(PROFILE) --scale $(SCALE) --out $(RESULTS)
 
 results: venv
-	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out results
+	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out $(RESULTS)
+
+# Random-weight stand-ins of the paper's models in $(REHEARSAL_HF_HOME) (not the user's HF cache).
+rehearse: venv
+	$(PYTHON) -m layerwise rehearse --hf-home $(REHEARSAL_HF_HOME)
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks notebooks

@@ -1,8 +1,11 @@
-"""Command line: ``python -m layerwise reproduce|book|info``.
+"""Command line: ``python -m layerwise reproduce|book|info|rehearse``.
 
 ``reproduce`` computes every result without the book (for researchers who want
 numbers only); ``book`` executes the notebooks with papermill and builds the
-site with jupyter-book; ``info`` shows what a profile resolves to.
+site with jupyter-book; ``info`` shows what a profile resolves to; ``rehearse``
+writes random-weight models with the paper's architectures into a local Hugging
+Face cache and prints the environment that runs the ``paper`` profile on them
+(:mod:`layerwise.rehearsal`).
 """
 
 from __future__ import annotations
@@ -70,11 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("--out", default="results")
     info = sub.add_parser("info", help="which models a profile uses and whether they are available")
     info.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
+    reh = sub.add_parser(
+        "rehearse",
+        help="build random-weight stand-ins of the paper's models in a local HF cache",
+    )
+    reh.add_argument("--hf-home", default=None, help="default: .cache/rehearsal-hf")
+    reh.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
             for role, source in resolve_profile(args.profile).items():
                 print(f"{role:12s} {source:40s} {hub_availability(source)}")
+            return 0
+        if args.command == "rehearse":
+            from . import rehearsal
+
+            home = args.hf_home or rehearsal.DEFAULT_HF_HOME
+            rehearsal.build(home, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
+            print(rehearsal.env_line(home))
             return 0
         from .runs import RunConfig
 

@@ -7,10 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from . import rehearsal
 from .models import PROFILES, LoadedModel
 
 PAPER_MODELS = PROFILES["paper"]
 ROLE_LABELS = {"contrastive": "CLIP's text encoder", "causal": "GPT-2 small"}
+REHEARSAL_HEADLINE = (
+    "Rehearsal: random weights, the paper's architectures; the numbers mean nothing."
+)
+
+
+def is_rehearsal(profile: str, models: Mapping[str, LoadedModel] | None = None) -> bool:
+    """Whether any model used is a rehearsal stand-in (:mod:`layerwise.rehearsal`): from
+    the loaded models' specs, or, before any is loaded, from the Hugging Face cache."""
+    if models:
+        return any(lm.spec.extra.get("rehearsal") for lm in models.values())
+    return any(rehearsal.marker_for(source) for source in PROFILES[profile].values())
 
 
 def banner_text(profile: str, models: Mapping[str, LoadedModel] | None = None) -> str:
@@ -21,7 +33,15 @@ def banner_text(profile: str, models: Mapping[str, LoadedModel] | None = None) -
         name = models[role].spec.name if models else source
         rev = f", revision `{models[role].spec.revision}`" if models else ""
         lines.append(f"- in the role of {ROLE_LABELS[role]}: **{name}** (`{source}`{rev})")
-    if sources == PAPER_MODELS:
+    if is_rehearsal(profile, models):
+        lines.insert(0, f"**{REHEARSAL_HEADLINE}**\n")
+        lines.append(
+            "\nThese models have the paper's architectures and exact tokenizers but "
+            "randomly initialised weights, built by `python -m layerwise rehearse` to test "
+            "the `paper` profile's code path offline. No number in this chapter is a result, "
+            "and none may be compared with the paper's."
+        )
+    elif sources == PAPER_MODELS:
         lines.append("\nThese are the paper's models; numbers are comparable with the paper's.")
     else:
         lines.append(
@@ -41,7 +61,27 @@ def banner(profile: str, models: Mapping[str, LoadedModel] | None = None):
     """The banner as an IPython Markdown object (displayed at the top of every chapter)."""
     from IPython.display import Markdown
 
-    return Markdown(f":::{{important}}\n{banner_text(profile, models)}\n:::")
+    kind = "warning" if is_rehearsal(profile, models) else "important"
+    return Markdown(f":::{{{kind}}}\n{banner_text(profile, models)}\n:::")
+
+
+def compare_note(profile: str, models: Mapping[str, LoadedModel] | None = None) -> str:
+    """One sentence on what a side-by-side with the paper's values may be read for."""
+    if is_rehearsal(profile, models):
+        return (
+            "These are rehearsal models (the paper's architectures with random weights), so "
+            "neither the values nor the directions mean anything: the comparison only shows "
+            "that the pipeline runs."
+        )
+    if profile == "paper":
+        return "These are the paper's models, so the values themselves are compared."
+    note = (
+        "The models are stand-ins for the paper's, so their values are not the paper's; "
+        "what carries over is the direction of each comparison between the two roles."
+    )
+    if profile == "tiny":
+        note += " The tiny models are random, so even the directions mean nothing here."
+    return note
 
 
 def fmt(x: float, digits: int = 2) -> str:

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from . import rehearsal
 from .errors import InputError, ModelLoadError
 from .fingerprint import DigestMemo, code_version, folder_digest, hub_snapshot
 from .tokenizers import clip_tokenizer, gpt2_tokenizer, package_dir
@@ -160,6 +161,8 @@ class LoadedModel:
         """Token ids of ``text`` alone, with no special tokens added."""
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"expected a non-empty string to tokenize, got {text!r}")
+        # verbose=False: counting a text longer than the window is how the window filter
+        # works, so the tokenizer's "longer than the maximum" warning is noise here
         ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         if not ids:
             raise InputError(f"{self.spec.name}: {text!r} tokenizes to nothing")
@@ -460,6 +463,32 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
+#: Keys of a full CLIP checkpoint that its text encoder does not use.
+CLIP_NON_TEXT_KEYS = (
+    r"^vision_model\.",
+    r"^visual_projection\.",
+    r"^text_projection\.",
+    r"^logit_scale$",
+)
+
+
+@contextlib.contextmanager
+def _skipping_keys(cls: type, patterns: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, ``cls.from_pretrained`` ignores checkpoint keys matching
+    ``patterns`` (no load report for them); any other unexpected or missing key is still
+    reported. The class attribute is restored afterwards."""
+    name = "_keys_to_ignore_on_load_unexpected"
+    had, before = name in cls.__dict__, cls.__dict__.get(name)
+    setattr(cls, name, [*(getattr(cls, name) or []), *patterns])
+    try:
+        yield
+    finally:
+        if had:
+            setattr(cls, name, before)
+        else:
+            delattr(cls, name)
+
+
 def _load_weights(origin: Origin, tok: Any, dtype: str) -> nn.Module:
     from transformers import AutoConfig, AutoModel, CLIPTextModel
 
@@ -470,9 +499,10 @@ def _load_weights(origin: Origin, tok: Any, dtype: str) -> nn.Module:
         if origin.gguf:
             return AutoModel.from_pretrained(origin.folder, gguf_file=origin.gguf, **kwargs)
         config = AutoConfig.from_pretrained(origin.folder, trust_remote_code=False)
-        # a full CLIP checkpoint: load only its text encoder
-        cls = CLIPTextModel if config.model_type == "clip" else AutoModel
-        return cls.from_pretrained(origin.folder, **kwargs)
+        if config.model_type == "clip":  # a full CLIP checkpoint: only its text encoder
+            with _skipping_keys(CLIPTextModel, CLIP_NON_TEXT_KEYS):
+                return CLIPTextModel.from_pretrained(origin.folder, **kwargs)
+        return AutoModel.from_pretrained(origin.folder, **kwargs)
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(f"could not load model {origin.source!r}: {err}") from err
 
@@ -570,6 +600,10 @@ def _discover_spec(
         dtype=dtype,
         causal=causal,
         fingerprint=origin.fingerprint,
+        # {"rehearsal": True} on rehearsal weights (random, the paper's architectures)
+        extra={"rehearsal": True}
+        if origin.folder is not None and rehearsal.is_rehearsal(origin.folder)
+        else {},
     )
 
 
