@@ -39,7 +39,7 @@ results: venv
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks notebooks
 
 bench: venv
 	$(PYTHON) benchmarks/extraction_speed.py

@@ -121,13 +121,16 @@ def test_fast_bootstrap_equals_reranking_every_resample(rng):
     emb2 = rng.standard_normal((n, 2, 4))
     emb2[:10] = emb1[:10]  # ten cosines tie at exactly 1
     human = np.round(rng.uniform(0, 4, n))  # heavy ties in the human scores
-    scores = word_similarity_scores(emb1, emb2, human, rng=np.random.default_rng(3),
-                                    n_resamples=300)
-    cos = np.stack([
-        (emb1[:, k] * emb2[:, k]).sum(-1)
-        / (np.linalg.norm(emb1[:, k], axis=-1) * np.linalg.norm(emb2[:, k], axis=-1))
-        for k in range(2)
-    ])
+    scores = word_similarity_scores(
+        emb1, emb2, human, rng=np.random.default_rng(3), n_resamples=300
+    )
+    cos = np.stack(
+        [
+            (emb1[:, k] * emb2[:, k]).sum(-1)
+            / (np.linalg.norm(emb1[:, k], axis=-1) * np.linalg.norm(emb2[:, k], axis=-1))
+            for k in range(2)
+        ]
+    )
     cos[:, :10] = 1.0
     low, high = bootstrap_ci(
         spearman_statistic,
@@ -240,11 +243,16 @@ def test_valnorm_fast_bootstrap_equals_plain_pearson_bootstrap(rng):
     pleasant = rng.standard_normal((5, 2, 6)) + 1.0
     unpleasant = rng.standard_normal((5, 2, 6)) - 1.0
     valence = rng.uniform(1, 5, 40)
-    scores = valnorm_scores(targets, pleasant, unpleasant, valence,
-                            rng=np.random.default_rng(9), n_resamples=300)
+    scores = valnorm_scores(
+        targets, pleasant, unpleasant, valence, rng=np.random.default_rng(9), n_resamples=300
+    )
     effect = sc_weat_effect_sizes(targets, pleasant, unpleasant).T
-    low, high = bootstrap_ci(pearson_statistic, (effect, np.broadcast_to(valence, effect.shape)),
-                             rng=np.random.default_rng(9), n_resamples=300)
+    low, high = bootstrap_ci(
+        pearson_statistic,
+        (effect, np.broadcast_to(valence, effect.shape)),
+        rng=np.random.default_rng(9),
+        n_resamples=300,
+    )
     np.testing.assert_allclose([s.low for s in scores], low, atol=1e-12)
     np.testing.assert_allclose([s.high for s in scores], high, atol=1e-12)
 

@@ -50,8 +50,11 @@ def test_self_similarity_matches_pairwise_3d(rng):
         ([[1.0, 0.0], [0.0, 3.0]], 0.0),  # orthogonal
         ([[1.0, 2.0], [-1.0, -2.0]], -1.0),  # opposite
         (
-            [[1.0, 0.0], [np.cos(2 * np.pi / 3), np.sin(2 * np.pi / 3)],
-             [np.cos(4 * np.pi / 3), np.sin(4 * np.pi / 3)]],
+            [
+                [1.0, 0.0],
+                [np.cos(2 * np.pi / 3), np.sin(2 * np.pi / 3)],
+                [np.cos(4 * np.pi / 3), np.sin(4 * np.pi / 3)],
+            ],
             -0.5,
         ),  # three vectors at 120 degrees
     ],
