@@ -107,7 +107,7 @@ class LoadedModel:
         """Token ids of ``text`` alone, with no special tokens added."""
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"expected a non-empty string to tokenize, got {text!r}")
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         if not ids:
             raise InputError(f"{self.spec.name}: {text!r} tokenizes to nothing")
         return list(ids)
