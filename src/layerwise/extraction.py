@@ -32,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from .errors import InputError
 from .models import LoadedModel
+from .pooling import native_span, require_pooling
 
 #: Bump when a change to this module changes what extraction returns (invalidates caches).
 EXTRACTION_VERSION = "1"
@@ -51,6 +52,7 @@ SENTENCE_SETTINGS = {
     "eos": "open + sentence + close tokens; the closing token",
     "last": "the sentence alone, no special tokens; its last subtoken",
     "mean": "the model's native input; mean over the sentence's own tokens",
+    "native": "the model's native input; its own pooling (mean over all tokens, wrap included)",
 }
 
 
@@ -253,6 +255,12 @@ def sentence_requests(lm: LoadedModel, sentences: Sequence[str], setting: str) -
         raise InputError(
             f"unknown sentence setting {setting!r}; choose one of {list(SENTENCE_SETTINGS)}"
         )
+    if setting == "native":  # the model's own pooling, read from its files (pooling.py)
+        mode = require_pooling(lm.spec.source)
+        reqs = [
+            _text_request(lm, lm.tokens(x), "mean", wrapped=lm.spec.native_wrap) for x in sentences
+        ]
+        return [Request(ids=r.ids, reads=(native_span(mode, len(r.ids)),)) for r in reqs]
     wrapped = {"eos": True, "last": False, "mean": lm.spec.native_wrap}[setting]
     return [_text_request(lm, lm.tokens(s), setting, wrapped=wrapped) for s in sentences]
 
