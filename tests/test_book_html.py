@@ -245,3 +245,10 @@ def test_build_report_page_is_in_the_toc():
 def test_record_cell_calls_record_with_the_path(tmp_path):
     src = build_report.record_cell_source(tmp_path / "r.json")
     assert src.endswith(f"build_report.record(globals(), {str(tmp_path / 'r.json')!r})")
+
+
+def test_thebe_url_constant_is_not_a_leak_but_a_thebe_script_tag_is():
+    const = '<script>const THEBE_JS_URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"; </script>'
+    assert book.find_leaks(const, MACHINE) == []
+    tag = '<script src="https://unpkg.com/thebe@0.8.2/lib/index.js"></script>'
+    assert book.find_leaks(tag, MACHINE) == ["https://unpkg.com/thebe@0.8.2/lib/index.js"]

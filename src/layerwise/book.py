@@ -42,6 +42,10 @@ CDN_HOSTS = (
     "polyfill.io",
     "cdn.plot.ly",
 )
+#: URLs a page names but never loads on its own: sphinx-thebe (which jupyter-book always
+#: adds) defines where thebe would come from if a reader pressed a "live code" button;
+#: this book has no such button, so the constant is dropped before the scan.
+LAZY_ONLY_RE = re.compile(r'const THEBE_JS_URL = "[^"]*";')
 CDN_RE = re.compile(r"(?:https?:)?//(?:" + "|".join(map(re.escape, CDN_HOSTS)) + r")[^\s\"'<>)]*")
 #: papermill tags the cell it injects with these; the build hides it (the
 #: ``parameters`` cell above it already shows the defaults).
@@ -58,6 +62,7 @@ def find_leaks(html: str, machine_paths: tuple[str, ...]) -> list[str]:
     ``machine_paths`` are absolute folders of the build machine (the repository root,
     the home folder); a path counts when the folder is followed by ``/`` or ends a word.
     """
+    html = LAZY_ONLY_RE.sub("", html)
     leaks = [m.group(0) for m in CDN_RE.finditer(html)]
     for folder in machine_paths:
         folder = folder.rstrip("/")
@@ -145,7 +150,9 @@ def execute_notebooks(
 
     Each run's record (:func:`layerwise.build_report.record`) goes into ``records``.
     The kernel talks to papermill over IPC sockets: a local build needs no TCP ports
-    (and ipykernel warns about unencrypted TCP on every start).
+    (and ipykernel warns about unencrypted TCP on every start). Progress bars are off
+    in the kernels (``TQDM_DISABLE``): nobody watches them, and a widget bar saved in
+    a notebook would make its page load the widget manager from a CDN.
     """
     import papermill
     from traitlets.config import Config
@@ -163,6 +170,7 @@ def execute_notebooks(
     work = stage.parent / "run"
     shutil.rmtree(work, ignore_errors=True)
     kernel_config = Config({"KernelManager": {"transport": "ipc"}})
+    os.environ["TQDM_DISABLE"] = "1"  # inherited by the kernels
     for nb in notebook_order(root):
         rel = nb.relative_to(root)
         out = stage / rel

@@ -19,6 +19,8 @@ from pathlib import Path
 from .errors import DataError, InputError
 
 POOLING_MODULE = "sentence_transformers.models.Pooling"
+#: The settings every model has (the paper's two and the mean over the sentence's tokens).
+BASE_SETTINGS = ("eos", "last", "mean")
 #: Pooling modes that one read span of the native input reproduces exactly.
 SPANS = {
     "pooling_mode_mean_tokens": "mean",
@@ -107,8 +109,8 @@ def native_span(mode: str, n_ids: int) -> tuple[int, int]:
 
 def sentence_settings(source: str) -> tuple[str, ...]:
     """The chapter 5 settings defined for a model: ``native`` only where it has one."""
-    base = ("eos", "last", "mean")
-    return (*base, "native") if native_pooling(source) is not None else base
+    defined = native_pooling(source) is not None
+    return (*BASE_SETTINGS, "native") if defined else BASE_SETTINGS
 
 
 def published_check(models, s=None):
