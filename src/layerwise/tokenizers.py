@@ -111,4 +111,4 @@ def clip_tokenizer() -> CLIPTokenizer:
 
 def clip_token_count(text: str) -> int:
     """Tokens ``text`` takes in CLIP's text encoder, BOS and EOS included (window: 77)."""
-    return len(clip_tokenizer()(text)["input_ids"])
+    return len(clip_tokenizer()(text, verbose=False)["input_ids"])

