@@ -151,8 +151,9 @@ def execute_notebooks(
     Each run's record (:func:`layerwise.build_report.record`) goes into ``records``.
     The kernel talks to papermill over IPC sockets: a local build needs no TCP ports
     (and ipykernel warns about unencrypted TCP on every start). Progress bars are off
-    in the kernels (``TQDM_DISABLE``): nobody watches them, and a widget bar saved in
-    a notebook would make its page load the widget manager from a CDN.
+    in the kernels (``TQDM_DISABLE``, and ``HF_HUB_DISABLE_PROGRESS_BARS`` for the
+    bars transformers draws while weights load): nobody watches them, and a widget
+    bar saved in a notebook would make its page load the widget manager from a CDN.
     """
     import papermill
     from traitlets.config import Config
@@ -171,6 +172,7 @@ def execute_notebooks(
     shutil.rmtree(work, ignore_errors=True)
     kernel_config = Config({"KernelManager": {"transport": "ipc"}})
     os.environ["TQDM_DISABLE"] = "1"  # inherited by the kernels
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     for nb in notebook_order(root):
         rel = nb.relative_to(root)
         out = stage / rel
