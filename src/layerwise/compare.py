@@ -30,6 +30,7 @@ from .postprocess import METHODS, Postprocessor
 #: What the comparison reads: word settings for the word tasks (Table 1's CLIP row and
 #: GPT-2 "with BOS" row use ``wrapped``) and sentence settings for STS-B.
 WORD_SETTING = "wrapped"
+WORD_TASKS = experiments.WORD_TASKS
 SENTENCE_SETTINGS = ("eos", "mean")
 ALIGNMENT_GOLD = 4.0
 ROGUE_KS = (1, 3, 10)
@@ -494,12 +495,15 @@ def with_verdicts(paired: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def advantage_counts(paired: pd.DataFrame, choice: str = "best") -> pd.DataFrame:
+def advantage_counts(
+    paired: pd.DataFrame, choice: str = "best", tasks: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Per pair of models and method: on how many tasks A's interval lies above 0, below 0,
     or covers 0 (or the difference is undefined), at the given layer choice."""
-    sub = with_verdicts(paired[paired["choice"] == choice])
-    a_wins = sub["low"] > 0
-    b_wins = sub["high"] < 0
+    sub = paired[paired["choice"] == choice]
+    if tasks is not None:
+        sub = sub[sub["task"].isin(tasks)]
+    a_wins, b_wins = sub["low"] > 0, sub["high"] < 0
     sub = sub.assign(
         a_better=a_wins,
         b_better=b_wins,
@@ -510,15 +514,49 @@ def advantage_counts(paired: pd.DataFrame, choice: str = "best") -> pd.DataFrame
     return sub.groupby(["model_a", "model_b", "method"], sort=False)[cols].sum().astype(int)
 
 
-def advantage_text(paired: pd.DataFrame, method: str, choice: str = "best") -> str:
+def advantage_text(
+    paired: pd.DataFrame, method: str, choice: str = "best", tasks: Sequence[str] | None = None
+) -> str:
     """'A is ahead on k of n tasks (95% paired CI above 0), B on m; ...' for the first pair."""
-    counts = advantage_counts(paired, choice)
+    counts = advantage_counts(paired, choice, tasks)
+    rows = [(k, r) for k, r in counts.iterrows() if k[2] == method]
+    if not rows:
+        return "not applicable (fewer than two models)"
+    (a, b, _), row = rows[0]
+    n = int(row.sum())
+    text = (
+        f"{a} is ahead on {row['a_better']} of {n} tasks and {b} on {row['b_better']} "
+        f"(95% paired interval excluding 0); on {row['unclear']} the interval includes 0"
+    )
+    return text + (f", and {row['undefined']} are undefined" if row["undefined"] else "")
+
+
+def survival_verdict(
+    paired: pd.DataFrame, after: str = "abtt", tasks: Sequence[str] = experiments.WORD_TASKS
+) -> str:
+    """Does model A's lead over B (first pair) on ``tasks`` survive postprocessing ``after``?
+
+    Read from the paired intervals at each model's best layer, raw against ``after``.
+    """
+    counts = advantage_counts(paired, "best", tasks)
     if counts.empty:
         return "not applicable (fewer than two models)"
-    (a, b, _), row = next((k, r) for k, r in counts.iterrows() if k[2] == method)
-    n = int(row.sum())
-    return (
-        f"{a} is ahead on {row['a_better']} of {n} tasks and {b} on {row['b_better']} "
-        f"(95% paired interval excluding 0); {row['unclear']} cannot be told apart"
-        + (f" and {row['undefined']} are undefined" if row["undefined"] else "")
+    a, b = counts.index[0][:2]
+    raw, post = counts.loc[(a, b, "raw"), "a_better"], counts.loc[(a, b, after), "a_better"]
+    n = int(counts.loc[(a, b, "raw")].sum())
+    if raw == 0:
+        return f"there is no lead to survive: {a} is ahead of {b} on none of the {n} word tasks"
+    if post >= raw:
+        how = "it survives"
+    elif post > 0:
+        how = "it shrinks"
+    else:
+        how = "it does not survive"
+    return f"{how}: {a} is ahead of {b} on {raw} of {n} word tasks raw and on {post} after {after}"
+
+
+def values_text(values: pd.Series, digits: int = 3) -> str:
+    """'model: value; ...', with 'undefined' for NaN."""
+    return "; ".join(
+        f"{k}: {'undefined' if pd.isna(v) else f'{v:.{digits}f}'}" for k, v in values.items()
     )
