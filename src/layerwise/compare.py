@@ -35,6 +35,22 @@ SENTENCE_SETTINGS = ("eos", "mean")
 ALIGNMENT_GOLD = 4.0
 ROGUE_KS = (1, 3, 10)
 TABLES = ("isotropy", "rogue_dimensions", "postprocessing", "paired_differences")
+PAIRED_COLUMNS = (
+    "model_a",
+    "model_b",
+    "method",
+    "task",
+    "setting",
+    "choice",
+    "layer_a",
+    "layer_b",
+    "score_a",
+    "score_b",
+    "difference",
+    "low",
+    "high",
+    "n",
+)
 
 
 @dataclass
@@ -297,7 +313,7 @@ def paired_table(
                             "n": len(target),
                         }
                     )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
 def verdict(row: pd.Series) -> str:
