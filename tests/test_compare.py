@@ -58,6 +58,9 @@ def test_tiny_bert_is_an_encoder_with_cls_sep_and_no_final_norm():
     tok = lm.tokenizer.convert_ids_to_tokens
     assert (tok(lm.spec.open_id), tok(lm.spec.close_id)) == ("[CLS]", "[SEP]")
     assert lm.spec.native_wrap and lm.spec.top_state == "no_final_norm"
+    # the real uncased WordPiece vocabulary, not a stub that maps every word to [UNK]
+    assert len(lm.tokenizer) == 30522
+    assert tok(lm.tokens("Cats purr loudly")) == ["cats", "pu", "##rr", "loudly"]
     assert (lm.spec.n_layers, lm.spec.hidden_size, lm.spec.max_length) == (4, 64, 512)
     assert models.PROFILE_EXTRAS["tiny"] == ("tiny:bert",)
 
