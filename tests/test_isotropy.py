@@ -82,6 +82,13 @@ def test_isoscore_of_k_equal_dimensions_by_hand():
     assert isotropy.isoscore(x) == pytest.approx((k - 1) / (d - 1), abs=0.02)
 
 
+def test_isoscore_of_identical_points_is_undefined_not_an_error():
+    x = np.random.default_rng(0).normal(size=(20, 2, 4))
+    x[:, 0] = x[0, 0]  # layer 0: every point the same
+    got = isotropy.isoscore(x)
+    assert np.isnan(got[0]) and 0 < got[1] < 1
+
+
 def test_isoscore_per_layer_and_invariant_to_rotation():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(300, 2, 6)) * np.array([1, 1, 1, 2, 3, 5])

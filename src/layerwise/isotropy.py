@@ -51,13 +51,15 @@ def _isoscore_layer(x: np.ndarray) -> float:
     n, d = x.shape
     if d < 2:
         raise InputError("IsoScore needs at least two dimensions")
+    if (x == x[0]).all():
+        return float("nan")  # identical points: no variance to spread, undefined
     centred = x - x.mean(axis=0, keepdims=True)
     # variances along the principal axes = eigenvalues of the covariance
     cov = centred.T @ centred / (n - 1)
     var = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
     norm = float(np.linalg.norm(var))
     if norm == 0:
-        raise InputError("IsoScore of identical points is undefined (zero variance)")
+        return float("nan")
     v_hat = np.sqrt(d) * var / norm
     delta2 = float(np.sum((v_hat - 1.0) ** 2)) / (2 * (d - np.sqrt(d)))
     phi = (d - delta2 * (d - np.sqrt(d))) ** 2 / d**2
@@ -65,7 +67,11 @@ def _isoscore_layer(x: np.ndarray) -> float:
 
 
 def isoscore(x: np.ndarray) -> float | np.ndarray:
-    """IsoScore of a point cloud, per layer (1: isotropic; 0: one-dimensional)."""
+    """IsoScore of a point cloud, per layer (1: isotropic; 0: one-dimensional).
+
+    Undefined (NaN) for a layer whose points are all identical, e.g. the EOS state at
+    layer 0 of a model without absolute position embeddings (chapter 5).
+    """
     arr = _as_embeddings(x, "x")
     return _finish([_isoscore_layer(xl) for _, xl in _layers(arr)], arr)
 
