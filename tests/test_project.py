@@ -48,13 +48,13 @@ def test_lock_pins_every_runtime_dependency():
         assert name in lock, name
 
 
-def test_six_notebooks_in_toc_order_and_all_toc_files_exist():
+def test_seven_notebooks_in_toc_order_and_all_toc_files_exist():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert [f for f in files if f.startswith("notebooks/")] == [
         f"notebooks/{p.stem}" for p in NOTEBOOKS
     ]
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7
     for f in [toc["root"], *files]:
         assert (ROOT / f"{f}.ipynb").exists() or (ROOT / f"{f}.md").exists(), f
 

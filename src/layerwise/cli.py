@@ -79,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     reh.add_argument("--hf-home", default=None, help="default: .cache/rehearsal-hf")
     reh.add_argument("--seed", type=int, default=0)
+    _compare_parser(sub)
     args = parser.parse_args(argv)
     try:
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "info":
             for role, source in resolve_profile(args.profile).items():
                 print(f"{role:12s} {source:40s} {hub_availability(source)}")
@@ -116,4 +119,38 @@ def main(argv: list[str] | None = None) -> int:
     except LayerwiseError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _compare_parser(sub) -> None:
+    """``compare MODEL... --out DIR``: chapter 7's tables for any number of models."""
+    cmp = sub.add_parser(
+        "compare",
+        help="isotropy, rogue dimensions, postprocessing and paired "
+        "differences for N models (hub ids, folders, package:, tiny:)",
+    )
+    cmp.add_argument("models", nargs="+", help="model sources, e.g. tiny:gpt2 tiny:clip")
+    _common(cmp)
+    cmp.add_argument("--out", required=True, help="folder for the tables")
+    cmp.add_argument("--n-cwe", type=int, default=None, help="CWE sample size (default: scale's)")
+    cmp.add_argument("--n-resamples", type=int, default=None, help="bootstrap resamples")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import run_compare
+    from .runs import RunConfig
+
+    cfg = RunConfig(
+        profile="tiny",  # unused by compare: the models are named on the command line
+        scale=args.scale,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        results_dir=args.out,
+        cache_dir=args.cache_dir,
+        n_cwe=args.n_cwe,
+        n_resamples=args.n_resamples,
+    )
+    run_compare(args.models, cfg, args.out)
     return 0

