@@ -95,19 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             rehearsal.build(home, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
             print(rehearsal.env_line(home))
             return 0
-        from .runs import RunConfig
-
-        cfg = RunConfig(
-            profile=args.profile,
-            scale=args.scale,
-            seed=args.seed,
-            device=args.device,
-            dtype=args.dtype,
-            batch_size=args.batch_size,
-            results_dir=args.out,
-            cache_dir=args.cache_dir,
-            revisions=dict(args.revision),
-        )
+        cfg = _run_config(args, profile=args.profile, revisions=dict(args.revision))
         if args.command == "reproduce":
             from .runs import reproduce
 
@@ -138,10 +126,18 @@ def _compare_parser(sub) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     from .compare import run_compare
+
+    # the profile is unused by compare: the models are named on the command line
+    cfg = _run_config(args, profile="tiny", n_cwe=args.n_cwe, n_resamples=args.n_resamples)
+    run_compare(args.models, cfg, args.out)
+    return 0
+
+
+def _run_config(args: argparse.Namespace, **fields):
+    """The :class:`~layerwise.runs.RunConfig` of a command's common options."""
     from .runs import RunConfig
 
-    cfg = RunConfig(
-        profile="tiny",  # unused by compare: the models are named on the command line
+    return RunConfig(
         scale=args.scale,
         seed=args.seed,
         device=args.device,
@@ -149,8 +145,5 @@ def _compare(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         results_dir=args.out,
         cache_dir=args.cache_dir,
-        n_cwe=args.n_cwe,
-        n_resamples=args.n_resamples,
+        **fields,
     )
-    run_compare(args.models, cfg, args.out)
-    return 0
