@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -177,6 +178,9 @@ def extract(
             lambda m, i, o: captured.update(pre=i[0], post=o)
         )
     show = progress if progress is not None else total > 2000
+    # an explicit disable= overrides tqdm's own TQDM_DISABLE default: honour it here (the
+    # book's kernels set it, since a saved widget bar would load a CDN script)
+    show = show and os.environ.get("TQDM_DISABLE", "") in ("", "0", "false", "False")
     try:
         with torch.inference_mode():
             for batch in tqdm(batches, desc=desc, disable=not show, unit="batch"):
