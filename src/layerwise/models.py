@@ -213,10 +213,7 @@ def profile_name(profile: str) -> str:
 
 # ---------------------------------------------------------------- hub access
 def _hub_cached(repo_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo_id, "config.json")
-    return isinstance(found, str)
+    return hub_snapshot(repo_id) is not None
 
 
 def _hub_reachable(timeout: float = NETWORK_PROBE_TIMEOUT_S) -> bool:
@@ -319,6 +316,15 @@ class Origin:
     gguf: str | None = None
 
 
+#: Sizes shared by the tiny BERT and CLIP text encoders (GPT-2's config names them otherwise).
+TINY_ENCODER_SIZES = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+}
+
+
 def _tiny_config(kind: str, tok: Any) -> Any:
     from transformers import BertConfig, CLIPTextConfig, GPT2Config
 
@@ -327,20 +333,14 @@ def _tiny_config(kind: str, tok: Any) -> Any:
     if kind == "bert":  # an encoder: [CLS]/[SEP], no final norm, never cut
         return BertConfig(
             vocab_size=len(tok),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=4,
-            num_attention_heads=4,
             max_position_embeddings=512,
             pad_token_id=tok.pad_token_id,
+            **TINY_ENCODER_SIZES,
         )
     return CLIPTextConfig(
         vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
         max_position_embeddings=77,
+        **TINY_ENCODER_SIZES,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
