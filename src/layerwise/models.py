@@ -516,7 +516,49 @@ def _skipping_keys(cls: type, patterns: tuple[str, ...]) -> Iterator[None]:
             delattr(cls, name)
 
 
-def _load_weights(origin: Origin, tok: Any, dtype: str) -> nn.Module:
+@contextlib.contextmanager
+def _honouring_tqdm_disable(module: Any) -> Iterator[None]:
+    """Within the block, ``module.tqdm`` bars are off when ``TQDM_DISABLE`` is set.
+
+    tqdm's notebook bar (what ``tqdm.auto`` gives in a kernel) ignores the variable;
+    the book's kernels set it, since a saved widget bar loads a script from a CDN.
+    """
+    before = module.tqdm
+    if os.environ.get("TQDM_DISABLE", "") not in ("", "0", "false", "False"):
+        module.tqdm = lambda *args, **kwargs: before(*args, **{**kwargs, "disable": True})
+    try:
+        yield
+    finally:
+        module.tqdm = before
+
+
+def _gguf_weights(origin: Origin, kwargs: dict[str, Any], saved: Path | None) -> nn.Module:
+    """A GGUF model, de-quantized once: the result is kept as safetensors in ``saved``
+    (de-quantizing SmolLM2 takes ~20 s on 2 cores, reading the kept copy ~1 s)."""
+    from transformers import AutoModel
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    if saved is not None and (saved / "config.json").is_file():
+        with contextlib.suppress(OSError, ValueError):
+            return AutoModel.from_pretrained(saved, **kwargs)
+    with _honouring_tqdm_disable(gguf_utils):
+        model = AutoModel.from_pretrained(origin.folder, gguf_file=origin.gguf, **kwargs)
+    if saved is not None:
+        from safetensors.torch import save_model
+
+        # the de-quantized weights, with the config minus its GGUF quantization entry
+        # (transformers refuses save_pretrained on a model loaded from GGUF)
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        with contextlib.suppress(OSError):
+            tmp = Path(tempfile.mkdtemp(dir=_mkdir(saved.parent), suffix=".tmp"))
+            save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            (tmp / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+            os.replace(tmp, saved)
+    return model
+
+
+def _load_weights(origin: Origin, tok: Any, dtype: str, cache_dir: Path | None) -> nn.Module:
     from transformers import AutoConfig, AutoModel, CLIPTextModel
 
     if origin.kind == "tiny":
@@ -524,7 +566,11 @@ def _load_weights(origin: Origin, tok: Any, dtype: str) -> nn.Module:
     kwargs: dict[str, Any] = {"dtype": DTYPES[dtype], "trust_remote_code": False}
     try:
         if origin.gguf:
-            return AutoModel.from_pretrained(origin.folder, gguf_file=origin.gguf, **kwargs)
+            saved = None
+            if cache_dir is not None:
+                name = hashlib.sha256(origin.fingerprint.encode()).hexdigest()[:24]
+                saved = cache_dir / "weights" / f"{name}-{dtype}-{code_version()}"
+            return _gguf_weights(origin, kwargs, saved)
         config = AutoConfig.from_pretrained(origin.folder, trust_remote_code=False)
         if config.model_type == "clip":  # a full CLIP checkpoint: only its text encoder
             with _skipping_keys(CLIPTextModel, CLIP_NON_TEXT_KEYS):
@@ -680,7 +726,7 @@ def load_model(
     fails within seconds with a :class:`ModelLoadError` naming the remedies. It never
     substitutes another model and never runs a model's own code
     (``trust_remote_code=False``). ``revision`` pins a hub commit, branch or tag.
-    With ``cache_dir`` the spec (and a converted GGUF tokenizer) is kept there; with
+    With ``cache_dir`` the spec (and a converted GGUF tokenizer and weights) is kept there; with
     ``lazy`` too, the weights are read only when first used (a cache miss).
     """
     device = check_device(device, dtype)
@@ -693,7 +739,7 @@ def load_model(
         spec_path = _spec_path(root / "models", origin, device, dtype) if root else None
 
         def weights() -> tuple[nn.Module, nn.Module | None]:
-            model = _load_weights(origin, tok, dtype)
+            model = _load_weights(origin, tok, dtype, root / "models" if root else None)
             model = model.to(device=device, dtype=DTYPES[dtype]).eval()
             return model, _find_final_norm(model)
 
