@@ -342,6 +342,50 @@ def test_sentence_self_similarity_left_only(tiny_clip, settings):
     assert _row(df, layer=0, top="native").value == pytest.approx(expected, abs=1e-6)
 
 
+def test_sentence_input_groups_follow_the_tokenizers_wrapping(tiny_gpt2, tiny_clip):
+    # GPT-2 wraps nothing itself: "mean" reads the bare sentence, like "last"
+    assert experiments.sentence_input_groups(tiny_gpt2) == [("eos",), ("last", "mean")]
+    # CLIP's tokenizer adds start/end: "mean" reads the same ids as "eos"
+    assert experiments.sentence_input_groups(tiny_clip) == [("eos", "mean"), ("last",)]
+
+
+@pytest.mark.parametrize("setting", ["eos", "last", "mean"])
+def test_sentence_states_equal_direct_extraction_and_run_only_added_sentences(
+    tiny_model, setting, tmp_path, monkeypatch
+):
+    from layerwise import cache as cache_module
+    from layerwise.extraction import extract, sentence_requests
+
+    s = Settings(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
+    stsb = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    added = ["A sentence the benchmark does not hold.", "Nor this one, surely."]
+    texts = [stsb[7], added[1], *stsb[100:300], added[0], stsb[7]]  # order and a repeat
+    ran: list[int] = []
+    real = cache_module.extract
+    monkeypatch.setattr(
+        cache_module, "extract", lambda lm, r, **k: ran.append(len(r)) or real(lm, r, **k)
+    )
+    got = experiments.sentence_states(tiny_model, texts, setting, s)
+    # the STS-B sentences and the two added ones, each in one forward pass for its group
+    assert ran == [len(stsb), 2]
+    direct = extract(tiny_model, sentence_requests(tiny_model, texts, setting)).states
+    np.testing.assert_allclose(got.states, direct, rtol=1e-4, atol=1e-5)
+    ran.clear()
+    (group,) = [g for g in experiments.sentence_input_groups(tiny_model) if setting in g]
+    for other in group:  # the other settings of the group are already there
+        experiments.sentence_states(tiny_model, stsb[:50], other, s)
+    assert ran == []
+
+
+def test_sentence_states_of_unrelated_texts_do_not_run_the_benchmark(tiny_gpt2, tmp_path):
+    s = Settings(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
+    stsb = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    texts = [stsb[0], "One unrelated sentence.", "Another one."]  # 1 of 3 known: no reuse
+    got = experiments.sentence_states(tiny_gpt2, texts, "eos", s)
+    assert got.states.shape[0] == 3
+    assert (s.cache.hits, s.cache.misses) == (0, 1)
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------

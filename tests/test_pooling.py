@@ -103,3 +103,11 @@ def test_minilm_native_top_layer_matches_mteb(minilm):
     scores = experiments.sts_benchmark_scores(minilm, ("native",), s)
     top = scores[(scores["top"] == "native") & (scores["layer"] == minilm.spec.n_layers)]
     assert abs(float(top["value"].iloc[0]) - 0.82032) < 0.0015
+
+
+@pytest.mark.slow
+def test_minilm_pools_natively_from_the_pass_that_serves_eos_and_mean(minilm):
+    from layerwise import experiments
+
+    # [CLS] sentence [SEP]: "eos" reads [SEP], "mean" the sentence, "native" all of it
+    assert experiments.sentence_input_groups(minilm) == [("eos", "mean", "native"), ("last",)]

@@ -40,6 +40,7 @@ from .extraction import (
 from .extraction import batching_check as extraction_batching_check
 from .fingerprint import package_hash
 from .models import LoadedModel
+from .pooling import native_pooling, require_pooling
 from .tokenizers import CLIP_WINDOW, clip_token_count
 
 
@@ -380,20 +381,78 @@ def word_task_scores(
 
 
 # ------------------------------------------------------------------ chapter 5
+def sentence_input_groups(lm: LoadedModel) -> list[tuple[str, ...]]:
+    """The sentence settings of ``lm`` grouped by the input they read (chapter 5).
+
+    "eos" reads the wrapped input; "last" the bare sentence; "mean" and "native" the
+    model's native input, wrapped when its tokenizer wraps. Settings of one group read
+    different positions of the same token ids, so one forward pass serves them all.
+    "native" is listed only for a model that defines its pooling (pooling.py).
+    """
+    native_wrap = lm.spec.native_wrap
+    wrapped = {"eos": True, "last": False, "mean": native_wrap}
+    if native_pooling(lm.spec.source) is not None:
+        wrapped["native"] = native_wrap
+    return [tuple(st for st in wrapped if wrapped[st] is flag) for flag in (True, False)]
+
+
+def _sentence_group_states(
+    lm: LoadedModel, sentences: list[str], group: tuple[str, ...], s: Settings
+) -> dict[str, Extracted]:
+    """Every setting of ``group`` for ``sentences``, from one forward pass per sentence."""
+
+    def requests() -> list[Request]:
+        per_setting = [sentence_requests(lm, sentences, st) for st in group]
+        merged = []
+        for same in zip(*per_setting, strict=True):
+            if any(r.ids != same[0].ids for r in same):
+                raise RuntimeError(f"{lm.spec.name}: settings {group} do not share their input")
+            merged.append(Request(same[0].ids, tuple(r.reads[0] for r in same)))
+        return merged
+
+    k = len(group)
+    ex = _extract(
+        lm,
+        requests,
+        f"sentences {'+'.join(group)}",
+        s,
+        inputs=texts_digest(sentences, settings=list(group)),
+        n_reads=k * len(sentences),
+    )
+    return {st: ex.take(slice(i, None, k)) for i, st in enumerate(group)}
+
+
+def _stack(parts: Sequence[Extracted]) -> Extracted:
+    alts = [p.top_alt for p in parts]
+    alt = None if any(a is None for a in alts) else np.concatenate(alts)
+    return Extracted(np.concatenate([p.states for p in parts]), alt)
+
+
 def sentence_states(
     lm: LoadedModel, sentences: Sequence[str], setting: str, s: Settings
 ) -> Extracted:
-    """One vector per sentence (order of ``sentences``) in a sentence setting."""
+    """One vector per sentence (order of ``sentences``) in a sentence setting.
+
+    Nothing is computed twice: the settings that read the same input
+    (:func:`sentence_input_groups`) are extracted together, and a sentence list that
+    mostly repeats the STS Benchmark's unique sentences (the authors' parse, the left
+    sentences only; chapter 6) reads those from the STS-B extraction and runs only the
+    sentences it adds. Which path is taken depends on the texts, never on the cache.
+    """
     _as_settings(setting, SENTENCE_SETTINGS, "sentence")
-    sentences = list(sentences)
-    return _extract(
-        lm,
-        lambda: sentence_requests(lm, sentences, setting),
-        f"sentences {setting}",
-        s,
-        inputs=texts_digest(sentences, setting=setting),
-        n_reads=len(sentences),
-    )
+    if setting == "native":
+        require_pooling(lm.spec.source)
+    texts = clean_texts(sentences, "sentence")
+    (group,) = [g for g in sentence_input_groups(lm) if setting in g]
+    base = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    known = set(base)
+    if texts == base or 2 * sum(t in known for t in texts) < len(texts):
+        base = unique(texts)
+    parts = [base, [t for t in unique(texts) if t not in set(base)]]
+    states = _stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
+    row = {t: i for i, t in enumerate(parts[0] + parts[1])}
+    index = [row[t] for t in texts]
+    return states if index == list(range(len(row))) else states.take(index)
 
 
 def sts_benchmark_scores(
