@@ -53,3 +53,26 @@ def test_final_norm_rows_only_for_models_with_a_final_norm(setup):
     rows = ablations.final_norm(models, tables)
     assert len(rows) == 6  # three quantities x two models, both with a final norm
     assert all(np.isfinite(r["default"]) and np.isfinite(r["alternative"]) for r in rows)
+
+
+def test_deviation_table_is_cached_and_a_warm_run_loads_no_states(tmp_path, monkeypatch):
+    from layerwise import runs
+
+    cfg = runs.RunConfig(profile="tiny", scale="reduced", cache_dir=str(tmp_path), device="cpu")
+    models = runs.load_profile(cfg, log=None)
+    s = cfg.settings()
+    tables = {name: runs.compute_table(name, models, cfg, s) for name in runs.TABLES}
+    cold = ablations.deviation_table(models, tables, s)
+    assert set(cold["deviation"]) == set(ablations.ALTERNATIVES)
+    assert cold["alternative is"].notna().all()
+
+    def no_states(*args, **kwargs):
+        raise AssertionError("a warm run must not read states")
+
+    for name in ("cwe_states", "word_states", "sentence_states"):
+        monkeypatch.setattr(experiments, name, no_states)
+    warm = ablations.deviation_table(models, tables, s)
+    pd.testing.assert_frame_equal(warm, cold, check_dtype=False)
+    changed = dict(tables, sts=tables["sts"].assign(value=tables["sts"]["value"] + 0.01))
+    with pytest.raises(AssertionError, match="must not read states"):
+        ablations.deviation_table(models, changed, s)  # other tables: computed, not read

@@ -152,3 +152,22 @@ def test_compare_rejects_duplicate_and_empty_sources(tmp_path):
         compare.run_compare([], cfg, tmp_path)
     with pytest.raises(InputError, match="twice"):
         compare.run_compare(["tiny:gpt2", "tiny:gpt2"], cfg, tmp_path)
+
+
+def test_compare_tables_warm_loads_no_states(tmp_path, tiny_gpt2, tiny_clip, monkeypatch):
+    from layerwise.cache import Cache
+    from layerwise.experiments import Settings
+
+    s = Settings(n_cwe=60, n_resamples=20, cache=Cache(tmp_path), progress=False)
+    cold = compare.compare_tables([tiny_gpt2, tiny_clip], s)
+    assert set(cold) == set(compare.TABLES)
+
+    def no_states(*args, **kwargs):
+        raise AssertionError("a warm run must not load states")
+
+    monkeypatch.setattr(compare, "load_states", no_states)
+    warm = compare.compare_tables([tiny_gpt2, tiny_clip], s)
+    for name in compare.TABLES:
+        pd.testing.assert_frame_equal(warm[name], cold[name], check_dtype=False)
+    with pytest.raises(AssertionError, match="must not load states"):
+        compare.compare_tables([tiny_clip, tiny_gpt2], s)  # another model order: a miss

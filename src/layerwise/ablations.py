@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from . import data, experiments, geometry
+from .cache import key_of, model_identity
 from .evaluation import valnorm_scores
 from .extraction import unique
+from .fingerprint import package_hash
 from .models import LoadedModel
 
 Models = Mapping[str, LoadedModel]
@@ -192,3 +194,41 @@ def final_norm(models: Models, tables: Mapping[str, pd.DataFrame]) -> list[dict]
                 )
             )
     return rows
+
+
+def deviation_table(
+    models: Models, tables: Mapping[str, pd.DataFrame], s: experiments.Settings
+) -> pd.DataFrame:
+    """The rows of all seven deviations above, with what each alternative is (chapter 6).
+
+    ``tables`` are the run's four tables (``runs.compute_table``). Cached in
+    ``s.cache`` under the models, the parameters, the tables' contents and the package:
+    a warm run reads the rows and loads no states.
+    """
+
+    def build() -> pd.DataFrame:
+        sentences = experiments.cwe_sentences(list(models.values()), s)
+        df = pd.DataFrame(
+            topk_definition(models, tables["cwe_geometry"])
+            + token_sampling(models, sentences, s)
+            + sts_parsing(models, tables["sts"], s)
+            + sentence_set(models, tables["sentence_self_similarity"], s)
+            + valnorm_sd(models, s)
+            + leading_space(models, tables["word_tasks"], s)
+            + final_norm(models, tables)
+        )
+        df["alternative is"] = df["deviation"].map(ALTERNATIVES)
+        return df
+
+    if s.cache is None:
+        return build()
+    key = key_of(
+        {
+            "value": "deviations",
+            "models": {role: model_identity(lm) for role, lm in models.items()},
+            "params": {"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples},
+            "tables": {name: df.to_csv(index=False) for name, df in sorted(tables.items())},
+            "package": package_hash(),
+        }
+    )
+    return s.cache.get_or_compute_frame(key, build)

@@ -109,7 +109,7 @@ def _content_hash(arrays: dict[str, np.ndarray]) -> str:
         a = np.ascontiguousarray(arrays[name])
         h.update(name.encode())
         h.update(str(a.shape).encode())
-        h.update(a.tobytes())
+        h.update(memoryview(a).cast("B"))  # the array's bytes, without copying them
     return h.hexdigest()
 
 

@@ -332,24 +332,35 @@ def verdict(row: pd.Series) -> str:
 
 # ------------------------------------------------------------------ all of it
 def compare_tables(
-    states: Sequence[ModelStates], s: experiments.Settings, log: Callable[[str], None] | None = None
+    models: Sequence[LoadedModel], s: experiments.Settings, log: Callable[[str], None] | None = None
 ) -> dict[str, pd.DataFrame]:
-    """The four tidy tables of :data:`TABLES` for N >= 1 models (paired needs N >= 2)."""
+    """The four tidy tables of :data:`TABLES` for N >= 1 models (paired needs N >= 2).
+
+    Each table is cached like the reproduction's; the models' states
+    (:func:`load_states`) are read only when a table is not, so a warm run loads none.
+    """
+    loaded: list[list[ModelStates]] = []
+
+    def states() -> list[ModelStates]:
+        if not loaded:
+            loaded.append(load_states(models, s))
+        return loaded[0]
+
     builders = {
-        "isotropy": lambda: isotropy_table(states, s),
-        "rogue_dimensions": lambda: rogue_table(states),
-        "postprocessing": lambda: postprocessing_table(states, s),
-        "paired_differences": lambda: paired_table(states, s),
+        "isotropy": lambda: isotropy_table(states(), s),
+        "rogue_dimensions": lambda: rogue_table(states()),
+        "postprocessing": lambda: postprocessing_table(states(), s),
+        "paired_differences": lambda: paired_table(states(), s),
     }
     out = {}
     for name, build in builders.items():
         if s.cache is None:
             out[name] = build()
-        else:  # cached like the reproduction's tables: a warm run reads them
+        else:
             key = key_of(
                 {
                     "compare": name,
-                    "models": [model_identity(ms.lm) for ms in states],
+                    "models": [model_identity(lm) for lm in models],
                     "params": {"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples},
                     "package": package_hash(),
                 }
@@ -506,10 +517,9 @@ def run_compare(
         for src in sources
     ]
     s = cfg.settings()
-    states = load_states(models, s)
     params = cfg.params() | {"profile": None, "concrete_profile": None, "sources": list(sources)}
     prov = results.provenance({lm.spec.source: lm for lm in models}, params)
-    tables = compare_tables(states, s, log)
+    tables = compare_tables(models, s, log)
     for name, df in tables.items():
         results.write_table(df, out_dir, name, prov)
     log(
