@@ -25,7 +25,8 @@ def test_uniformity_of_a_cross_by_hand():
     x = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
     expected = np.log((2 * np.exp(-8) + 4 * np.exp(-4)) / 6)
     for block in (1, 2, 3, 512):
-        assert isotropy.uniformity(x, block=block) == pytest.approx(expected, abs=1e-12)
+        # float32 cosines and terms (isotropy._logsumexp_pairs): within 1e-7 of the exact value
+        assert isotropy.uniformity(x, block=block) == pytest.approx(expected, abs=1e-7)
 
 
 def test_uniformity_blocks_match_the_full_matrix_on_every_layer():
