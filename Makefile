@@ -60,8 +60,8 @@ lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
 	$(VENV)/bin/ruff format --check src tests benchmarks notebooks
 
-bench: venv
-	$(PYTHON) benchmarks/pipeline_steps.py --json _build/bench.json
+bench: venv rehearse
+	$(PYTHON) benchmarks/pipeline_steps.py --rehearsal $(REHEARSAL_HF_HOME) --json _build/bench.json
 
 # Regenerate the lock from the current environment (after changing pyproject.toml).
 lock: venv

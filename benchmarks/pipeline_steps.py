@@ -1,7 +1,8 @@
 """Benchmark: where a run's time goes, cold and warm, step by step (``make bench``).
 
-For each profile (``offline``; ``paper`` on the rehearsal weights when
-``python -m layerwise rehearse`` has built them) at reduced scale, one fresh
+For each profile (``offline``; ``paper`` when its models are cached; the ``paper``
+profile on the rehearsal weights of ``--rehearsal``, which ``make bench`` passes after
+``make rehearse``) at reduced scale, one fresh
 process runs the reproduction's four tables twice against a new, empty cache:
 *cold* (everything computed) and then *warm* (a second process, same cache). Each
 process times five steps:
@@ -97,22 +98,31 @@ def _child(profile: str, cache_dir: str, result: str) -> None:
     Path(result).write_text(json.dumps(_time_steps(profile, cache_dir)))
 
 
-def _run(profile: str, cache_dir: str) -> dict[str, float]:
+def _run(profile: str, cache_dir: str, hf_home: Path | None) -> dict[str, float]:
+    """One child process; ``hf_home``: run it offline on that Hugging Face cache."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result = handle.name
+    env = dict(os.environ)
+    if hf_home is not None:
+        env |= {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, __file__, "--child", profile, cache_dir, result]
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
     return json.loads(Path(result).read_text())
 
 
-def _profiles(asked: list[str]) -> list[str]:
+def _profiles(asked: list[str], rehearsal: Path | None) -> dict[str, tuple[str, Path | None]]:
+    """Column name -> (profile, Hugging Face cache to run it on)."""
     if asked:
-        return asked
-    found = ["offline"]
+        return {p: (p, None) for p in asked}
+    found: dict[str, tuple[str, Path | None]] = {"offline": ("offline", None)}
     from layerwise.models import hub_availability, resolve_profile
 
     if all(hub_availability(src) != "unavailable" for src in resolve_profile("paper").values()):
-        found.append("paper")
+        found["paper"] = ("paper", None)
+    if rehearsal is not None:
+        if not (rehearsal / "hub").is_dir():
+            raise SystemExit(f"{rehearsal} holds no rehearsal models: run `make rehearse` first")
+        found["rehearsal"] = ("paper", rehearsal)
     return found
 
 
@@ -121,15 +131,23 @@ def main() -> None:
     p.add_argument("--profile", action="append", default=[], help="offline, paper, tiny")
     p.add_argument("--json", type=Path, default=Path("_build") / "bench.json")
     p.add_argument("--skip-extraction", action="store_true", help="skip extraction_speed.py")
+    p.add_argument(
+        "--rehearsal",
+        type=Path,
+        help="also time the paper profile on this rehearsal Hugging Face cache (make rehearse)",
+    )
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         _child(*args.child)
         return
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for profile in _profiles(args.profile):
-        cache_dir = tempfile.mkdtemp(prefix=f"bench-{profile}-")
-        table[profile] = {"cold": _run(profile, cache_dir), "warm": _run(profile, cache_dir)}
+    for column, (profile, hf_home) in _profiles(args.profile, args.rehearsal).items():
+        cache_dir = tempfile.mkdtemp(prefix=f"bench-{column}-")
+        table[column] = {
+            "cold": _run(profile, cache_dir, hf_home),
+            "warm": _run(profile, cache_dir, hf_home),
+        }
     header = "step        " + "".join(
         f"{p + ' ' + w:>18s}" for p in table for w in ("cold", "warm")
     )
