@@ -14,7 +14,9 @@ from layerwise.errors import InputError
 from layerwise.extraction import (
     Extracted,
     Request,
+    _batches,
     cwe_requests,
+    default_max_tokens,
     extract,
     native_inputs,
     requests_digest,
@@ -107,6 +109,26 @@ def test_token_budget_splits_batches_without_changing_results(tiny_model):
     split = extract(tiny_model, requests, batch_size=64, max_tokens=40)
     np.testing.assert_allclose(whole.states, split.states, rtol=0, atol=1e-5)
     np.testing.assert_allclose(whole.top_alt, split.top_alt, rtol=0, atol=1e-5)
+
+
+def test_token_budget_defaults_by_device():
+    assert default_max_tokens("cpu") == 1024
+    assert default_max_tokens("cuda") == default_max_tokens("cuda:1") == 16384
+    assert default_max_tokens("mps") == 16384
+
+
+def test_batch_shapes_follow_the_token_budget():
+    lengths = np.array([10, 40, 20, 30, 10])
+    batches = _batches(lengths, batch_size=64, max_tokens=60)
+    # longest first; each batch holds at most max_tokens // its longest input
+    assert [list(b) for b in batches] == [[1], [3, 2], [0, 4]]
+    assert [list(b) for b in _batches(lengths, batch_size=2, max_tokens=10_000)] == [
+        [1, 3],
+        [2, 0],
+        [4],
+    ]
+    # an input longer than the budget still runs, alone
+    assert [list(b) for b in _batches(np.array([50, 5]), 64, 8)] == [[0], [1]]
 
 
 def test_extraction_matches_a_direct_forward_pass(tiny_model):

@@ -100,6 +100,27 @@ def test_tokens_rejects_empty_or_non_string(tiny_gpt2, bad):
         tiny_gpt2.tokens(bad)
 
 
+TEXTS = [
+    "Hello world",
+    "a photo of a cat",
+    " leading and trailing spaces ",
+    "Café naïve – “quotes” and emoji 🙂",
+    "supercalifragilisticexpialidocious",
+    "A man is playing a flute.",
+]
+
+
+def test_tokens_many_equals_tokens_one_by_one(tiny_gpt2, tiny_clip):
+    for lm in (tiny_gpt2, tiny_clip):
+        assert lm.tokens_many(TEXTS) == [lm.tokens(t) for t in TEXTS]
+        assert lm.tokens_many([]) == []
+
+
+def test_tokens_many_names_the_bad_item(tiny_gpt2):
+    with pytest.raises(InputError, match="item 2"):
+        tiny_gpt2.tokens_many(["fine", "also fine", "  "])
+
+
 # ---------------------------------------------------------------------------------------------
 # determinism of the tiny models
 # ---------------------------------------------------------------------------------------------

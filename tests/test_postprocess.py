@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from layerwise.errors import InputError
-from layerwise.postprocess import Postprocessor, abtt_components
+from layerwise.postprocess import Postprocessor, abtt_components, top_directions
 
 
 def planted(seed: int = 0, n: int = 3000, d: int = 20):
@@ -34,6 +34,20 @@ def test_abtt_removes_exactly_the_planted_directions():
     assert np.abs(out @ p.T).std() < 0.2
     # the rest (the noise) is kept: what remains has the noise's scale
     assert out.std() == pytest.approx(0.1, rel=0.1)
+
+
+def test_top_directions_are_the_leading_right_singular_vectors():
+    rng = np.random.default_rng(3)
+    # distinct variances along a random rotation, so the top directions are well defined
+    q, _ = np.linalg.qr(rng.standard_normal((40, 40)))
+    x = (rng.standard_normal((500, 40)) * np.linspace(6.0, 0.5, 40)) @ q.T
+    x -= x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    top = top_directions(x, 5)
+    assert top.shape == (5, 40)
+    np.testing.assert_allclose(np.linalg.norm(top, axis=1), 1.0, atol=1e-12)
+    # same directions up to sign, largest variance first
+    np.testing.assert_allclose(np.abs(np.sum(top * vt[:5], axis=1)), 1.0, atol=1e-9)
 
 
 def test_centering_and_standardization_by_hand():

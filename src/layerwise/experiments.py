@@ -41,7 +41,7 @@ from .extraction import batching_check as extraction_batching_check
 from .fingerprint import package_hash
 from .models import LoadedModel
 from .pooling import native_pooling, require_pooling
-from .tokenizers import CLIP_WINDOW, clip_token_count
+from .tokenizers import CLIP_WINDOW, clip_token_counts
 
 
 @dataclass
@@ -125,7 +125,7 @@ def real_token_counts(
     """Tokens of each text alone (no special tokens) in ``lm``'s tokenizer, cached in
     ``s.cache``: the window filter and the CWE sampler need only counts."""
     texts = list(texts)
-    compute = lambda: [len(lm.tokens(t)) for t in clean_texts(texts, "text")]  # noqa: E731
+    compute = lambda: [len(t) for t in lm.tokens_many(clean_texts(texts, "text"))]  # noqa: E731
     if s is None or s.cache is None:
         return compute()
     key = key_of(
@@ -150,7 +150,7 @@ def window_counters(
         table = dict(zip(texts, counts, strict=True))
         return lambda text: table[text] + extra
 
-    clip = lambda: [clip_token_count(t) for t in texts]  # noqa: E731
+    clip = lambda: clip_token_counts(texts)  # noqa: E731
     if s is not None and s.cache is not None:
         key = key_of({"value": "clip counts", "texts": texts_digest(texts), "p": package_hash()})
         clip_counts = s.cache.get_or_compute_json(key, clip)

@@ -29,7 +29,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,14 +170,27 @@ class LoadedModel:
 
     def tokens(self, text: str) -> list[int]:
         """Token ids of ``text`` alone, with no special tokens added."""
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"expected a non-empty string to tokenize, got {text!r}")
+        return self.tokens_many([text])[0]
+
+    def tokens_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """:meth:`tokens` of each text, in one call of the tokenizer (a fast tokenizer
+        encodes the batch in Rust, about ten times faster than text by text, with the
+        same ids: tested)."""
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(
+                    f"expected a non-empty string to tokenize, got {text!r} (item {i})"
+                )
+        if not texts:
+            return []
         # verbose=False: counting a text longer than the window is how the window filter
         # works, so the tokenizer's "longer than the maximum" warning is noise here
-        ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
-        if not ids:
-            raise InputError(f"{self.spec.name}: {text!r} tokenizes to nothing")
-        return list(ids)
+        out = self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        for text, ids in zip(texts, out, strict=True):
+            if not ids:
+                raise InputError(f"{self.spec.name}: {text!r} tokenizes to nothing")
+        return [list(ids) for ids in out]
 
     def n_tokens(self, text: str, wrapped: bool | None = None) -> int:
         """Tokens ``text`` takes in the model, with the wrap tokens when ``wrapped``.

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from .errors import InputError
 from .geometry import _as_embeddings
@@ -32,6 +33,21 @@ METHODS = ("raw", "centered", "standardized", "abtt")
 def abtt_components(d: int) -> int:
     """Principal directions all-but-the-top removes: ``max(1, round(d / 100))``."""
     return max(1, int(round(d / 100)))
+
+
+def top_directions(centred: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` leading principal directions of a centred sample ``[n, d]``, as unit rows
+    ``[k, d]``, largest variance first.
+
+    They are the top eigenvectors of the ``d x d`` scatter matrix ``X^T X`` (the right
+    singular vectors of ``X``), found with a partial symmetric eigensolver: for 10,000
+    vectors of 768 dimensions about ten times faster than a full SVD of ``X``. The sign
+    of each direction is arbitrary; all-but-the-top only uses the projection on it.
+    """
+    d = centred.shape[1]
+    scatter = centred.T @ centred
+    _, vectors = scipy.linalg.eigh(scatter, subset_by_index=[d - k, d - 1])
+    return vectors[:, ::-1].T.copy()
 
 
 @dataclass(frozen=True)
@@ -59,10 +75,9 @@ class Postprocessor:
             x = np.asarray(arr[:, layer], dtype=np.float64)
             mu = x.mean(axis=0)
             centred = x - mu
-            _, _, vt = np.linalg.svd(centred, full_matrices=False)
             means.append(mu)
             stds.append(x.std(axis=0))
-            comps.append(vt[:k])
+            comps.append(top_directions(centred, k))
         return cls(np.stack(means), np.stack(stds), np.stack(comps))
 
     @property

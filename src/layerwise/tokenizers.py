@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -113,7 +114,14 @@ def clip_tokenizer() -> CLIPTokenizer:
 
 def clip_token_count(text: str) -> int:
     """Tokens ``text`` takes in CLIP's text encoder, BOS and EOS included (window: 77)."""
-    return len(clip_tokenizer()(text, verbose=False)["input_ids"])
+    return clip_token_counts([text])[0]
+
+
+def clip_token_counts(texts: Sequence[str]) -> list[int]:
+    """:func:`clip_token_count` of each text, in one batched call of the tokenizer."""
+    if not texts:
+        return []
+    return [len(ids) for ids in clip_tokenizer()(list(texts), verbose=False)["input_ids"]]
 
 
 @lru_cache(maxsize=1)
