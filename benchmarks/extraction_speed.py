@@ -10,9 +10,7 @@ its own:
   batches, only the read positions kept);
 - ``loop``: one sentence at a time, every hidden state read at the last position;
 - ``bare``: the package's batches through the model with nothing else (no
-  tokenization, no gathering, no copies): the floor any extraction pays;
-- ``package_wide``: the package with batches of up to 8,192 padded tokens instead of
-  the CPU default (:data:`layerwise.extraction.MAX_TOKENS`), the budget it had before.
+  tokenization, no gathering, no copies): the floor any extraction pays.
 
 Then the CWE sample (``--n-cwe`` sampled token positions of the window-filtered
 STS 2012-2016 sentences, as in chapter 3):
@@ -20,7 +18,10 @@ STS 2012-2016 sentences, as in chapter 3):
 - ``cwe_cut``: the package's extraction, each input cut after its last sampled
   position (the model is causal);
 - ``cwe_uncut``: the same with the cut switched off;
-- ``cwe_bare``: bare forwards over the full sentences.
+- ``cwe_bare``: bare forwards over the full sentences;
+- ``cwe_wide``: ``cwe_cut`` with batches of up to 8,192 padded tokens instead of the
+  CPU default (:data:`layerwise.extraction.MAX_TOKENS`), the budget it had before (the
+  short STS-B sentences never fill 1,024 tokens, so the CWE sample is where it binds).
 
 Each mode first runs one warm-up pass over a few inputs (the first calls of a
 new input shape are slow on CPU). Prints times, ratios and peak RSS; checks that
@@ -83,7 +84,7 @@ def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path, n_cwe: i
         lm, requests = _setup(model, n)
     spec = lm.spec
     lengths = np.array([len(r.ids) for r in requests])
-    if mode == "cwe_cut":  # the tokens the model actually sees
+    if mode in ("cwe_cut", "cwe_wide"):  # the tokens the model actually sees
         from layerwise.extraction import cut_after_last_read
 
         run_lengths = np.array([len(cut_after_last_read(r).ids) for r in requests])
@@ -93,7 +94,7 @@ def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path, n_cwe: i
     def package(reqs):
         return extract(lm, reqs, batch_size=batch_size, progress=False).states
 
-    def package_wide(reqs):
+    def wide(reqs):
         return extract(lm, reqs, batch_size=batch_size, max_tokens=8192, progress=False).states
 
     def loop(reqs):
@@ -115,11 +116,11 @@ def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path, n_cwe: i
 
     fn = {
         "package": package,
-        "package_wide": package_wide,
         "loop": loop,
         "bare": bare,
         "cwe_cut": package,
         "cwe_uncut": package,
+        "cwe_wide": wide,
         "cwe_bare": bare,
     }[mode]
     fn(requests[:32])  # warm-up
@@ -149,7 +150,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--n-cwe", type=int, default=1000, help="sampled CWE positions")
     p.add_argument("--json", type=Path, help="write the times and ratios here")
-    modes = ["bare", "package", "package_wide", "loop", "cwe_bare", "cwe_cut", "cwe_uncut"]
+    modes = ["bare", "package", "loop", "cwe_bare", "cwe_cut", "cwe_uncut", "cwe_wide"]
     p.add_argument("--mode", choices=modes, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -191,8 +192,6 @@ def main() -> None:
     overhead = res["package"]["seconds"] / res["bare"]["seconds"]
     print(f"package vs one-at-a-time: {speedup:.1f}x faster (target >= 4x)")
     print(f"package vs bare forwards: {overhead:.2f}x the time (target <= 1.3x)")
-    budget = res["package_wide"]["seconds"] / res["package"]["seconds"]
-    print(f"batches of 8,192 padded tokens vs the CPU default: {budget:.2f}x the time")
     print(
         f"package vs one-at-a-time arrays: max abs diff {diff:.2e} "
         f"(hidden states reach {np.abs(loop).max():.0f}), relative {rel:.1e}"
@@ -207,6 +206,8 @@ def main() -> None:
         f"{100 * cut_saving:.0f}% faster than uncut ({100 * token_saving:.0f}% fewer tokens); "
         f"cut vs uncut arrays relative {cut_rel:.1e}"
     )
+    budget = res["cwe_wide"]["seconds"] / res["cwe_cut"]["seconds"]
+    print(f"CWE cut in batches of 8,192 padded tokens vs the CPU default: {budget:.2f}x the time")
     if args.json:
         args.json.write_text(
             json.dumps(
