@@ -272,9 +272,10 @@ def paired_table(
         # raw states need no fit (chapter 6 asks for raw only)
         pp = Postprocessor.fit(ms.cwe) if set(methods) - {"raw"} else None
         for method in methods:
-            x = ms.sentences[sentence_setting]
-            words = pp.transform(ms.words, method) if pp else ms.words
-            sent = {sentence_setting: pp.transform(x, method) if pp else x}
+            words, x = ms.words, ms.sentences[sentence_setting]
+            if method != "raw":
+                words, x = pp.transform(words, method), pp.transform(x, method)
+            sent = {sentence_setting: x}
             values[(ms.name, method)] = {
                 task: _item_values(words, sent, task, setting) for task, setting in tasks
             }

@@ -124,7 +124,7 @@ def requests_digest(requests: Sequence[Request]) -> str:
 #: Padded tokens per batch (``batch_size`` caps the inputs too). On a CPU, small batches
 #: keep a layer's activations in the processor's caches: on 2 cores a budget of 1,024
 #: tokens ran 5-20% faster than 8,192 for every model and input of the book
-#: (``benchmarks/extraction_speed.py``, mode ``package_wide``). An accelerator wants wide
+#: (``benchmarks/extraction_speed.py``, mode ``cwe_wide``). An accelerator wants wide
 #: batches.
 MAX_TOKENS = {"cpu": 1024}
 MAX_TOKENS_ACCELERATOR = 16384

@@ -41,7 +41,7 @@ def top_directions(centred: np.ndarray, k: int) -> np.ndarray:
 
     They are the top eigenvectors of the ``d x d`` scatter matrix ``X^T X`` (the right
     singular vectors of ``X``), found with a partial symmetric eigensolver: for 10,000
-    vectors of 768 dimensions about ten times faster than a full SVD of ``X``. The sign
+    vectors of 768 dimensions about eight times faster than a full SVD of ``X``. The sign
     of each direction is arbitrary; all-but-the-top only uses the projection on it.
     """
     d = centred.shape[1]

@@ -112,13 +112,9 @@ def clip_tokenizer() -> CLIPTokenizer:
     return CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=merges)
 
 
-def clip_token_count(text: str) -> int:
-    """Tokens ``text`` takes in CLIP's text encoder, BOS and EOS included (window: 77)."""
-    return clip_token_counts([text])[0]
-
-
 def clip_token_counts(texts: Sequence[str]) -> list[int]:
-    """:func:`clip_token_count` of each text, in one batched call of the tokenizer."""
+    """Tokens each text takes in CLIP's text encoder, BOS and EOS included (window: 77),
+    from one batched call of the tokenizer."""
     if not texts:
         return []
     return [len(ids) for ids in clip_tokenizer()(list(texts), verbose=False)["input_ids"]]
