@@ -179,6 +179,19 @@ def test_reader_table_shows_an_en_dash_for_undefined_values():
     html = display.reader_table(df).to_html()
     assert "\u2013" in html and "nan" not in html.lower()
     assert "0.123" in html and "0.12345" not in html
+    assert 'class="dataframe"' in html  # styled by the theme like pandas' own tables
+
+
+def test_reader_table_formats_by_column():
+    df = pd.DataFrame({"difference": [0.25, np.nan], "holds": [True, pd.NA]})
+    html = display.reader_table(
+        df,
+        formats={"difference": "{:+.2f}", "holds": lambda v: "undefined" if pd.isna(v) else "yes"},
+        hide_index=True,
+    ).to_html()
+    assert "+0.25" in html and "\u2013" in html  # missing number: en dash
+    assert "yes" in html and "undefined" in html  # a function sees missing values too
+    assert "nan" not in html.lower()
 
 
 # --- build report -------------------------------------------------------------------

@@ -120,10 +120,22 @@ def shown_path(path: str | os.PathLike[str], root: Path | None = None) -> str:
     return full.as_posix()
 
 
-def reader_table(df, digits: int = 3):
+def reader_table(df, digits: int = 3, *, formats=None, hide_index: bool = False):
     """``df`` rounded to ``digits`` with an en dash where a value is undefined (NaN), as a
-    pandas Styler for the book's pages; the caption beside it says why a value is missing."""
-    return df.style.format(precision=digits, na_rep=MISSING)
+    pandas Styler for the book's pages; the caption beside it says why a value is missing.
+
+    ``formats`` maps a column to a format string (``"{:+.3f}"``, undefined values still an
+    en dash) or to a function that receives every value, missing ones included (e.g.
+    ``results.holds_text``). The table carries the ``dataframe`` class, so the book's
+    theme draws it like every other table (a bare Styler table has no cell padding).
+    """
+    styler = df.style.format(precision=digits, na_rep=MISSING)
+    for column, fmt in (formats or {}).items():
+        na_rep = None if callable(fmt) else MISSING
+        styler = styler.format(fmt, subset=[column], na_rep=na_rep)
+    if hide_index:
+        styler = styler.hide(axis="index")
+    return styler.set_table_attributes('class="dataframe"')
 
 
 def glue_figure(name: str, fig) -> None:
