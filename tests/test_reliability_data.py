@@ -38,7 +38,7 @@ def data_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         os.chmod(folder, 0o755)
         for name in files:
             os.chmod(os.path.join(folder, name), 0o644)
-    monkeypatch.setattr(data, "DATA_DIR", target)
+    monkeypatch.setattr(data.integrity, "DATA_DIR", target)
     return target
 
 

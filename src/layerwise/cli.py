@@ -14,7 +14,8 @@ import argparse
 import sys
 
 from .errors import LayerwiseError
-from .models import PROFILES, hub_availability, resolve_profile
+from .models.hub import hub_availability
+from .pipeline.profiles import PROFILES, resolve_profile
 
 
 def _positive_int(text: str) -> int:
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{role:12s} {source:40s} {hub_availability(source)}")
             return 0
         if args.command == "rehearse":
-            from . import rehearsal
+            from .models import rehearsal
 
             home = args.hf_home or rehearsal.DEFAULT_HF_HOME
             rehearsal.build(home, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
@@ -97,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         cfg = _run_config(args, profile=args.profile, revisions=dict(args.revision))
         if args.command == "reproduce":
-            from .runs import reproduce
+            from .pipeline.reproduce import reproduce
 
             reproduce(cfg)
         else:
-            from .book import build_book
+            from .site.book import build_book
 
             build_book(cfg)
     except LayerwiseError as err:
@@ -125,7 +126,7 @@ def _compare_parser(sub) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import run_compare
+    from .pipeline.compare import run_compare
 
     # the profile is unused by compare: the models are named on the command line
     cfg = _run_config(args, profile="tiny", n_cwe=args.n_cwe, n_resamples=args.n_resamples)
@@ -134,8 +135,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _run_config(args: argparse.Namespace, **fields):
-    """The :class:`~layerwise.runs.RunConfig` of a command's common options."""
-    from .runs import RunConfig
+    """The :class:`~layerwise.pipeline.config.RunConfig` of a command's common options."""
+    from .pipeline.config import RunConfig
 
     return RunConfig(
         scale=args.scale,

@@ -27,19 +27,14 @@ The code is split by what it reads: :mod:`.integrity` (locating the folder, chec
 re-exported here, so ``from layerwise import data; data.load_word_pairs(...)`` works.
 
 The folder read is, in order of precedence: the ``data_dir`` argument of a loader, the
-module-level :data:`DATA_DIR` (set it, e.g. with ``monkeypatch``, to point every loader at a
+module-level ``layerwise.data.integrity.DATA_DIR`` (set it, e.g. with ``monkeypatch``,
+to point every loader at a
 copy of the data), and the ``datasets`` folder inside the installed package.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-#: Folder the loaders read when no ``data_dir`` argument is given; ``None`` means the
-#: ``datasets`` folder shipped inside the package. Read at call time, so it can be patched.
-DATA_DIR: Path | str | None = None
-
-from .integrity import (  # noqa: E402  (DATA_DIR first: the submodules read it at call time)
+from .integrity import (
     SUMS_FILE,
     checksum,
     dataset_checksums,
@@ -47,8 +42,8 @@ from .integrity import (  # noqa: E402  (DATA_DIR first: the submodules read it 
     verify_checksums,
     verify_complete,
 )
-from .overview import DATASET_INFO, overview  # noqa: E402
-from .sts import (  # noqa: E402
+from .overview import DATASET_INFO, overview
+from .sts import (
     STS_YEARS,
     Sentence,
     StsPair,
@@ -59,8 +54,8 @@ from .sts import (  # noqa: E402
     sts_benchmark_sentences,
     sts_sentence_summary,
 )
-from .window import WindowFilter, filter_to_window  # noqa: E402
-from .words import (  # noqa: E402
+from .window import WindowFilter, filter_to_window
+from .words import (
     PLEASANT,
     UNPLEASANT,
     WORD_SIMILARITY_DISPLAY_NAMES,
@@ -73,7 +68,6 @@ from .words import (  # noqa: E402
 
 __all__ = [
     "DATASET_INFO",
-    "DATA_DIR",
     "PLEASANT",
     "STS_YEARS",
     "SUMS_FILE",

@@ -18,8 +18,12 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import DataError, InputError
 
+#: Folder the loaders read when no ``data_dir`` argument is given; ``None`` means the
+#: ``datasets`` folder shipped inside the package. Read at call time, so it can be patched
+#: (``monkeypatch.setattr(layerwise.data.integrity, "DATA_DIR", folder)``).
+DATA_DIR: Path | str | None = None
 SUMS_FILE = "SHA256SUMS"
-_REPO_DATA_PATH = "src/layerwise/datasets"
+REPO_DATA_PATH = "src/layerwise/datasets"
 _PACKAGED = Path(__file__).resolve().parent.parent / "datasets"
 
 
@@ -35,8 +39,6 @@ def dataset_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """
     if data_dir is not None:
         return Path(data_dir).absolute()
-    from . import DATA_DIR  # read at call time, so that patching ``data.DATA_DIR`` works
-
     if DATA_DIR is not None:
         return Path(DATA_DIR).absolute()
     try:
@@ -50,9 +52,9 @@ def dataset_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return _PACKAGED
 
 
-def _restore_hint(rel: str) -> str:
+def restore_hint(rel: str) -> str:
     return (
-        f"Restore it from the project repository, e.g. `git checkout -- {_REPO_DATA_PATH}/{rel}`"
+        f"Restore it from the project repository, e.g. `git checkout -- {REPO_DATA_PATH}/{rel}`"
         " (or reinstall the package); the vendored data must not be edited."
     )
 
@@ -134,12 +136,12 @@ def _read_sums(root: Path) -> dict[str, str]:
     sums_path = root / SUMS_FILE
     if not sums_path.is_file():
         raise DataError(
-            f"checksum list {SUMS_FILE} not found at {sums_path}. {_restore_hint(SUMS_FILE)}"
+            f"checksum list {SUMS_FILE} not found at {sums_path}. {restore_hint(SUMS_FILE)}"
         )
     try:
         text = sums_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {sums_path}: {exc}. {_restore_hint(SUMS_FILE)}") from exc
+        raise DataError(f"cannot read {sums_path}: {exc}. {restore_hint(SUMS_FILE)}") from exc
     sums: dict[str, str] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
@@ -157,7 +159,7 @@ def _read_sums(root: Path) -> dict[str, str]:
         ):
             raise DataError(
                 f"{SUMS_FILE}, line {number}: expected '<sha256>  ./<path>', got "
-                f"{_show(line)}. {_restore_hint(SUMS_FILE)}"
+                f"{show_line(line)}. {restore_hint(SUMS_FILE)}"
             )
         sums[_normalize_rel(name.strip(), root)] = digest
     return sums
@@ -196,17 +198,17 @@ def verify_checksums(
             raise DataError(
                 f"{rel}: not listed in {root / SUMS_FILE}, so its integrity cannot be checked. "
                 "Every data file must have a checksum; restore the datasets folder from the "
-                f"project repository (e.g. `git checkout -- {_REPO_DATA_PATH}`)."
+                f"project repository (e.g. `git checkout -- {REPO_DATA_PATH}`)."
             )
         full = root / rel
         if not full.is_file():
-            raise DataError(f"{rel}: data file not found at {full}. {_restore_hint(rel)}")
+            raise DataError(f"{rel}: data file not found at {full}. {restore_hint(rel)}")
         actual = checksum(full)
         expected = sums[rel]
         if actual != expected:
             raise DataError(
                 f"{rel}: checksum mismatch at {full}: expected sha256 {expected}, got {actual}. "
-                f"The file was modified or corrupted. {_restore_hint(rel)}"
+                f"The file was modified or corrupted. {restore_hint(rel)}"
             )
         result[rel] = actual
     return result
@@ -228,20 +230,20 @@ def dataset_checksums(*, data_dir: str | os.PathLike[str] | None = None) -> dict
 # ---------------------------------------------------------------------------------------------
 
 
-def _show(line: str, limit: int = 80) -> str:
+def show_line(line: str, limit: int = 80) -> str:
     """repr of the first ``limit`` characters of a line, with ``...`` after it if cut."""
     if len(line) > limit:
         return repr(line[:limit]) + "..."
     return repr(line)
 
 
-def _malformed(rel: str, number: int, expected: str, line: str) -> DataError:
+def malformed_line(rel: str, number: int, expected: str, line: str) -> DataError:
     return DataError(
-        f"{rel}, line {number}: expected {expected}, got {_show(line)}. {_restore_hint(rel)}"
+        f"{rel}, line {number}: expected {expected}, got {show_line(line)}. {restore_hint(rel)}"
     )
 
 
-def _read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
+def read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
     """Verify a file's checksum, then return its (1-based line number, line) pairs.
 
     Lines are split on ``\\n`` only (a trailing ``\\r`` is removed); the empty string after
@@ -253,20 +255,20 @@ def _read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
     try:
         text = full.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{rel}: not valid UTF-8 ({exc}). {_restore_hint(rel)}") from exc
+        raise DataError(f"{rel}: not valid UTF-8 ({exc}). {restore_hint(rel)}") from exc
     except OSError as exc:
-        raise DataError(f"cannot read {full}: {exc}. {_restore_hint(rel)}") from exc
+        raise DataError(f"cannot read {full}: {exc}. {restore_hint(rel)}") from exc
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [(number, line.rstrip("\r")) for number, line in enumerate(lines, start=1)]
 
 
-def _is_blank(line: str) -> bool:
+def is_blank(line: str) -> bool:
     return line.strip(" ") == ""
 
 
-def _number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
     """Parse a finite float, or return None."""
     try:
         value = float(text)
@@ -275,8 +277,8 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _check_count(rel: str, what: str, found: int, expected: int) -> None:
+def check_count(rel: str, what: str, found: int, expected: int) -> None:
     if found != expected:
         raise DataError(
-            f"{rel}: expected {expected:,} {what}, found {found:,}. {_restore_hint(rel)}"
+            f"{rel}: expected {expected:,} {what}, found {found:,}. {restore_hint(rel)}"
         )

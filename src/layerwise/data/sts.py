@@ -17,13 +17,13 @@ from pathlib import Path
 
 from ..errors import DataError, InputError
 from .integrity import (
-    _REPO_DATA_PATH,
-    _check_count,
-    _is_blank,
-    _malformed,
-    _number,
-    _read_lines,
+    REPO_DATA_PATH,
+    check_count,
     dataset_dir,
+    is_blank,
+    malformed_line,
+    parse_number,
+    read_lines,
     verify_checksums,
     verify_complete,
 )
@@ -70,18 +70,18 @@ def load_sts_benchmark(
     rel = _STSB_PATH
     root = dataset_dir(data_dir)
     pairs: list[StsPair] = []
-    for number, line in _read_lines(root, rel):
-        if _is_blank(line):
+    for number, line in read_lines(root, rel):
+        if is_blank(line):
             continue
         fields = line.split("\t")
         if len(fields) < 7:
-            raise _malformed(rel, number, _STSB_LAYOUT, line)
+            raise malformed_line(rel, number, _STSB_LAYOUT, line)
         genre, file, year, sid, score_text, sentence1, sentence2 = fields[:7]
-        score = _number(score_text.strip())
+        score = parse_number(score_text.strip())
         if score is None:
-            raise _malformed(rel, number, "a numeric score in the fifth field", line)
+            raise malformed_line(rel, number, "a numeric score in the fifth field", line)
         if not sentence1.strip() or not sentence2.strip():
-            raise _malformed(rel, number, "two non-empty sentences in fields 6 and 7", line)
+            raise malformed_line(rel, number, "two non-empty sentences in fields 6 and 7", line)
         if strip:
             sentence1, sentence2 = sentence1.strip(), sentence2.strip()
         pairs.append(
@@ -89,9 +89,9 @@ def load_sts_benchmark(
                 genre.strip(), file.strip(), year.strip(), sid.strip(), score, sentence1, sentence2
             )
         )
-    _check_count(rel, "sentence pairs", len(pairs), _STSB_COUNT)
+    check_count(rel, "sentence pairs", len(pairs), _STSB_COUNT)
     unique = {text.strip() for p in pairs for text in (p.sentence1, p.sentence2)}
-    _check_count(rel, "unique sentences", len(unique), _STSB_UNIQUE)
+    check_count(rel, "unique sentences", len(unique), _STSB_UNIQUE)
     return pairs
 
 
@@ -156,13 +156,13 @@ def _semeval_files(root: Path, years: Iterable[int]) -> list[str]:
         if not folder.is_dir():
             raise DataError(
                 f"{rel_folder}: folder not found at {folder}. Restore it from the project "
-                f"repository, e.g. `git checkout -- {_REPO_DATA_PATH}/{rel_folder}`."
+                f"repository, e.g. `git checkout -- {REPO_DATA_PATH}/{rel_folder}`."
             )
         names = [p.name for p in folder.glob("*.tsv") if p.is_file()]
         if not names:
             raise DataError(
                 f"{rel_folder}: no .tsv files in {folder}. Restore them from the project "
-                f"repository, e.g. `git checkout -- {_REPO_DATA_PATH}/{rel_folder}`."
+                f"repository, e.g. `git checkout -- {REPO_DATA_PATH}/{rel_folder}`."
             )
         files.extend(f"{rel_folder}/{name}" for name in names)
     return sorted(files)
@@ -173,17 +173,19 @@ def _read_semeval(root: Path, years: Iterable[int]) -> list[tuple[str, list[tupl
     result: list[tuple[str, list[tuple[str, str]]]] = []
     for rel in _semeval_files(root, years):
         pairs: list[tuple[str, str]] = []
-        for number, line in _read_lines(root, rel):
-            if _is_blank(line):
+        for number, line in read_lines(root, rel):
+            if is_blank(line):
                 continue
             fields = line.split("\t")
             if len(fields) != 3:
-                raise _malformed(rel, number, _SEMEVAL_LAYOUT, line)
+                raise malformed_line(rel, number, _SEMEVAL_LAYOUT, line)
             score_text, sentence1, sentence2 = fields
-            if score_text.strip() and _number(score_text.strip()) is None:
-                raise _malformed(rel, number, "an empty or numeric score in the first field", line)
+            if score_text.strip() and parse_number(score_text.strip()) is None:
+                raise malformed_line(
+                    rel, number, "an empty or numeric score in the first field", line
+                )
             if not sentence1.strip() or not sentence2.strip():
-                raise _malformed(rel, number, "two non-empty sentences", line)
+                raise malformed_line(rel, number, "two non-empty sentences", line)
             pairs.append((sentence1, sentence2))
         result.append((rel[len(_SEMEVAL_DIR) + 1 :], pairs))
     return result
@@ -226,8 +228,8 @@ def load_sts_sentences(
                 if key not in seen:
                     seen[key] = source
     if _all_years(years):
-        _check_count(_SEMEVAL_DIR, "sentence pairs", n_pairs, _SEMEVAL_PAIRS)
-        _check_count(_SEMEVAL_DIR, "unique sentences", len(seen), _SEMEVAL_UNIQUE[bool(strip)])
+        check_count(_SEMEVAL_DIR, "sentence pairs", n_pairs, _SEMEVAL_PAIRS)
+        check_count(_SEMEVAL_DIR, "unique sentences", len(seen), _SEMEVAL_UNIQUE[bool(strip)])
     return [Sentence(text, source) for text, source in seen.items()]
 
 
@@ -245,7 +247,7 @@ def sts_sentence_summary(
     years = list(years) if not isinstance(years, (int, str)) else years
     summary = {source: len(pairs) for source, pairs in _read_semeval(root, years)}
     if _all_years(years):
-        _check_count(_SEMEVAL_DIR, "sentence pairs", sum(summary.values()), _SEMEVAL_PAIRS)
+        check_count(_SEMEVAL_DIR, "sentence pairs", sum(summary.values()), _SEMEVAL_PAIRS)
     return summary
 
 
@@ -287,10 +289,10 @@ def load_sts_benchmark_quoted(*, data_dir: str | os.PathLike[str] | None = None)
     with open(root / rel, encoding="utf-8", newline="") as handle:
         for record in csv.reader(handle):
             fields = "".join(record).split("\t")
-            score = _number(fields[4].strip()) if len(fields) >= 7 else None
+            score = parse_number(fields[4].strip()) if len(fields) >= 7 else None
             if score is None:
                 continue
             genre, file, year, sid = (f.strip() for f in fields[:4])
             pairs.append(StsPair(genre, file, year, sid, score, fields[5], fields[6]))
-    _check_count(rel, "pairs in the authors' quote-honouring read", len(pairs), _STSB_AUTHORS_COUNT)
+    check_count(rel, "pairs in the authors' quote-honouring read", len(pairs), _STSB_AUTHORS_COUNT)
     return pairs

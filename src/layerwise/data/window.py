@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..errors import InputError
-from .integrity import _show
+from .integrity import show_line
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ def filter_to_window(
             n = count_fn(item_text)
             if isinstance(n, bool) or not hasattr(n, "__index__") or int(n) < 0:
                 raise InputError(
-                    f"counters[{model!r}] returned {n!r} for {_show(item_text)}; expected a "
+                    f"counters[{model!r}] returned {n!r} for {show_line(item_text)}; expected a "
                     "non-negative integer number of tokens."
                 )
             counts.append(int(n))

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from ..errors import DataError, InputError
 from .integrity import (
-    _check_count,
-    _is_blank,
-    _malformed,
-    _number,
-    _read_lines,
-    _restore_hint,
+    check_count,
     dataset_dir,
+    is_blank,
+    malformed_line,
+    parse_number,
+    read_lines,
+    restore_hint,
 )
 
 
@@ -101,19 +101,19 @@ def load_word_pairs(name: str, *, data_dir: str | os.PathLike[str] | None = None
     spec = _WORD_PAIR_FORMATS[_task_key(name)]
     root = dataset_dir(data_dir)
     pairs: list[WordPair] = []
-    for number, line in _read_lines(root, spec.path):
-        if _is_blank(line):
+    for number, line in read_lines(root, spec.path):
+        if is_blank(line):
             continue
         fields = [field.strip() for field in line.split(spec.separator)]
         if len(fields) != spec.n_fields:
-            raise _malformed(spec.path, number, spec.layout, line)
-        score = _number(fields[spec.score_field])
+            raise malformed_line(spec.path, number, spec.layout, line)
+        score = parse_number(fields[spec.score_field])
         if score is None or not fields[0] or not fields[1]:
-            raise _malformed(
+            raise malformed_line(
                 spec.path, number, f"{spec.layout} with two words and a numeric score", line
             )
         pairs.append(WordPair(fields[0], fields[1], score))
-    _check_count(spec.path, "word pairs", len(pairs), spec.count)
+    check_count(spec.path, "word pairs", len(pairs), spec.count)
     return pairs
 
 
@@ -159,13 +159,13 @@ def load_valnorm(*, data_dir: str | os.PathLike[str] | None = None) -> list[Vale
     """
     rel = _VALNORM_PATH
     root = dataset_dir(data_dir)
-    rows = [(number, line) for number, line in _read_lines(root, rel) if not _is_blank(line)]
+    rows = [(number, line) for number, line in read_lines(root, rel) if not is_blank(line)]
     if not rows:
-        raise DataError(f"{rel}: the file is empty. {_restore_hint(rel)}")
+        raise DataError(f"{rel}: the file is empty. {restore_hint(rel)}")
     header_number, header_line = rows[0]
     header = [name.strip() for name in header_line.split(",")]
     if _VALNORM_WORD_COLUMN not in header or _VALNORM_VALENCE_COLUMN not in header:
-        raise _malformed(
+        raise malformed_line(
             rel,
             header_number,
             f"a header row with columns {_VALNORM_WORD_COLUMN!r} and {_VALNORM_VALENCE_COLUMN!r}",
@@ -177,10 +177,12 @@ def load_valnorm(*, data_dir: str | os.PathLike[str] | None = None) -> list[Vale
     for number, line in rows[1:]:
         fields = [field.strip() for field in line.split(",")]
         if len(fields) != len(header):
-            raise _malformed(rel, number, f"{len(header)} comma-separated fields", line)
-        valence = _number(fields[valence_at])
+            raise malformed_line(rel, number, f"{len(header)} comma-separated fields", line)
+        valence = parse_number(fields[valence_at])
         if valence is None or not fields[word_at]:
-            raise _malformed(rel, number, f"a word and a numeric {_VALNORM_VALENCE_COLUMN}", line)
+            raise malformed_line(
+                rel, number, f"a word and a numeric {_VALNORM_VALENCE_COLUMN}", line
+            )
         words.append(ValenceWord(fields[word_at], valence))
-    _check_count(rel, "words", len(words), _VALNORM_COUNT)
+    check_count(rel, "words", len(words), _VALNORM_COUNT)
     return words

@@ -1,0 +1,237 @@
+"""Batched extraction of every hidden state at the read positions of :class:`Request` s.
+
+For every read, extraction returns the mean over its span of each hidden state, layer 0
+(embedding output) to the top layer: an array ``[n_reads, n_states, d]``.
+
+How (chapter 2, ``notebooks/02_extraction``):
+- inputs are sorted by length and batched, padded on the RIGHT, under
+  ``torch.inference_mode``: in a causal model real tokens never attend to the
+  padding and position ids stay ``0..len-1``, so a batched result equals the
+  one-at-a-time result (tested to 1e-5);
+- positions come from each input's own length, never from token ids (CLIP pads
+  with its EOS token);
+- only the read positions leave each batch, so memory grows with the number of
+  reads, not with tokens x layers;
+- in a causal model (:attr:`~layerwise.models.spec.ModelSpec.causal`, found by a probe
+  at load) the state at position p depends only on tokens 0..p, so each input is
+  cut after its last read position: the tokens after it would be computed and
+  thrown away (tested equal to the uncut result);
+- the other convention of the top layer (before/after the final layer norm, see
+  :attr:`~layerwise.models.spec.ModelSpec.top_state`) is captured with a hook as
+  ``top_alt``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..models.spec import LoadedModel
+from .requests import Request
+
+
+@dataclass
+class Extracted:
+    """Hidden states at the requested reads.
+
+    ``states``: ``[n_reads, n_states, d]`` float32, layer 0 = embedding output;
+    ``top_alt``: ``[n_reads, d]``, the top layer in the other final-norm
+    convention (``None`` when the model has no final norm).
+    """
+
+    states: np.ndarray
+    top_alt: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def take(self, index: np.ndarray | slice | Sequence[int]) -> Extracted:
+        alt = None if self.top_alt is None else self.top_alt[index]
+        return Extracted(self.states[index], alt)
+
+
+#: Padded tokens per batch (``batch_size`` caps the inputs too). On a CPU, small batches
+#: keep a layer's activations in the processor's caches: on 2 cores a budget of 1,024
+#: tokens ran 5-20% faster than 8,192 for every model and input of the book
+#: (``benchmarks/extraction_speed.py``, mode ``cwe_wide``). An accelerator wants wide
+#: batches.
+MAX_TOKENS = {"cpu": 1024}
+MAX_TOKENS_ACCELERATOR = 16384
+
+
+def default_max_tokens(device: str) -> int:
+    """The padded-token budget of a batch on ``device`` (see :data:`MAX_TOKENS`)."""
+    return MAX_TOKENS.get(str(device).split(":")[0], MAX_TOKENS_ACCELERATOR)
+
+
+def _batches(lengths: np.ndarray, batch_size: int, max_tokens: int) -> list[np.ndarray]:
+    """Indices grouped longest first, each batch at most ``batch_size`` inputs and
+    ``max_tokens`` padded tokens."""
+    order = np.argsort(-lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        longest = int(lengths[order[start]])
+        size = max(1, min(batch_size, max_tokens // max(longest, 1)))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+def extract(
+    lm: LoadedModel,
+    requests: Sequence[Request],
+    *,
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+    progress: bool | None = None,
+    desc: str = "extracting",
+) -> Extracted:
+    """Run ``requests`` through the model in length-sorted, right-padded batches.
+
+    Returns the mean hidden state over each read span at every layer, in the
+    order of ``requests`` and, within a request, of its reads. ``max_tokens`` caps
+    the padded tokens of a batch (default: :func:`default_max_tokens` of the model's
+    device).
+    """
+    if not requests:
+        raise InputError("nothing to extract: no requests")
+    if max_tokens is None:
+        max_tokens = default_max_tokens(lm.spec.device)
+    if int(batch_size) < 1 or int(max_tokens) < 1:
+        raise InputError(
+            f"batch_size and max_tokens must be positive, got {batch_size} and {max_tokens}"
+        )
+    spec = lm.spec
+    check_window(lm, requests)
+    if spec.causal:
+        requests = [cut_after_last_read(r) for r in requests]
+    n_reads = np.array([len(r.reads) for r in requests])
+    first_read = np.concatenate([[0], np.cumsum(n_reads)[:-1]])
+    total = int(n_reads.sum())
+    states = np.empty((total, spec.n_states, spec.hidden_size), dtype=np.float32)
+    top_alt = (
+        np.empty((total, spec.hidden_size), dtype=np.float32)
+        if spec.top_state != "no_final_norm"
+        else None
+    )
+    lengths = np.array([len(r.ids) for r in requests])
+    batches = _batches(lengths, batch_size, max_tokens)
+    captured: dict[str, torch.Tensor] = {}
+    want = "post" if spec.top_state == "pre_norm" else "pre"
+    handle = None
+    if lm.final_norm is not None:
+        handle = lm.final_norm.register_forward_hook(
+            lambda m, i, o: captured.update(pre=i[0], post=o)
+        )
+    show = progress if progress is not None else total > 2000
+    # an explicit disable= overrides tqdm's own TQDM_DISABLE default: honour it here (the
+    # book's kernels set it, since a saved widget bar would load a CDN script)
+    show = show and os.environ.get("TQDM_DISABLE", "") in ("", "0", "false", "False")
+    try:
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc=desc, disable=not show, unit="batch"):
+                rows, spans, dest = _batch_reads(requests, batch, first_read)
+                ids, mask = _pad(requests, batch, lengths, spec.pad_id, spec.device)
+                out = lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+                hidden = out.hidden_states
+                if len(hidden) != spec.n_states:
+                    raise RuntimeError(f"{spec.name} returned {len(hidden)} hidden states")
+                for layer, h in enumerate(hidden):
+                    states[dest, layer] = _gather(h, rows, spans)
+                if top_alt is not None:
+                    top_alt[dest] = _gather(captured[want], rows, spans)
+    finally:
+        if handle is not None:
+            handle.remove()
+    return Extracted(states, top_alt)
+
+
+def cut_after_last_read(request: Request) -> Request:
+    """The request with its ids cut after the last position it reads (causal models only)."""
+    stop = max(b for _, b in request.reads)
+    return request if stop == len(request.ids) else Request(request.ids[:stop], request.reads)
+
+
+def check_window(lm: LoadedModel, requests: Sequence[Request]) -> None:
+    """InputError naming the first input (decoded, 60 characters) that exceeds the window."""
+    limit = lm.spec.max_length
+    too_long = [i for i, r in enumerate(requests) if len(r.ids) > limit]
+    if too_long:
+        first = requests[too_long[0]]
+        text = lm.tokenizer.decode(list(first.ids), skip_special_tokens=True).strip()
+        raise InputError(
+            f"{len(too_long)} input(s) exceed {lm.spec.name}'s {limit}-token window, "
+            f"first {text[:60].strip()!r} ({len(first.ids)} tokens); drop them with "
+            "data.filter_to_window first"
+        )
+
+
+def _batch_reads(
+    requests: Sequence[Request], batch: np.ndarray, first_read: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows, spans, dest = [], [], []
+    for row, i in enumerate(batch):
+        for j, span in enumerate(requests[i].reads):
+            rows.append(row)
+            spans.append(span)
+            dest.append(first_read[i] + j)
+    return np.array(rows), np.array(spans).reshape(-1, 2), np.array(dest)
+
+
+def _pad(
+    requests: Sequence[Request],
+    batch: np.ndarray,
+    lengths: np.ndarray,
+    pad_id: int,
+    device: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    width = int(lengths[batch].max())  # batches are length-sorted: little padding
+    ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, i in enumerate(batch):
+        n = len(requests[i].ids)
+        ids[row, :n] = requests[i].ids
+        mask[row, :n] = 1
+    return torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
+
+
+def _gather(h: torch.Tensor, rows: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Mean of ``h[row, start:stop]`` for each read, as float32 numpy ``[n_reads, d]``."""
+    single = spans[:, 1] - spans[:, 0] == 1
+    out = torch.empty((len(rows), h.shape[-1]), dtype=torch.float32, device=h.device)
+    if single.any():
+        idx = np.flatnonzero(single)
+        out[idx] = h[rows[idx], spans[idx, 0]].float()
+    for k in np.flatnonzero(~single):
+        start, stop = spans[k]
+        out[k] = h[rows[k], start:stop].float().mean(0)
+    return out.cpu().numpy()
+
+
+def batching_check(lm: LoadedModel, requests: Sequence[Request], batch_size: int) -> dict:
+    """Batched against one-at-a-time extraction of ``requests`` (chapter 2).
+
+    Returns the largest absolute difference, the largest absolute value, the largest
+    relative difference of a vector (``|b - a| / |a|``) and the two wall times.
+    """
+    start = time.perf_counter()
+    batched = extract(lm, requests, batch_size=batch_size, progress=False).states
+    mid = time.perf_counter()
+    single = np.concatenate([extract(lm, [r], progress=False).states for r in requests])
+    end = time.perf_counter()
+    rel = np.linalg.norm(batched - single, axis=-1) / np.linalg.norm(single, axis=-1)
+    return {
+        "max |batched - one at a time|": float(np.abs(batched - single).max()),
+        "largest |value|": float(np.abs(single).max()),
+        "max relative": float(rel.max()),
+        "batched (s)": mid - start,
+        "one by one (s)": end - mid,
+    }

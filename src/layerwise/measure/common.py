@@ -1,0 +1,133 @@
+"""What every measurement shares: the run's options, cached extraction, per-layer rows.
+
+Every measurement takes a loaded model (any Hugging Face text model) and returns a
+``pandas.DataFrame`` with one row per (model, setting, layer, ...) and the columns
+``model``, ``layer``, ``top`` and ``value`` (plus ``low``/``high``, the 95% bootstrap
+interval, for evaluations). Rows for layers ``0..L`` use the model's native hidden
+states (``top="native"``); one more row per quantity gives the top layer in the other
+final-layer-norm convention (``top="pre_norm"`` or ``"post_norm"``; methodology note 7,
+chapter 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..extract.batched import Extracted
+from ..extract.requests import Request
+from ..models.spec import LoadedModel
+from ..stats.correlation import Score
+from ..store.cache import Cache
+from ..store.cached import cached_extract
+from ..store.memo import BootstrapMemo
+
+
+@dataclass
+class MeasureOptions:
+    """Run-wide options of every measurement: sample sizes, seed, batching, the cache and
+    the bootstrap memo.
+
+    ``n_cwe``: tokens sampled for chapter 3's CWEs (the paper's 10,000); ``n_resamples``:
+    bootstrap resamples per interval; ``cache``: where extracted states, tables and values
+    are kept (None: compute everything); ``memo``: where bootstrap intervals are kept
+    (default: in ``cache``; None when there is no cache). ``progress``: show bars (None:
+    only for long extractions).
+    """
+
+    n_cwe: int = 10_000
+    seed: int = 0
+    batch_size: int = 64
+    n_resamples: int = 1000
+    cache: Cache | None = field(default_factory=Cache)
+    progress: bool | None = None
+    memo: BootstrapMemo | None = None
+
+    def __post_init__(self) -> None:
+        if self.memo is None and self.cache is not None:
+            self.memo = BootstrapMemo(self.cache)
+
+    def rng(self, salt: int = 0) -> np.random.Generator:
+        """A fresh generator for one step, derived from the run's seed."""
+        return np.random.default_rng([self.seed, salt])
+
+
+def extract_states(
+    lm: LoadedModel,
+    requests: Sequence[Request] | Callable[[], Sequence[Request]],
+    label: str,
+    s: MeasureOptions,
+    *,
+    inputs: str | None = None,
+    n_reads: int | None = None,
+) -> Extracted:
+    """:func:`~layerwise.store.cached.cached_extract` with the run's cache and batching."""
+    return cached_extract(
+        lm,
+        requests,
+        label=label,
+        cache=s.cache,
+        inputs=inputs,
+        n_reads=n_reads,
+        batch_size=s.batch_size,
+        progress=s.progress,
+    )
+
+
+def alt_top_name(lm: LoadedModel) -> str | None:
+    """The final-norm convention the hook captures (the one the native top lacks)."""
+    return {"pre_norm": "post_norm", "post_norm": "pre_norm"}.get(lm.spec.top_state)
+
+
+View = Callable[[Extracted], np.ndarray]
+#: The native states ``[n, L+1, d]`` and the alternative top layer as ``[n, 1, d]``.
+NATIVE: View = lambda e: e.states  # noqa: E731
+ALT_TOP: View = lambda e: e.top_alt[:, None]  # noqa: E731
+
+
+def per_layer(
+    lm: LoadedModel, ex: Extracted, score: Callable[[View], Iterable], **cols
+) -> list[dict]:
+    """Rows of ``score`` on every layer, plus the top layer in the other convention.
+
+    ``score`` receives a view (:data:`NATIVE` or :data:`ALT_TOP`) to apply to
+    each :class:`Extracted` it reads and returns one value per layer.
+    """
+    name = lm.spec.name
+    rows = [
+        {"model": name, "layer": layer, "top": "native", **cols, **_value_columns(v)}
+        for layer, v in enumerate(score(NATIVE))
+    ]
+    alt = alt_top_name(lm)
+    if alt is not None and ex.top_alt is not None:
+        (v,) = score(ALT_TOP)
+        rows.append(
+            {"model": name, "layer": lm.spec.n_layers, "top": alt, **cols, **_value_columns(v)}
+        )
+    return rows
+
+
+def _value_columns(v: float | Score) -> dict:
+    if isinstance(v, Score):
+        return {"value": v.value, "low": v.low, "high": v.high, "n": v.n}
+    return {"value": float(v)}
+
+
+def as_settings(settings: Sequence[str] | str, known: Iterable[str], what: str) -> list[str]:
+    """``settings`` as a list, each one checked against ``known`` (InputError listing them)."""
+    if isinstance(settings, str):
+        settings = [settings]
+    settings = list(settings)
+    check_settings(settings, known, what)
+    return settings
+
+
+def check_settings(settings: Iterable[str], known: Iterable[str], what: str) -> None:
+    """Raise an :class:`~layerwise.errors.InputError` listing the choices for an unknown
+    setting (or measure, or task) in ``settings``."""
+    bad = sorted(set(settings) - set(known), key=str)
+    if bad:
+        raise InputError(f"unknown {what} setting(s) {bad}; choose from {sorted(known)}")

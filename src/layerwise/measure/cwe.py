@@ -1,0 +1,146 @@
+"""Contextual word embeddings (CWEs) and their geometry: chapter 3, Figures 1-2.
+
+The sentence set (STS 2012-2016, filtered to every model's window; chapter 1), the
+sample of token positions, and the per-layer measures of :data:`CWE_MEASURES`
+(self-similarity, Eq. 1; top-k magnitude shares) on the sampled states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..extract.batched import Extracted
+from ..extract.batched import batching_check as extraction_batching_check
+from ..extract.requests import Request, TokenSample, clean_texts, cwe_requests, sentence_requests
+from ..models.spec import LoadedModel
+from ..models.tokenizers import CLIP_WINDOW, clip_token_counts
+from ..stats import geometry
+from ..store.cached import cached_value
+from ..store.keys import model_identity, texts_digest
+from .common import MeasureOptions, as_settings, extract_states, per_layer
+
+
+def real_token_counts(
+    lm: LoadedModel, texts: Sequence[str], s: MeasureOptions | None = None
+) -> list[int]:
+    """Tokens of each text alone (no special tokens) in ``lm``'s tokenizer, cached in
+    ``s.cache``: the window filter and the CWE sampler need only counts."""
+    texts = list(texts)
+    compute = lambda: [len(t) for t in lm.tokens_many(clean_texts(texts, "text"))]  # noqa: E731
+    cache = s.cache if s is not None else None
+    return list(
+        cached_value(
+            cache, "real token counts", compute, model=model_identity(lm), texts=texts_digest(texts)
+        )
+    )
+
+
+def window_counters(
+    models: Sequence[LoadedModel], texts: Sequence[str], s: MeasureOptions | None = None
+) -> dict[str, tuple[Callable[[str], int], int]]:
+    """Counters for :func:`data.filter_to_window`: CLIP's exact tokenizer (its 77-token
+    window always applies) and each model, special tokens included, from cached counts."""
+    texts = list(texts)
+
+    def lookup(counts: Sequence[int], extra: int = 0) -> Callable[[str], int]:
+        table = dict(zip(texts, counts, strict=True))
+        return lambda text: table[text] + extra
+
+    clip = lambda: clip_token_counts(texts)  # noqa: E731
+    cache = s.cache if s is not None else None
+    clip_counts = cached_value(cache, "clip counts", clip, texts=texts_digest(texts))
+    counters = {"CLIP (exact tokenizer)": (lookup(clip_counts), CLIP_WINDOW)}
+    for lm in models:
+        wrap = 2 if lm.spec.native_wrap else 0
+        counts = real_token_counts(lm, texts, s)
+        counters[lm.spec.name] = (lookup(counts, wrap), lm.spec.max_length)
+    return counters
+
+
+def cwe_sentence_set(
+    models: Sequence[LoadedModel], s: MeasureOptions | None = None
+) -> data.WindowFilter:
+    """STS 2012-2016 unique sentences that fit EVERY model's window (chapter 1).
+
+    One set serves all models, so their CWEs come from the same contexts. CLIP's
+    77-token window (counted with CLIP's exact tokenizer) always applies, so every
+    profile samples from the paper's sentence set. Token counts are cached in ``s``.
+    """
+    sentences = data.load_sts_sentences()
+    counters = window_counters(models, [x.text for x in sentences], s)
+    return data.filter_to_window(sentences, counters)
+
+
+def cwe_sentences(models: Sequence[LoadedModel], s: MeasureOptions | None = None) -> list[str]:
+    """The texts of :func:`cwe_sentence_set`, cached in ``s.cache``."""
+    compute = lambda: [x.text for x in cwe_sentence_set(models, s).kept]  # noqa: E731
+    cache = s.cache if s is not None else None
+    models_ids = [model_identity(lm) for lm in models]
+    return list(cached_value(cache, "cwe_sentences", compute, models=models_ids))
+
+
+def cwe_sample(
+    lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions, *, include_special: bool = False
+) -> tuple[list[Request], TokenSample]:
+    """The CWE sample of a run (its requests and positions), from cached token counts."""
+    counts = real_token_counts(lm, sentences, s)
+    rng = s.rng(1)
+    return cwe_requests(lm, sentences, s.n_cwe, rng, include_special=include_special, counts=counts)
+
+
+def batching_check(
+    lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions, setting: str = "mean"
+) -> dict:
+    """:func:`extraction.batching_check` on ``sentences``, cached: a warm run shows the
+    differences and times measured when it was first computed (chapter 2)."""
+    compute = lambda: extraction_batching_check(  # noqa: E731
+        lm, sentence_requests(lm, sentences, setting), s.batch_size
+    )
+    params = texts_digest(sentences, setting=setting, batch_size=s.batch_size)
+    return dict(
+        cached_value(s.cache, "batching check", compute, model=model_identity(lm), texts=params)
+    )
+
+
+def cwe_states(
+    lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions, *, include_special: bool = False
+) -> Extracted:
+    """Hidden states of ``s.n_cwe`` sampled tokens; the same positions at every layer.
+
+    Real tokens only by default; ``include_special`` also lets the BOS/EOS positions
+    be drawn, like the authors' script (methodology note 2).
+    """
+    # a model whose tokenizer adds no special tokens draws the same sample either way,
+    # so it is extracted (and cached) once
+    special = include_special and lm.spec.native_wrap
+
+    def make() -> list[Request]:
+        return cwe_sample(lm, sentences, s, include_special=special)[0]
+
+    inputs = texts_digest(sentences, n=s.n_cwe, seed=s.seed, special=special)
+    return extract_states(lm, make, "cwe", s, inputs=inputs, n_reads=s.n_cwe)
+
+
+CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
+    "self_similarity": geometry.self_similarity,
+    "top5_share": lambda x: geometry.top_k_share(x, 5),
+    "top8_share": lambda x: geometry.top_k_share(x, 8),
+    "top5_share_script": lambda x: geometry.top_k_share_script(x, 5),
+    "top8_share_script": lambda x: geometry.top_k_share_script(x, 8),
+}
+
+
+def cwe_geometry(
+    ex: Extracted, lm: LoadedModel, measures: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2)."""
+    rows: list[dict] = []
+    names = as_settings(measures, CWE_MEASURES, "CWE measure") if measures else CWE_MEASURES
+    for name in names:
+        fn = CWE_MEASURES[name]
+        rows += per_layer(lm, ex, lambda view, fn=fn: fn(view(ex)), measure=name)
+    return pd.DataFrame(rows)

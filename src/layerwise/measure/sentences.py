@@ -1,0 +1,186 @@
+"""Sentences: STS Benchmark scores (Figure 4), sentence self-similarity (Figure 5) and the
+check of native pooling against a published score (chapter 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..data.reference import PUBLISHED_STSB
+from ..extract.batched import Extracted
+from ..extract.requests import SENTENCE_SETTINGS, Request, clean_texts, sentence_requests, unique
+from ..models.pooling import native_pooling, require_pooling
+from ..models.spec import LoadedModel
+from ..stats import geometry
+from ..stats.scores import sts_scores
+from ..store.keys import texts_digest
+from .common import MeasureOptions, as_settings, extract_states, per_layer
+
+
+def sentence_input_groups(lm: LoadedModel) -> list[tuple[str, ...]]:
+    """The sentence settings of ``lm`` grouped by the input they read (chapter 5).
+
+    "eos" reads the wrapped input; "last" the bare sentence; "mean" and "native" the
+    model's native input, wrapped when its tokenizer wraps. MeasureOptions of one group read
+    different positions of the same token ids, so one forward pass serves them all.
+    "native" is listed only for a model that defines its pooling (pooling.py).
+    """
+    native_wrap = lm.spec.native_wrap
+    wrapped = {"eos": True, "last": False, "mean": native_wrap}
+    if native_pooling(lm.spec.source) is not None:
+        wrapped["native"] = native_wrap
+    return [tuple(st for st in wrapped if wrapped[st] is flag) for flag in (True, False)]
+
+
+def _sentence_group_states(
+    lm: LoadedModel, sentences: list[str], group: tuple[str, ...], s: MeasureOptions
+) -> dict[str, Extracted]:
+    """Every setting of ``group`` for ``sentences``, from one forward pass per sentence."""
+
+    def requests() -> list[Request]:
+        per_setting = [sentence_requests(lm, sentences, st) for st in group]
+        merged = []
+        for same in zip(*per_setting, strict=True):
+            if any(r.ids != same[0].ids for r in same):
+                raise RuntimeError(f"{lm.spec.name}: settings {group} do not share their input")
+            merged.append(Request(same[0].ids, tuple(r.reads[0] for r in same)))
+        return merged
+
+    k = len(group)
+    ex = extract_states(
+        lm,
+        requests,
+        f"sentences {'+'.join(group)}",
+        s,
+        inputs=texts_digest(sentences, settings=list(group)),
+        n_reads=k * len(sentences),
+    )
+    return {st: ex.take(slice(i, None, k)) for i, st in enumerate(group)}
+
+
+def _stack(parts: Sequence[Extracted]) -> Extracted:
+    alts = [p.top_alt for p in parts]
+    alt = None if any(a is None for a in alts) else np.concatenate(alts)
+    return Extracted(np.concatenate([p.states for p in parts]), alt)
+
+
+def sentence_states(
+    lm: LoadedModel, sentences: Sequence[str], setting: str, s: MeasureOptions
+) -> Extracted:
+    """One vector per sentence (order of ``sentences``) in a sentence setting.
+
+    Nothing is computed twice: the settings that read the same input
+    (:func:`sentence_input_groups`) are extracted together, and a sentence list that
+    mostly repeats the STS Benchmark's unique sentences (the authors' parse, the left
+    sentences only; chapter 6) reads those from the STS-B extraction and runs only the
+    sentences it adds. Which path is taken depends on the texts, never on the cache.
+    """
+    as_settings(setting, SENTENCE_SETTINGS, "sentence")
+    if setting == "native":
+        require_pooling(lm.spec.source)
+    texts = clean_texts(sentences, "sentence")
+    (group,) = [g for g in sentence_input_groups(lm) if setting in g]
+    base = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    known = set(base)
+    if texts == base or 2 * sum(t in known for t in texts) < len(texts):
+        base = unique(texts)
+    parts = [base, [t for t in unique(texts) if t not in set(base)]]
+    states = _stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
+    row = {t: i for i, t in enumerate(parts[0] + parts[1])}
+    index = [row[t] for t in texts]
+    return states if index == list(range(len(row))) else states.take(index)
+
+
+def sts_benchmark_scores(
+    lm: LoadedModel,
+    settings: Sequence[str] = ("eos", "last", "mean"),
+    s: MeasureOptions | None = None,
+    *,
+    pairs: Sequence[data.StsPair] | None = None,
+) -> pd.DataFrame:
+    """STS Benchmark test: per-layer Spearman of cosine vs gold, each sentence setting (Fig. 4).
+
+    ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse.
+    """
+    s = s or MeasureOptions()
+    settings = as_settings(settings, SENTENCE_SETTINGS, "sentence")
+    pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
+    sentences = data.sts_benchmark_sentences(pairs)
+    index = {t: i for i, t in enumerate(sentences)}
+    gold = np.array([p.score for p in pairs])
+    rows: list[dict] = []
+    for k, setting in enumerate(settings):
+        ex = sentence_states(lm, sentences, setting, s)
+        a = ex.take([index[p.sentence1] for p in pairs])
+        b = ex.take([index[p.sentence2] for p in pairs])
+        rng = s.rng(200 + k)
+
+        def measure(view, a=a, b=b, r=rng):
+            return sts_scores(view(a), view(b), gold, rng=r, n_resamples=s.n_resamples, memo=s.memo)
+
+        rows += per_layer(lm, ex, measure, setting=setting, task="stsb")
+    return pd.DataFrame(rows)
+
+
+def sentence_self_similarity(
+    lm: LoadedModel,
+    settings: Sequence[str] = ("eos", "last", "mean"),
+    s: MeasureOptions | None = None,
+    *,
+    left_only: bool = False,
+) -> pd.DataFrame:
+    """Eq. 1 over the unique STS-B test sentences' embeddings, per layer (Fig. 5).
+
+    ``left_only`` reproduces the authors' script, which embeds only the first
+    sentence of each pair (methodology note 4).
+    """
+    s = s or MeasureOptions()
+    settings = as_settings(settings, SENTENCE_SETTINGS, "sentence")
+    pairs = data.load_sts_benchmark()
+    if left_only:
+        sentences = unique(p.sentence1 for p in pairs)
+    else:
+        sentences = data.sts_benchmark_sentences(pairs)
+    rows: list[dict] = []
+    for setting in settings:
+        ex = sentence_states(lm, sentences, setting, s)
+        rows += per_layer(
+            lm,
+            ex,
+            lambda view, ex=ex: geometry.self_similarity(view(ex)),
+            setting=setting,
+            measure="self_similarity",
+        )
+    df = pd.DataFrame(rows)
+    df["sentences"] = "left only" if left_only else "all unique"
+    df["n"] = len(sentences)
+    return df
+
+
+def published_check(models, s=None):
+    """For each model with its own pooling and a published STS-B score
+    (:data:`layerwise.reference.PUBLISHED_STSB`): the top layer's Spearman with the
+    ``native`` setting beside the published value (chapter 5). One row per model;
+    empty when no model of the run has both."""
+    rows = []
+    for lm in models.values():
+        published = PUBLISHED_STSB.get(lm.spec.source)
+        if published is None or native_pooling(lm.spec.source) is None:
+            continue
+        scores = sts_benchmark_scores(lm, ("native",), s)
+        top = scores[(scores["top"] == "native") & (scores["layer"] == lm.spec.n_layers)].iloc[0]
+        rows.append(
+            {
+                "model": lm.spec.name,
+                "pooling": native_pooling(lm.spec.source),
+                "reproduced (top layer)": top["value"],
+                "95% interval": f"{top['low']:.3f} to {top['high']:.3f}",
+                "published": published.value,
+                "difference": top["value"] - published.value,
+                "published in": published.source,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()

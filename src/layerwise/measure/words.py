@@ -1,0 +1,166 @@
+"""Word tasks: RG65, WS353, SimLex-999, SimVerb-3500 (Spearman) and ValNorm (Pearson),
+per layer, in each word setting of Table 1 (chapter 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..errors import InputError
+from ..extract.batched import Extracted
+from ..extract.requests import WORD_SETTINGS, Request, clean_texts, unique, word_requests
+from ..models.spec import LoadedModel
+from ..stats.correlation import Score
+from ..stats.scores import valnorm_scores, word_similarity_scores
+from ..store.keys import texts_digest
+from .common import MeasureOptions, as_settings, extract_states, per_layer
+
+WORD_TASKS = (*data.WORD_SIMILARITY_TASKS, "valnorm")
+
+
+def word_states(
+    lm: LoadedModel,
+    words: Sequence[str],
+    settings: Sequence[str],
+    s: MeasureOptions,
+    *,
+    leading_space: bool = False,
+) -> dict[str, Extracted]:
+    """States of each word in each word setting: row ``i`` is ``words[i]``.
+
+    The caller's order and repeats are kept (each distinct word is extracted once and
+    its row repeated); words are stripped of surrounding whitespace, and a bare string
+    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as is an
+    unknown setting. "wrapped" and "eos" read the same input, so they share one forward pass.
+    """
+    if isinstance(words, str):
+        raise InputError(f"word_states needs a list of words, got the single string {words!r}")
+    settings = as_settings(settings, WORD_SETTINGS, "word")
+    cleaned = clean_texts(words, "word")
+    distinct = unique(cleaned)
+    row = {w: i for i, w in enumerate(distinct)}
+    expand = np.array([row[w] for w in cleaned], dtype=np.int64)
+    out: dict[str, Extracted] = {}
+    tag = f"words n={len(distinct)} space={leading_space}"
+    inputs = texts_digest(distinct, leading_space=leading_space)
+    if "wrapped" in settings or "eos" in settings:
+
+        def both() -> list[Request]:
+            last = word_requests(lm, distinct, "wrapped", leading_space=leading_space)
+            close = word_requests(lm, distinct, "eos", leading_space=leading_space)
+            return [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
+
+        n_both = 2 * len(distinct)
+        ex = extract_states(lm, both, f"{tag} wrapped+eos", s, inputs=inputs, n_reads=n_both)
+        out["wrapped"], out["eos"] = ex.take(slice(0, None, 2)), ex.take(slice(1, None, 2))
+    if "bare" in settings:
+        out["bare"] = extract_states(
+            lm,
+            lambda: word_requests(lm, distinct, "bare", leading_space=leading_space),
+            f"{tag} bare",
+            s,
+            inputs=inputs,
+            n_reads=len(distinct),
+        )
+    if distinct == cleaned:
+        return {k: out[k] for k in settings}
+    return {k: out[k].take(expand) for k in settings}
+
+
+def all_task_words() -> list[str]:
+    """Every word the five word tasks need, attribute words included."""
+    words: list[str] = []
+    for task in data.WORD_SIMILARITY_TASKS:
+        for p in data.load_word_pairs(task):
+            words += [p.word1, p.word2]
+    words += [w.word for w in data.load_valnorm()] + list(data.PLEASANT + data.UNPLEASANT)
+    return unique(words)
+
+
+@dataclass(frozen=True)
+class TaskItems:
+    """A word task's items as rows of :func:`all_task_words`, and its human target.
+
+    ``rows``: for a similarity task (``method="spearman"``) the first and second word of
+    each pair; for ValNorm (``method="pearson"``) the target words, the pleasant and the
+    unpleasant attribute words. ``target``: ``[n_items]`` human ratings or valence.
+    """
+
+    task: str
+    rows: tuple[np.ndarray, ...]
+    target: np.ndarray
+    method: str
+
+    def scores(
+        self, arrays: Sequence[np.ndarray], *, rng, n_resamples: int, memo=None
+    ) -> list[Score]:
+        """Per-layer :class:`~layerwise.stats.correlation.Score` of the task on ``arrays``
+        (the states of :attr:`rows`, each ``[n, L, d]``)."""
+        if self.method == "pearson":
+            return valnorm_scores(*arrays, self.target, rng=rng, n_resamples=n_resamples, memo=memo)
+        return word_similarity_scores(
+            *arrays, self.target, rng=rng, n_resamples=n_resamples, memo=memo
+        )
+
+
+def task_items(task: str) -> TaskItems:
+    """The items of one word task (:data:`WORD_TASKS`), as rows of :func:`all_task_words`."""
+    as_settings(task, WORD_TASKS, "word task")
+    index = {w: i for i, w in enumerate(all_task_words())}
+    rows = lambda words: np.array([index[w] for w in words], dtype=np.int64)  # noqa: E731
+    if task == "valnorm":
+        lex = data.load_valnorm()
+        return TaskItems(
+            task,
+            (rows(w.word for w in lex), rows(data.PLEASANT), rows(data.UNPLEASANT)),
+            np.array([w.valence for w in lex]),
+            "pearson",
+        )
+    pairs = data.load_word_pairs(task)
+    return TaskItems(
+        task,
+        (rows(p.word1 for p in pairs), rows(p.word2 for p in pairs)),
+        np.array([p.score for p in pairs]),
+        "spearman",
+    )
+
+
+def word_task_scores(
+    lm: LoadedModel,
+    settings: Sequence[str] = ("bare", "wrapped", "eos"),
+    s: MeasureOptions | None = None,
+    *,
+    tasks: Sequence[str] = WORD_TASKS,
+    leading_space: bool = False,
+) -> pd.DataFrame:
+    """Per-layer scores on RG65, WS353, SL999, SV3500 (Spearman) and ValNorm (Pearson).
+
+    One row per setting, task and layer (plus the other top-layer convention), with the
+    95% bootstrap interval (``low``, ``high``) over items and ``n`` items; paper section 4.2,
+    Table 1 (chapter 4). Raises :class:`~layerwise.errors.InputError` for an unknown
+    setting or task.
+    """
+    s = s or MeasureOptions()
+    settings = as_settings(settings, WORD_SETTINGS, "word")
+    tasks = as_settings(tasks, WORD_TASKS, "word task")
+    states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)
+    items = {task: task_items(task) for task in tasks}
+    rows: list[dict] = []
+    for setting, ex in states.items():
+        for t, task in enumerate(tasks):
+            rng = s.rng(100 + t)
+            parts = [ex.take(r) for r in items[task].rows]
+
+            def measure(view, it=items[task], parts=parts, r=rng):
+                return it.scores(
+                    [view(p) for p in parts], rng=r, n_resamples=s.n_resamples, memo=s.memo
+                )
+
+            rows += per_layer(lm, ex, measure, setting=setting, task=task)
+    df = pd.DataFrame(rows)
+    df["leading_space"] = leading_space
+    return df

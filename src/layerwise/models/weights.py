@@ -1,0 +1,156 @@
+"""Reading a model's tokenizer and weights from its :class:`~layerwise.models.sources.Origin`.
+
+GGUF files are de-quantized once and kept as safetensors; a full CLIP checkpoint loads
+only its text encoder; a model that needs code of its own (``auto_map``) is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..errors import ModelLoadError
+from ..files import atomic_folder
+from .device import DTYPES
+from .fingerprint import code_version
+from .sources import TINY_TOKENIZERS, Origin, tiny_model
+
+
+def refuse_custom_code(origin: Origin) -> None:
+    """A model whose config needs code of its own (``auto_map``) is refused, never run."""
+    if origin.folder is None or origin.gguf:
+        return
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    try:
+        config = json.loads((origin.folder / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{origin.source!r}: config.json cannot be read ({err})") from err
+    model_type = config.get("model_type")
+    if "auto_map" in config and model_type not in CONFIG_MAPPING:
+        raise ModelLoadError(
+            f"model {origin.source!r} needs custom code of its own (auto_map, model_type "
+            f"{model_type!r}), which layerwise never runs (trust_remote_code=False). Use a "
+            "model whose architecture transformers implements."
+        )
+
+
+def load_tokenizer(origin: Origin, cache_dir: Path | None) -> Any:
+    from transformers import AutoTokenizer
+
+    if origin.kind == "tiny":
+        return TINY_TOKENIZERS[origin.source.split(":", 1)[1]]()
+    kwargs: dict[str, Any] = {"trust_remote_code": False}
+    if origin.gguf:
+        # converting a GGUF vocabulary takes seconds: keep the converted tokenizer
+        saved = None
+        if cache_dir is not None:
+            name = hashlib.sha256(origin.fingerprint.encode()).hexdigest()[:24]
+            saved = cache_dir / "tokenizers" / f"{name}-{code_version()}"
+            if (saved / "tokenizer.json").is_file():
+                with contextlib.suppress(OSError, ValueError):
+                    return AutoTokenizer.from_pretrained(saved, **kwargs)
+        tok = AutoTokenizer.from_pretrained(origin.folder, gguf_file=origin.gguf, **kwargs)
+        if saved is not None:
+            with contextlib.suppress(OSError), atomic_folder(saved) as tmp:
+                tok.save_pretrained(tmp)
+        return tok
+    try:
+        return AutoTokenizer.from_pretrained(origin.folder, **kwargs)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"could not load the tokenizer of {origin.source!r}: {err}") from err
+
+
+#: Keys of a full CLIP checkpoint that its text encoder does not use.
+CLIP_NON_TEXT_KEYS = (
+    r"^vision_model\.",
+    r"^visual_projection\.",
+    r"^text_projection\.",
+    r"^logit_scale$",
+)
+
+
+@contextlib.contextmanager
+def _skipping_keys(cls: type, patterns: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, ``cls.from_pretrained`` ignores checkpoint keys matching
+    ``patterns`` (no load report for them); any other unexpected or missing key is still
+    reported. The class attribute is restored afterwards."""
+    name = "_keys_to_ignore_on_load_unexpected"
+    had, before = name in cls.__dict__, cls.__dict__.get(name)
+    setattr(cls, name, [*(getattr(cls, name) or []), *patterns])
+    try:
+        yield
+    finally:
+        if had:
+            setattr(cls, name, before)
+        else:
+            delattr(cls, name)
+
+
+@contextlib.contextmanager
+def _honouring_tqdm_disable(module: Any) -> Iterator[None]:
+    """Within the block, ``module.tqdm`` bars are off when ``TQDM_DISABLE`` is set.
+
+    tqdm's notebook bar (what ``tqdm.auto`` gives in a kernel) ignores the variable;
+    the book's kernels set it, since a saved widget bar loads a script from a CDN.
+    """
+    before = module.tqdm
+    if os.environ.get("TQDM_DISABLE", "") not in ("", "0", "false", "False"):
+        module.tqdm = lambda *args, **kwargs: before(*args, **{**kwargs, "disable": True})
+    try:
+        yield
+    finally:
+        module.tqdm = before
+
+
+def _gguf_weights(origin: Origin, kwargs: dict[str, Any], saved: Path | None) -> nn.Module:
+    """A GGUF model, de-quantized once: the result is kept as safetensors in ``saved``
+    (de-quantizing SmolLM2 takes ~20 s on 2 cores, reading the kept copy ~1 s)."""
+    from transformers import AutoModel
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    if saved is not None and (saved / "config.json").is_file():
+        with contextlib.suppress(OSError, ValueError):
+            return AutoModel.from_pretrained(saved, **kwargs)
+    with _honouring_tqdm_disable(gguf_utils):
+        model = AutoModel.from_pretrained(origin.folder, gguf_file=origin.gguf, **kwargs)
+    if saved is not None:
+        from safetensors.torch import save_model
+
+        # the de-quantized weights, with the config minus its GGUF quantization entry
+        # (transformers refuses save_pretrained on a model loaded from GGUF)
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        with contextlib.suppress(OSError), atomic_folder(saved) as tmp:
+            save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            (tmp / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return model
+
+
+def load_weights(origin: Origin, tok: Any, dtype: str, cache_dir: Path | None) -> nn.Module:
+    from transformers import AutoConfig, AutoModel, CLIPTextModel
+
+    if origin.kind == "tiny":
+        return tiny_model(origin.source.split(":", 1)[1], tok)
+    kwargs: dict[str, Any] = {"dtype": DTYPES[dtype], "trust_remote_code": False}
+    try:
+        if origin.gguf:
+            saved = None
+            if cache_dir is not None:
+                name = hashlib.sha256(origin.fingerprint.encode()).hexdigest()[:24]
+                saved = cache_dir / "weights" / f"{name}-{dtype}-{code_version()}"
+            return _gguf_weights(origin, kwargs, saved)
+        config = AutoConfig.from_pretrained(origin.folder, trust_remote_code=False)
+        if config.model_type == "clip":  # a full CLIP checkpoint: only its text encoder
+            with _skipping_keys(CLIPTextModel, CLIP_NON_TEXT_KEYS):
+                return CLIPTextModel.from_pretrained(origin.folder, **kwargs)
+        return AutoModel.from_pretrained(origin.folder, **kwargs)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(f"could not load model {origin.source!r}: {err}") from err

@@ -1,0 +1,157 @@
+"""A run's configuration: profile, scale, seed, device, cache; checked before any model runs.
+
+The notebooks and ``python -m layerwise reproduce`` share it, so the book and the
+command line compute the same numbers from the same cache. A run is checked before any
+model runs (:meth:`RunConfig.validate`) and loads weights only when some extraction is
+not cached (:func:`load_profile`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, OutputError
+from ..measure.common import MeasureOptions
+from ..models.device import check_device
+from ..models.loading import load_model
+from ..models.spec import LoadedModel
+from ..store.cache import Cache
+from ..store.memo import BootstrapMemo
+from .profiles import ROLES, profile_name, resolve_profile
+
+#: Sample sizes per scale. ``full`` is the paper's; ``reduced`` is for CI and quick looks.
+SCALES: dict[str, dict[str, int]] = {
+    "full": {"n_cwe": 10_000, "n_resamples": 1000},
+    "reduced": {"n_cwe": 1_000, "n_resamples": 200},
+}
+
+
+#: Environment variable pinning hub revisions, "causal=REV contrastive=REV" (the book's kernels
+#: inherit it from ``make book REVISIONS=...``).
+REVISIONS_ENV = "LAYERWISE_REVISIONS"
+
+
+def parse_revisions(text: str) -> dict[str, str]:
+    """``"causal=abc contrastive=def"`` (spaces or commas) -> ``{"causal": "abc", ...}``."""
+    out: dict[str, str] = {}
+    for item in text.replace(",", " ").split():
+        role, sep, rev = item.partition("=")
+        if not sep or role not in ROLES or not rev:
+            raise InputError(
+                f"cannot read the revision pin {item!r} (from {REVISIONS_ENV}); write "
+                f"ROLE=REVISION with ROLE one of {ROLES}"
+            )
+        out[role] = rev
+    return out
+
+
+@dataclass
+class RunConfig:
+    """Everything a notebook's ``parameters`` cell sets."""
+
+    profile: str = "auto"
+    scale: str = "full"
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    batch_size: int = 64
+    results_dir: str = "results"
+    cache_dir: str | None = None
+    n_cwe: int | None = None
+    n_resamples: int | None = None
+    #: role -> hub revision (commit, branch or tag) to pin, e.g. {"causal": "607a30d..."}
+    revisions: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise InputError(f"unknown scale {self.scale!r}; choose one of {sorted(SCALES)}")
+        defaults = SCALES[self.scale]
+        self.n_cwe = self.n_cwe or defaults["n_cwe"]
+        self.n_resamples = self.n_resamples or defaults["n_resamples"]
+        self.revisions = dict(self.revisions or parse_revisions(os.environ.get(REVISIONS_ENV, "")))
+
+    def validate(self, *, outputs: bool = True) -> None:
+        """Check everything a run needs before any model runs; each failure is a
+        :class:`~layerwise.errors.LayerwiseError` naming the remedy."""
+        for name in ("batch_size", "n_cwe", "n_resamples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        unknown = sorted(set(self.revisions) - set(ROLES))
+        if unknown:
+            raise InputError(f"revisions for unknown role(s) {unknown}; roles are {ROLES}")
+        check_device(self.device, self.dtype)
+        self.cache().ensure_writable()
+        if outputs:
+            ensure_writable_folder(self.out_dir, "results folder (--out)")
+
+    def cache(self) -> Cache:
+        """The run's cache: ``cache_dir``, else :func:`~layerwise.store.cache.default_cache_dir`."""
+        return Cache(self.cache_dir) if self.cache_dir else Cache()
+
+    @property
+    def concrete_profile(self) -> str:
+        return profile_name(self.profile)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.results_dir) / self.concrete_profile
+
+    def options(self) -> MeasureOptions:
+        """The run's :class:`~layerwise.measure.common.MeasureOptions`; its cache also keeps
+        the bootstrap intervals (:class:`~layerwise.store.memo.BootstrapMemo`)."""
+        cache = self.cache()
+        return MeasureOptions(
+            n_cwe=self.n_cwe,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            n_resamples=self.n_resamples,
+            cache=cache,
+            memo=BootstrapMemo(cache),
+        )
+
+    def params(self) -> dict[str, Any]:
+        return asdict(self) | {"concrete_profile": self.concrete_profile}
+
+
+def ensure_writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` and prove it takes a file, or raise :class:`OutputError`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(
+            f"the {what} {folder} cannot be written ({err.strerror or err}); choose another "
+            "folder or fix its permissions"
+        ) from err
+
+
+def load_profile(
+    cfg: RunConfig, log: Callable[[str], None] | None = print
+) -> dict[str, LoadedModel]:
+    """Role -> model for the run's profile (``auto`` resolved once, here).
+
+    The weights are read only when an extraction misses the cache (lazy loading).
+    """
+    cfg.validate(outputs=False)
+    sources = resolve_profile(cfg.profile)
+    root = cfg.cache().root
+    return {
+        role: load_model(
+            sources[role],
+            device=cfg.device,
+            dtype=cfg.dtype,
+            revision=cfg.revisions.get(role),
+            log=log,
+            cache_dir=root,
+            lazy=True,
+        )
+        for role in ROLES
+    }

@@ -1,0 +1,386 @@
+"""One function per figure of the paper, with one look across chapters.
+
+Every figure plots a per-layer value from a tidy table (see
+:mod:`layerwise.experiments`), one line per model and setting, the 95%
+bootstrap interval as a band where the table has one, and the paper's values
+as grey dashed lines with open markers where the paper reports them. Legends
+name the models actually used. When the compared models differ in depth the
+x axis is relative depth (layer / number of layers) so that their first and
+last layers line up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..data import reference
+from ..tidy import select
+
+SETTING_LABELS = {
+    "bare": "no BOS/EOS, last subtoken",
+    "wrapped": "with BOS/EOS, last subtoken",
+    "eos": "EOS token",
+    "last": "last subtoken, nothing added",
+    "mean": "mean over tokens",
+}
+ROLE_COLORS = {"contrastive": "tab:blue", "causal": "tab:orange"}
+LINESTYLES = {"wrapped": "-", "eos": "--", "bare": ":", "last": ":", "mean": "-."}
+PAPER_STYLE = {"color": "0.45", "linestyle": (0, (4, 2)), "marker": "o", "mfc": "none", "ms": 4}
+
+
+def _x(df: pd.DataFrame, relative: bool) -> np.ndarray:
+    layers = df["layer"].to_numpy(dtype=float)
+    return layers / df["layer"].max() if relative else layers
+
+
+def needs_relative_depth(df: pd.DataFrame) -> bool:
+    """True when the models in ``df`` have different numbers of layers."""
+    return df.groupby("model")["layer"].max().nunique() > 1
+
+
+def per_layer(
+    df: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    group: Sequence[str] = ("model", "setting"),
+    paper: Mapping[str, Sequence[float]] | None = None,
+    ylabel: str = "",
+    title: str = "",
+    relative: bool | None = None,
+) -> Axes:
+    """Lines of ``value`` by layer, one per ``group``; bands from ``low``/``high``.
+
+    ``paper`` maps a legend label to the paper's per-layer values (layer 0 first).
+    Only native hidden states are drawn (``top == "native"``).
+    """
+    ax = ax or plt.subplots(figsize=(6.4, 4))[1]
+    df = df[df["top"] == "native"] if "top" in df else df
+    if relative is None:
+        relative = paper_relative(df) if paper else needs_relative_depth(df)
+    group = [g for g in group if g in df.columns]
+    for key, g in df.groupby(group, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.sort_values("layer")
+        labels = dict(zip(group, key, strict=True))
+        setting = labels.get("setting")
+        role = g["role"].iloc[0] if "role" in g else None
+        label = ", ".join(
+            [labels["model"]] + ([SETTING_LABELS.get(setting, setting)] if setting else [])
+        )
+        x = _x(g, relative)
+        (line,) = ax.plot(
+            x,
+            g["value"],
+            marker=".",
+            label=label,
+            color=ROLE_COLORS.get(role),
+            linestyle=LINESTYLES.get(setting, "-"),
+        )
+        if {"low", "high"} <= set(g.columns) and g["low"].notna().any():
+            ax.fill_between(x, g["low"], g["high"], color=line.get_color(), alpha=0.15, lw=0)
+    for label, values in (paper or {}).items():
+        n = len(values)
+        depth = 12
+        xs = np.arange(n) / depth if relative else np.arange(n)
+        ax.plot(xs, values, label=f"paper: {label}", **PAPER_STYLE)
+    ax.set_xlabel("relative depth (layer / layers)" if relative else "layer")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def figure1(geometry: pd.DataFrame, *, paper: bool = True) -> Figure:
+    """Figure 1: CWE self-similarity per layer.
+
+    With ``paper`` the paper's values are drawn dashed with open markers in each
+    role's colour (CLIP's are recoverable for layers 0-4 only); the x axis is
+    relative depth unless both models have the paper's 12 layers.
+    """
+    d = geometry[geometry["measure"] == "self_similarity"]
+    relative = paper_relative(d) if paper else None
+    ax = per_layer(d, group=("model",), ylabel="self-similarity (Eq. 1)", relative=relative)
+    if paper:
+        for role, values in reference.FIG1_SELF_SIMILARITY.items():
+            xs = np.arange(len(values)) / (12 if relative else 1)
+            style = PAPER_STYLE | {"color": ROLE_COLORS[role], "lw": 1}
+            ax.plot(xs, values, label=f"paper: {PAPER_NAMES[role]}", **style)
+        ax.legend(fontsize=7, loc="best")
+    ax.set_ylim(min(-0.05, d["value"].min() - 0.05), 1.02)
+    return ax.figure
+
+
+def figure2(
+    geometry: pd.DataFrame, *, variant: str = "", script: bool = False, paper: bool = True
+) -> Figure:
+    """Figure 2: share of CWE length in the top-5 and top-8 dimensions per layer.
+
+    ``variant="_script"`` plots the authors' script definition instead of the paper's;
+    ``script=True`` adds it as dashed lines beside the paper's definition. With
+    ``paper`` the paper's top-layer top-5 values (GPT-2 > .97, CLIP .39) are stars.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    relative = paper_relative(geometry) if paper else None
+    for ax, k in zip(axes, (5, 8), strict=True):
+        d = geometry[geometry["measure"] == f"top{k}_share{variant}"]
+        if script:
+            d = d.assign(setting="paper's definition")
+        per_layer(d, ax=ax, title=f"top {k}", relative=relative)
+        if script:
+            d = geometry[geometry["measure"] == f"top{k}_share_script"]
+            n = len(ax.lines)
+            per_layer(d.assign(setting="authors' script"), ax=ax, relative=relative)
+            for line in ax.lines[n:]:
+                line.set_linestyle((0, (4, 2)))
+        if paper and k == 5:
+            top = 1.0 if relative else 12
+            for role, value in (("causal", 0.97), ("contrastive", 0.39)):
+                label = f"paper: {PAPER_NAMES[role]}, top layer ({value:.2f})".replace("0.", ".")
+                ax.scatter(
+                    [top],
+                    [value],
+                    marker="*",
+                    s=90,
+                    color=ROLE_COLORS[role],
+                    edgecolor="k",
+                    lw=0.5,
+                    zorder=5,
+                    label=label,
+                )
+        ax.set_ylim(0, 1.02)
+        ax.get_legend().remove()
+    axes[0].set_ylabel("share of vector length")
+    handles, labels = axes[0].get_legend_handles_labels()
+    _legend_below(fig, handles, labels, ncol=2)
+    return fig
+
+
+def word_task_figure(
+    words: pd.DataFrame,
+    tasks: Sequence[str],
+    *,
+    paper_best: bool = True,
+    ncols: int | None = None,
+) -> Figure:
+    """Per-layer word-task scores (Figure 3: ValNorm; Figure 6: the four similarity sets).
+
+    One panel per task (four tasks: a 2 x 2 grid), one line per model and word
+    setting with its 95% bootstrap band, and one legend below the panels. With
+    ``paper_best`` the paper's best layer and value of each Table 1 row are drawn
+    as markers in the colour of the row's role, one shape per word setting. The x
+    axis is relative depth when the models differ in depth or are not 12 layers
+    deep (the paper's depth), so the paper's markers sit at their relative depth.
+    """
+    from matplotlib.lines import Line2D
+
+    n = len(tasks)
+    ncols = ncols or (2 if n == 4 else n)
+    nrows = -(-n // ncols)
+    native = words[words["top"] == "native"] if "top" in words else words
+    relative = needs_relative_depth(native) or int(native["layer"].max()) != 12
+    markers = {"bare": ("v", 7), "wrapped": ("*", 11), "eos": ("D", 6)}
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(max(5.2 * ncols, 7.0), 3.6 * nrows), squeeze=False
+    )
+    for ax, task in zip(axes.flat[:n], tasks, strict=True):
+        per_layer(
+            words[words["task"] == task],
+            ax=ax,
+            ylabel="Pearson r" if task == "valnorm" else "Spearman rho",
+            title=reference.TASK_LABELS[task],
+            relative=relative,
+        )
+        ax.get_legend().remove()
+        ax.set_ylim(-0.3, 1)
+        for label, cells in reference.TABLE1.items() if paper_best else ():
+            value, layer, _ = cells[task]
+            role, setting = reference.TABLE1_ROWS[label]
+            marker, size = markers[setting]
+            ax.plot(
+                [layer / 12 if relative else layer],
+                [value],
+                linestyle="",
+                marker=marker,
+                ms=size,
+                color=ROLE_COLORS[role],
+                mec="k",
+                mew=0.6,
+                zorder=5,
+            )
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for label, (role, setting) in reference.TABLE1_ROWS.items() if paper_best else ():
+        marker, size = markers[setting]
+        handles.append(
+            Line2D([], [], linestyle="", marker=marker, ms=size, color=ROLE_COLORS[role], mec="k")
+        )
+        labels.append(f"paper's best layer (Table 1): {label}")
+    _legend_below(fig, handles, labels, ncol=2 if ncols < 3 else 3)
+    return fig
+
+
+def figure4(sts: pd.DataFrame) -> Figure:
+    """Figure 4: STS-B Spearman per layer for each model and sentence setting, with 95%
+    bootstrap bands, and the paper's two reference levels: CLIP EOS at its top layer
+    (.73) and GPT-2's maximum over layers and settings (.45)."""
+    from matplotlib.lines import Line2D
+
+    claims = {c.key: c.paper for c in reference.CLAIMS}
+    clip_top, gpt2_max = claims["sts_clip_top"], claims["sts_gpt2_max"]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    per_layer(sts, ax=ax, ylabel="Spearman rho (STS-B test)")
+    ax.axhline(clip_top, color="0.35", linestyle=(0, (4, 2)), lw=1)
+    ax.axhline(gpt2_max, color="0.35", linestyle=":", lw=1)
+    ax.get_legend().remove()
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color="0.35", linestyle=(0, (4, 2)), lw=1),
+        Line2D([], [], color="0.35", linestyle=":", lw=1),
+    ]
+    labels += [
+        f"paper: CLIP EOS, top layer ({clip_top:.2f})".replace("0.", "."),
+        f"paper: GPT-2 maximum, any layer and setting ({gpt2_max:.2f})".replace("0.", "."),
+    ]
+    _legend_below(fig, handles, labels, ncol=2)
+    return fig
+
+
+def figure5(self_sim: pd.DataFrame, *, paper: bool = True) -> Figure:
+    """Figure 5: self-similarity of sentence embeddings per layer, every setting.
+
+    With ``paper``: CLIP EOS's first and top layer (.98, .25) as open markers and
+    GPT-2 EOS's floor (.97) as a dotted line, in each role's colour.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    relative = paper_relative(self_sim) if paper else None
+    per_layer(self_sim, ax=ax, ylabel="self-similarity of sentence embeddings", relative=relative)
+    if paper:
+        top = 1.0 if relative else 12
+        style = PAPER_STYLE | {"color": ROLE_COLORS["contrastive"], "ms": 7, "linestyle": "none"}
+        ax.plot([0, top], [0.98, 0.25], label="paper: CLIP EOS, first and top layer", **style)
+        ax.axhline(
+            0.97,
+            color=ROLE_COLORS["causal"],
+            linestyle=":",
+            lw=1.2,
+            label="paper: GPT-2 EOS, lowest layer (.97)",
+        )
+    ax.set_ylim(min(-0.05, self_sim["value"].min() - 0.05), 1.02)
+    ax.get_legend().remove()
+    _legend_below(fig, *ax.get_legend_handles_labels(), ncol=2)
+    return fig
+
+
+def token_length_histogram(
+    counts: Mapping[str, Sequence[int]], limits: Mapping[str, int]
+) -> Figure:
+    """Distribution of sentence lengths in tokens per model, with each context window."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    top = max(max(c) for c in counts.values())
+    bins = np.arange(0, min(top, 200) + 2)
+    for name, c in counts.items():
+        ax.hist(np.minimum(c, bins[-1]), bins=bins, histtype="step", label=name)
+    for name, limit in limits.items():
+        if limit <= bins[-1]:
+            ax.axvline(limit + 0.5, color="k", linestyle="--", lw=1)
+            ax.text(limit + 1, ax.get_ylim()[1] * 0.9, f"{name}: {limit}", fontsize=7)
+    ax.set_xlabel("tokens per sentence (special tokens included)")
+    ax.set_ylabel("sentences")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _legend_below(fig: Figure, handles: list, labels: list[str], ncol: int) -> None:
+    """One legend for the whole figure, below its panels, with room made for it."""
+    rows = -(-len(labels) // ncol)
+    legend_in = 0.2 + 0.17 * rows
+    height = fig.get_figheight()
+    fig.set_figheight(height + legend_in)
+    fig.legend(
+        handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False, handlelength=3.5
+    )
+    fig.tight_layout(rect=(0, legend_in / (height + legend_in), 1, 1))
+
+
+PAPER_NAMES = {"causal": "GPT-2", "contrastive": "CLIP"}
+
+
+def paper_relative(df: pd.DataFrame) -> bool:
+    """Whether a figure that draws the paper's 12-layer values needs a relative-depth x
+    axis: the models differ in depth, or their depth is not the paper's 12."""
+    native = df[df["top"] == "native"] if "top" in df else df
+    return needs_relative_depth(native) or int(native["layer"].max()) != 12
+
+
+# ------------------------------------------------------------------ chapter 7: any number of models
+def _depth_axis(ax, states_n_layers: set[int]) -> None:
+    ax.set_xlabel("layer" if len(states_n_layers) == 1 else "relative depth (layer / blocks)")
+
+
+def plot_layers(df: pd.DataFrame, ylabel: str, **eq):
+    """One line per model of ``value`` against depth, rows filtered by ``eq``."""
+    sub = select(df, **eq)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    depths = {int(g["layer"].max()) for _, g in sub.groupby("model")}
+    x = "layer" if len(depths) == 1 else "depth"
+    for model, g in sub.groupby("model", sort=False):
+        g = g.sort_values("layer")
+        ax.plot(g[x], g["value"], marker="o", ms=3, label=model)
+        if "low" in g and g["low"].notna().any():
+            ax.fill_between(g[x], g["low"], g["high"], alpha=0.2)
+    _depth_axis(ax, depths)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_postprocessing(post: pd.DataFrame, task: str, setting: str):
+    """One panel per postprocessing method, one line per model (95% bands)."""
+    methods = list(dict.fromkeys(post["method"]))
+    fig, axes = plt.subplots(1, len(methods), figsize=(3 * len(methods), 3), sharey=True)
+    sub = post[(post["task"] == task) & (post["setting"] == setting)]
+    x = "layer" if sub.groupby("model")["layer"].max().nunique() == 1 else "depth"
+    for ax, method in zip(np.atleast_1d(axes), methods, strict=True):
+        for model, g in sub[sub["method"] == method].groupby("model", sort=False):
+            g = g.sort_values("layer")
+            ax.plot(g[x], g["value"], marker="o", ms=3, label=model)
+            if g["low"].notna().any():
+                ax.fill_between(g[x], g["low"], g["high"], alpha=0.2)
+        ax.set_title(method)
+        ax.set_xlabel(x)
+    np.atleast_1d(axes)[0].set_ylabel(f"{task} ({setting})")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_uniformity_alignment(iso: pd.DataFrame, sample: str):
+    """The uniformity/alignment plane: one path per model through its layers (first layer
+    an open circle, top layer a filled star); lower-left is better on both."""
+    sub = iso[iso["sample"] == sample]
+    wide = sub.pivot_table(index=["model", "layer"], columns="measure", values="value", sort=False)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for model, g in wide.groupby(level="model", sort=False):
+        (line,) = ax.plot(g["uniformity"], g["alignment"], marker=".", label=model)
+        ax.plot(
+            g["uniformity"].iloc[0], g["alignment"].iloc[0], "o", mfc="none", color=line.get_color()
+        )
+        ax.plot(
+            g["uniformity"].iloc[-1], g["alignment"].iloc[-1], "*", ms=12, color=line.get_color()
+        )
+    ax.set_xlabel("uniformity (lower: more uniform)")
+    ax.set_ylabel("alignment, gold >= 4 (lower: closer)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

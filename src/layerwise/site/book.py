@@ -1,0 +1,250 @@
+"""Build the book: execute each notebook once with papermill, then render with jupyter-book.
+
+Source notebooks (``notebooks/``) stay clean. Executed copies go to a staging
+folder ``_build/src`` beside the book's pages and configuration, and
+jupyter-book renders that folder with execution off, strictly (``-n -W
+--keep-going``): any notebook error or Sphinx warning fails the build. The site
+lands in ``_build/html``; per-notebook wall times in ``_build/timings.json`` and,
+for readers, on the build report page (:mod:`layerwise.build_report`). A built
+page that loads anything from a CDN or shows a path of the build machine fails
+the build (:func:`find_leaks`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from ..errors import InputError, LayerwiseError
+from ..pipeline.config import REVISIONS_ENV, RunConfig
+from . import build_report
+
+STAGE = Path("_build") / "src"
+COPY = ("_config.yml", "_toc.yml", "book")
+#: The staged page the build fills (a placeholder is committed under ``book/``).
+REPORT_PAGE = Path("book") / "build_report.md"
+#: Hosts of public CDNs: a page that loads from one does not work offline.
+CDN_HOSTS = (
+    "cdn.jsdelivr.net",
+    "cdnjs.cloudflare.com",
+    "unpkg.com",
+    "cdn.mathjax.org",
+    "ajax.googleapis.com",
+    "code.jquery.com",
+    "polyfill.io",
+    "cdn.plot.ly",
+)
+#: URLs a page names but never loads on its own: sphinx-thebe (which jupyter-book always
+#: adds) defines where thebe would come from if a reader pressed a "live code" button;
+#: this book has no such button, so the constant is dropped before the scan.
+LAZY_ONLY_RE = re.compile(r'const THEBE_JS_URL = "[^"]*";')
+CDN_RE = re.compile(r"(?:https?:)?//(?:" + "|".join(map(re.escape, CDN_HOSTS)) + r")[^\s\"'<>)]*")
+#: papermill tags the cell it injects with these; the build hides it (the
+#: ``parameters`` cell above it already shows the defaults).
+INJECTED_TAG = "injected-parameters"
+
+
+class BookLeakError(LayerwiseError):
+    """A built page loads from a CDN or shows a path of the build machine."""
+
+
+def find_leaks(html: str, machine_paths: tuple[str, ...]) -> list[str]:
+    """CDN URLs and machine paths in one page's HTML, in order of appearance.
+
+    ``machine_paths`` are absolute folders of the build machine (the repository root,
+    the home folder); a path counts when the folder is followed by ``/`` or ends a word.
+    """
+    html = LAZY_ONLY_RE.sub("", html)
+    leaks = [m.group(0) for m in CDN_RE.finditer(html)]
+    for folder in machine_paths:
+        folder = folder.rstrip("/")
+        if not folder:
+            continue
+        pattern = re.compile(re.escape(folder) + r"(?:/[^\s\"'<>]*|(?![\w.-]))")
+        leaks += [m.group(0) for m in pattern.finditer(html)]
+    return leaks
+
+
+def scan_html(html_dir: Path, machine_paths: tuple[str, ...]) -> dict[str, list[str]]:
+    """``find_leaks`` over every ``*.html`` page under ``html_dir``: page -> leaks
+    (pages without a leak are left out)."""
+    found: dict[str, list[str]] = {}
+    for page in sorted(html_dir.rglob("*.html")):
+        leaks = find_leaks(page.read_text(encoding="utf-8", errors="replace"), machine_paths)
+        if leaks:
+            found[page.relative_to(html_dir).as_posix()] = leaks
+    return found
+
+
+def check_html(html_dir: Path, machine_paths: tuple[str, ...]) -> int:
+    """Raise BookLeakError listing each leaking page; return the number of pages scanned."""
+    leaks = scan_html(html_dir, machine_paths)
+    if leaks:
+        lines = [f"  {page}: {', '.join(sorted(set(found))[:5])}" for page, found in leaks.items()]
+        raise BookLeakError(
+            f"{len(leaks)} built page(s) under {html_dir} load from a CDN or show a path of "
+            "this machine (they must work offline and show paths relative to the repository; "
+            "see display.shown_path):\n" + "\n".join(lines)
+        )
+    return sum(1 for _ in html_dir.rglob("*.html"))
+
+
+def hide_injected_parameters(nb_path: Path) -> int:
+    """Tag papermill's injected-parameters cell ``remove-cell`` in an executed notebook;
+    returns the number of cells tagged."""
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    n = 0
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if INJECTED_TAG in tags and "remove-cell" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+            n += 1
+    nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return n
+
+
+def _with_record_cell(nb: Path, dest: Path, record: Path) -> Path:
+    """A copy of notebook ``nb`` at ``dest`` with a last, hidden cell that records the run."""
+    import nbformat
+
+    notebook = nbformat.read(nb, as_version=4)
+    cell = nbformat.v4.new_code_cell(build_report.record_cell_source(record))
+    cell.metadata["tags"] = [build_report.HIDDEN]
+    notebook.cells.append(cell)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, dest)
+    return dest
+
+
+def notebook_order(root: Path) -> list[Path]:
+    """Notebooks in the order ``_toc.yml`` lists them."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+
+
+def execute_notebooks(
+    cfg: RunConfig, root: Path, stage: Path, records: dict[str, dict] | None = None
+) -> dict[str, float]:
+    """Run every notebook once with papermill into ``stage``; return wall times.
+
+    Each run's record (:func:`layerwise.build_report.record`) goes into ``records``.
+    The kernel talks to papermill over IPC sockets: a local build needs no TCP ports
+    (and ipykernel warns about unencrypted TCP on every start). Progress bars are off
+    in the kernels (``TQDM_DISABLE``, and ``HF_HUB_DISABLE_PROGRESS_BARS`` for the
+    bars transformers draws while weights load): nobody watches them, and a widget
+    bar saved in a notebook would make its page load the widget manager from a CDN.
+    """
+    import papermill
+    from traitlets.config import Config
+
+    params = {
+        "profile": cfg.concrete_profile,
+        "scale": cfg.scale,
+        "seed": cfg.seed,
+        "device": cfg.device,
+        "batch_size": cfg.batch_size,
+        "results_dir": str((root / cfg.results_dir).resolve()),
+        "cache_dir": cfg.cache_dir or "",
+    }
+    timings: dict[str, float] = {}
+    work = stage.parent / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    kernel_config = Config({"KernelManager": {"transport": "ipc"}})
+    os.environ["TQDM_DISABLE"] = "1"  # inherited by the kernels
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    for nb in notebook_order(root):
+        rel = nb.relative_to(root)
+        out = stage / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        record = work / f"{nb.stem}.json"
+        source = _with_record_cell(nb, work / rel, record)
+        start = time.perf_counter()
+        print(f"executing {rel} (profile={params['profile']}, scale={cfg.scale})", flush=True)
+        papermill.execute_notebook(
+            str(source),
+            str(out),
+            parameters=params,
+            cwd=str(nb.parent),
+            progress_bar=False,
+            kernel_name="python3",
+            config=kernel_config,
+        )
+        timings[str(rel)] = round(time.perf_counter() - start, 1)
+        hide_injected_parameters(out)
+        if records is not None:
+            records[str(rel)] = json.loads(record.read_text())
+    return timings
+
+
+def build_book(cfg: RunConfig, root: Path | None = None) -> Path:
+    """Execute the notebooks and build ``_build/html``; returns the index page."""
+    root = (root or Path.cwd()).resolve()
+    if not (root / "_toc.yml").exists():
+        raise InputError(f"{root} has no _toc.yml: run `layerwise book` from the repository root")
+    cfg.validate()
+    if cfg.revisions:  # the notebooks' kernels inherit the pins
+        os.environ[REVISIONS_ENV] = " ".join(f"{k}={v}" for k, v in cfg.revisions.items())
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    stage = root / STAGE
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for name in COPY:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, stage / name)
+        else:
+            shutil.copy2(src, stage / name)
+    start = time.perf_counter()
+    records: dict[str, dict] = {}
+    timings = execute_notebooks(cfg, root, stage, records)
+    timings["notebooks_total"] = round(time.perf_counter() - start, 1)
+    (stage / REPORT_PAGE).write_text(
+        build_report.report_markdown(
+            records, timings, profile=cfg.concrete_profile, scale=cfg.scale
+        )
+    )
+    cmd = [
+        str(Path(bin_dir) / "jupyter-book"),
+        "build",
+        str(stage),
+        "--path-output",
+        str(root),
+        "--builder",
+        "html",
+        "-n",
+        "-W",
+        "--keep-going",
+    ]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=root)
+    timings["jupyter_book"] = round(time.perf_counter() - start, 1)
+    timings |= {"profile": cfg.concrete_profile, "scale": cfg.scale}
+    (root / "_build" / "timings.json").write_text(json.dumps(timings, indent=2))
+    html = root / "_build" / "html"
+    n_pages = check_html(html, (str(root), str(Path.home().resolve())))
+    print(f"checked {n_pages} pages: no CDN reference, no path of this machine")
+    index = html / "index.html"
+    print(f"built {index}")
+    return index

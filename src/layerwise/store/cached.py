@@ -1,0 +1,88 @@
+"""Get from the cache or compute: the one wrapper every cached result goes through.
+
+:func:`cached_value` keeps a JSON value or a table under a key naming what was computed
+and the package's code; :func:`cached_extract` keeps extracted hidden states. Both
+compute directly when no cache is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import InputError
+from ..extract.batched import Extracted, extract
+from ..extract.requests import Request
+from ..models.fingerprint import package_hash
+from ..models.spec import LoadedModel
+from .cache import Cache
+from .keys import cache_key, key_of, model_identity
+
+
+def value_key(what: str, **parts: Any) -> str:
+    """Key of a computed value or table: its name, the parts that determine it, and the
+    package's code hash (any edit to the package recomputes it from cached states)."""
+    return key_of({"value": what, **parts, "package": package_hash()})
+
+
+def cached_value(
+    cache: Cache | None,
+    what: str,
+    compute: Callable[[], Any],
+    *,
+    table: bool = False,
+    **parts: Any,
+) -> Any:
+    """``compute()`` through ``cache`` under :func:`value_key` of ``what`` and ``parts``.
+
+    ``table=True`` for a :class:`pandas.DataFrame` (kept as CSV), else a JSON-serialisable
+    value. With no cache, ``compute()`` itself. Raises
+    :class:`~layerwise.errors.CacheError` when the cache folder cannot be written.
+    """
+    if cache is None:
+        return compute()
+    key = value_key(what, **parts)
+    if table:
+        return cache.get_or_compute_frame(key, compute)
+    return cache.get_or_compute_json(key, compute)
+
+
+def cached_extract(
+    lm: LoadedModel,
+    requests: Sequence[Request] | Callable[[], Sequence[Request]],
+    *,
+    label: str,
+    cache: Cache | None = None,
+    inputs: str | None = None,
+    n_reads: int | None = None,
+    **kwargs,
+) -> Extracted:
+    """:func:`~layerwise.extraction.extract` through ``cache`` (no cache: compute).
+
+    ``requests`` may be a function that builds them; then ``inputs`` (a digest of the
+    texts and parameters they are built from, :func:`texts_digest`) and ``n_reads``
+    key and check the entry, and the texts are tokenized only on a miss. The
+    model's weights are touched only on a miss.
+    """
+    if callable(requests):
+        if inputs is None or n_reads is None:
+            raise InputError("requests given as a function need `inputs` and `n_reads`")
+        make = requests
+        key = key_of({"model": model_identity(lm), "label": label, "inputs": inputs})
+    else:
+        built = list(requests)
+        make = lambda: built  # noqa: E731
+        n_reads = sum(len(r.reads) for r in built)
+        key = cache_key(lm, built, label)
+    if cache is None:
+        return extract(lm, make(), desc=label, **kwargs)
+    expect = (n_reads, lm.spec.n_states, lm.spec.hidden_size)
+    alt = lm.spec.top_state != "no_final_norm"
+
+    def compute() -> Extracted:
+        result = extract(lm, make(), desc=label, **kwargs)
+        if result.states.shape != expect:
+            raise InputError(f"{label}: extraction gave {result.states.shape}, expected {expect}")
+        return result
+
+    return cache.get_or_compute(key, compute, expect=expect, alt=alt)

@@ -1,0 +1,80 @@
+"""Memoised bootstrap intervals: a re-run reads them instead of resampling again.
+
+Bootstrap intervals are the most expensive numbers after extraction. They are a pure
+function of the scored values, the targets, the method, the number of resamples and the
+generator's state, so they are kept under a key of exactly those (array bytes hashed)
+plus the package's code hash. A hit also restores the generator's state after the
+resampling, so every later draw is the same as in a run that computed: a warm run gives
+the same numbers, bit for bit. A :class:`BootstrapMemo` is an object a run hands down
+(:class:`~layerwise.measure.common.MeasureOptions` carries it to every score), never a
+global; it implements :class:`~layerwise.stats.correlation.IntervalMemo`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..models.fingerprint import package_hash
+from .cache import Cache
+from .keys import key_of
+
+
+def _digest(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    return hashlib.sha256(f"{a.dtype}{a.shape}".encode() + a.tobytes()).hexdigest()
+
+
+@dataclass
+class BootstrapMemo:
+    """Bootstrap intervals kept in ``cache`` (see the module's docstring)."""
+
+    cache: Cache
+    #: intervals read from the cache / computed, this session
+    reused: int = 0
+    computed: int = 0
+
+    def interval(
+        self,
+        kind: str,
+        arrays: tuple[np.ndarray, ...],
+        params: dict[str, object],
+        rng: np.random.Generator,
+        compute: Callable[[], tuple[np.ndarray, np.ndarray]],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``compute()`` (low and high bounds, float64 arrays), or the stored bounds of the
+        same ``kind``, arrays, ``params`` and generator state, leaving ``rng`` where
+        ``compute()`` would have left it."""
+        key = key_of(
+            {
+                "kind": kind,
+                "arrays": [_digest(a) for a in arrays],
+                "params": params,
+                "rng": rng.bit_generator.state,
+                "package": package_hash(),
+            }
+        )
+        ran = False
+
+        def run() -> dict[str, object]:
+            nonlocal ran
+            ran = True
+            low, high = compute()
+            return {
+                "low": np.asarray(low, dtype=np.float64).tolist(),
+                "high": np.asarray(high, dtype=np.float64).tolist(),
+                "rng_after": rng.bit_generator.state,
+            }
+
+        entry = self.cache.get_or_compute_json(key, run)
+        if ran:
+            self.computed += 1
+        else:
+            self.reused += 1
+            rng.bit_generator.state = entry["rng_after"]
+        low = np.asarray(entry["low"], dtype=np.float64)
+        high = np.asarray(entry["high"], dtype=np.float64)
+        return low, high
