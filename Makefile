@@ -24,7 +24,7 @@ RESULTS ?= $(if $(filter 1,$(REHEARSAL)),results/rehearsal,results)
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
-.PHONY: venv test book results lint bench clean lock rehearse
+.PHONY: venv test test-pure book results lint bench clean lock rehearse
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 
 test: venv
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The tiers (tests/conftest.py): pure (no torch, seconds), models, book.
+test-pure: venv
+	$(PYTHON) -m pytest -m pure $(PYTEST_ARGS)
 
 ifeq ($(REHEARSAL),1)
 book results: rehearse

@@ -6,13 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerwise import ablations, experiments
-from layerwise.cache import Cache
+import layerwise.pipeline.config as pipeline_config
+import layerwise.pipeline.tables as pipeline_tables
+from layerwise import experiments
+from layerwise.measure import ablations
+from layerwise.measure import sentences as measure_sentences
+from layerwise.store.cache import Cache
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_gpt2, tiny_clip):
-    s = experiments.Settings(
+    s = experiments.MeasureOptions(
         n_cwe=200, n_resamples=20, cache=Cache(tmp_path_factory.mktemp("cache")), progress=False
     )
     return {"contrastive": tiny_clip, "causal": tiny_gpt2}, s
@@ -56,12 +60,15 @@ def test_final_norm_rows_only_for_models_with_a_final_norm(setup):
 
 
 def test_deviation_table_is_cached_and_a_warm_run_loads_no_states(tmp_path, monkeypatch):
-    from layerwise import runs
 
-    cfg = runs.RunConfig(profile="tiny", scale="reduced", cache_dir=str(tmp_path), device="cpu")
-    models = runs.load_profile(cfg, log=None)
-    s = cfg.settings()
-    tables = {name: runs.compute_table(name, models, cfg, s) for name in runs.TABLES}
+    cfg = pipeline_config.RunConfig(
+        profile="tiny", scale="reduced", cache_dir=str(tmp_path), device="cpu"
+    )
+    models = pipeline_config.load_profile(cfg, log=None)
+    s = cfg.options()
+    tables = {
+        name: pipeline_tables.compute_table(name, models, s) for name in pipeline_tables.ROLE_TABLES
+    }
     cold = ablations.deviation_table(models, tables, s)
     assert set(cold["deviation"]) == set(ablations.ALTERNATIVES)
     assert cold["alternative is"].notna().all()
@@ -69,8 +76,9 @@ def test_deviation_table_is_cached_and_a_warm_run_loads_no_states(tmp_path, monk
     def no_states(*args, **kwargs):
         raise AssertionError("a warm run must not read states")
 
-    for name in ("cwe_states", "word_states", "sentence_states"):
-        monkeypatch.setattr(experiments, name, no_states)
+    for name in ("cwe_states", "word_states"):
+        monkeypatch.setattr(ablations, name, no_states)
+    monkeypatch.setattr(measure_sentences, "sentence_states", no_states)
     warm = ablations.deviation_table(models, tables, s)
     pd.testing.assert_frame_equal(warm, cold, check_dtype=False)
     changed = dict(tables, sts=tables["sts"].assign(value=tables["sts"]["value"] + 0.01))

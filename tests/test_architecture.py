@@ -309,3 +309,28 @@ def test_fake_unknown_top_level_module_is_reported(tmp_path):
     assert layer_violations(package_dir) == [
         f"{package_dir / 'evaluation.py'}: module layerwise.evaluation has no layer; {UNKNOWN}"
     ]
+
+
+def test_layers_below_models_and_the_profiles_never_import_torch():
+    """The statistics, data and table layers run without torch (the ``pure`` tier), and the
+    command line reads the profiles without it."""
+    import subprocess
+    import sys
+
+    modules = [
+        "layerwise.stats.correlation",
+        "layerwise.stats.scores",
+        "layerwise.stats.geometry",
+        "layerwise.stats.isotropy",
+        "layerwise.stats.postprocess",
+        "layerwise.stats.paired",
+        "layerwise.data",
+        "layerwise.tidy",
+        "layerwise.files",
+        "layerwise.report.table1",
+        "layerwise.report.text",
+        "layerwise.pipeline.profiles",
+    ]
+    code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from layerwise import book, build_report, display
+import layerwise.files as files_mod
+import layerwise.site.display as site_display
+from layerwise.site import book, build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -145,13 +147,13 @@ def test_no_visible_code_cell_calls_glue(nb):
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_show_no_absolute_path(nb):
     text = nb.read_text()
-    assert ".resolve())" not in text  # paths reach the page through display.shown_path
+    assert ".resolve())" not in text  # paths reach the page through site_display.shown_path
 
 
 def test_glue_detector_sees_glue_but_not_glue_figure():
     assert _calls_glue('glue("x", 1, display=False)')
     assert _calls_glue("for k in ks:\n    glue(k, 1)")
-    assert not _calls_glue('display.glue_figure("fig", f)')
+    assert not _calls_glue('site_display.glue_figure("fig", f)')
 
 
 # --- display helpers ----------------------------------------------------------------
@@ -159,11 +161,12 @@ def test_glue_detector_sees_glue_but_not_glue_figure():
 
 def test_shown_path_is_relative_to_the_repository(tmp_path):
     (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "layerwise"\n')
     (tmp_path / "results" / "offline").mkdir(parents=True)
     csv = tmp_path / "results" / "offline" / "cwe_geometry.csv"
-    assert display.shown_path(csv, tmp_path) == "results/offline/cwe_geometry.csv"
-    assert display.shown_path(tmp_path / "notebooks" / ".." / "results", tmp_path) == "results"
-    assert display.repo_root(tmp_path / "results" / "offline") == tmp_path.resolve()
+    assert site_display.shown_path(csv, tmp_path) == "results/offline/cwe_geometry.csv"
+    assert site_display.shown_path(tmp_path / "notebooks" / ".." / "results", tmp_path) == "results"
+    assert files_mod.repository_root(tmp_path / "results" / "offline") == tmp_path.resolve()
 
 
 def test_shown_path_outside_the_repository_uses_home(tmp_path, monkeypatch):
@@ -171,12 +174,12 @@ def test_shown_path_outside_the_repository_uses_home(tmp_path, monkeypatch):
     repo = tmp_path / "repo"
     repo.mkdir()
     cache = tmp_path / "home" / ".cache" / "layerwise"
-    assert display.shown_path(cache, repo) == "~/.cache/layerwise"
+    assert site_display.shown_path(cache, repo) == "~/.cache/layerwise"
 
 
 def test_reader_table_shows_an_en_dash_for_undefined_values():
     df = pd.DataFrame({"paper": [0.159, np.nan], "reproduced": [0.12345, 0.5]})
-    html = display.reader_table(df).to_html()
+    html = site_display.reader_table(df).to_html()
     assert "\u2013" in html and "nan" not in html.lower()
     assert "0.123" in html and "0.12345" not in html
     assert 'class="dataframe"' in html  # styled by the theme like pandas' own tables
@@ -184,7 +187,7 @@ def test_reader_table_shows_an_en_dash_for_undefined_values():
 
 def test_reader_table_formats_by_column():
     df = pd.DataFrame({"difference": [0.25, np.nan], "holds": [True, pd.NA]})
-    html = display.reader_table(
+    html = site_display.reader_table(
         df,
         formats={"difference": "{:+.2f}", "holds": lambda v: "undefined" if pd.isna(v) else "yes"},
         hide_index=True,
@@ -205,20 +208,32 @@ class _LM:
     spec = _Spec()
 
 
-def test_record_writes_models_and_cache_counts(tmp_path):
-    cache = type("C", (), {"hits": 3, "misses": 2, "rejected": ["bad"]})()
+def test_record_writes_models_and_cache_counts_by_kind(tmp_path):
+    from layerwise.store.cache import Cache
+
+    cache = Cache(tmp_path / "c")
+    cache.get_or_compute_json("k1", lambda: 1)  # a value, computed
+    cache.get_or_compute_json("k1", lambda: 1)  # the same value, reused
+    cache.get_or_compute_json("k2", lambda: [0.1, 0.2], kind="intervals")  # computed
+    cache.get_or_compute_frame("k3", lambda: pd.DataFrame({"a": [1]}))  # a table, computed
+    cache.rejected.append("bad")
     ns = {"models": {"contrastive": _LM()}, "s": type("S", (), {"cache": cache})()}
     out = build_report.record(ns, tmp_path / "r.json")
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved == out
-    assert (saved["cache_hits"], saved["cache_misses"], saved["cache_rejected"]) == (3, 2, 1)
+    assert saved["cache"] == {
+        "values": {"reused": 1, "computed": 1},
+        "intervals": {"reused": 0, "computed": 1},
+        "tables": {"reused": 0, "computed": 1},
+    }
+    assert saved["cache_rejected"] == 1
     assert saved["models"]["contrastive"]["revision"] == "0.1.0"
-    assert build_report.record({}, tmp_path / "n.json")["cache_hits"] is None
+    assert build_report.record({}, tmp_path / "n.json")["cache"] is None
 
 
 def test_report_markdown_lists_chapters_models_and_versions():
     records = {
-        "notebooks/01_data.ipynb": {"models": {}, "cache_hits": None, "cache_misses": None},
+        "notebooks/01_data.ipynb": {"models": {}, "cache": None},
         "notebooks/02_extraction.ipynb": {
             "models": {
                 "contrastive": {
@@ -229,8 +244,10 @@ def test_report_markdown_lists_chapters_models_and_versions():
                     "dtype": "float32",
                 }
             },
-            "cache_hits": 4,
-            "cache_misses": 1,
+            "cache": {
+                "extractions": {"reused": 4, "computed": 1},
+                "intervals": {"reused": 7, "computed": 0},
+            },
         },
     }
     text = build_report.report_markdown(
@@ -243,8 +260,12 @@ def test_report_markdown_lists_chapters_models_and_versions():
     )
     assert text.startswith("# Build report\n")
     assert "2026-01-02 03:04 UTC" in text and "`make book PROFILE=tiny SCALE=reduced`" in text
-    assert "| `notebooks/01_data.ipynb` | 2.5 | \u2013 | \u2013 |" in text
-    assert "| `notebooks/02_extraction.ipynb` | 10.0 | 4 | 1 |" in text
+    dash = "\u2013"
+    assert f"| `notebooks/01_data.ipynb` | 2.5 | {' | '.join([dash] * 8)} |" in text
+    # extractions, tables (none: dashes), intervals, values (none)
+    cells = ["4", "1", dash, dash, "7", "0", dash, dash]
+    row = f"| `notebooks/02_extraction.ipynb` | 10.0 | {' | '.join(cells)} |"
+    assert row in text
     assert "| contrastive | MiniLM | `package:x` | `r1` | cpu | float32 |" in text
     assert "| torch | 2.5.0 |" in text and "| gguf | \u2013 |" in text
 

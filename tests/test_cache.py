@@ -9,10 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerwise import cache as cache_module
-from layerwise.cache import Cache, cache_key, cached_extract, default_cache_dir
+import layerwise.store.cache as store_cache
+import layerwise.store.cached as store_cached
 from layerwise.errors import CacheError
-from layerwise.extraction import Extracted, Request, extract, word_requests
+from layerwise.extract.batched import Extracted, extract
+from layerwise.extract.requests import Request, word_requests
+from layerwise.store.cache import Cache, default_cache_dir
+from layerwise.store.cached import cached_extract
+from layerwise.store.keys import cache_key
 
 WORDS = ["cat", "dog", "unbelievable"]
 
@@ -61,7 +65,7 @@ def test_second_call_is_a_hit_and_does_not_run_the_model(tiny_clip, requests, ca
     def boom(*args, **kwargs):
         raise AssertionError("the model was run on a cache hit")
 
-    monkeypatch.setattr(cache_module, "extract", boom)
+    monkeypatch.setattr(store_cached, "extract", boom)
     second = cached_extract(tiny_clip, requests, label="words", cache=cache)
     assert (cache.hits, cache.misses) == (1, 1)
     np.testing.assert_array_equal(second.states, first.states)
@@ -74,13 +78,13 @@ def test_second_call_is_a_hit_and_does_not_run_the_model(tiny_clip, requests, ca
 
 def test_no_cache_always_computes(tiny_clip, requests, monkeypatch):
     calls = []
-    real = cache_module.extract
+    real = store_cached.extract
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cache_module, "extract", counting)
+    monkeypatch.setattr(store_cached, "extract", counting)
     cached_extract(tiny_clip, requests, label="words", cache=None)
     cached_extract(tiny_clip, requests, label="words", cache=None)
     assert len(calls) == 2
@@ -244,7 +248,7 @@ def test_failed_write_leaves_nothing_behind(cache, monkeypatch):
         handle.write(b"PK\x03\x04 partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache_module.np, "savez", partial_savez)
+    monkeypatch.setattr(store_cache.np, "savez", partial_savez)
     with pytest.raises(CacheError, match="disk full"):
         cache.save(KEY, _toy(with_alt=False))
     # the previous entry is intact and no temporary file is left

@@ -8,10 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerwise import compare, models
+import layerwise.measure.multi as measure_multi
+import layerwise.models.hub as models_hub
+import layerwise.models.loading as models_loading
+import layerwise.pipeline.compare as pipeline_compare
+import layerwise.pipeline.profiles as pipeline_profiles
+import layerwise.report.comparison as report_comparison
 from layerwise.cli import main
 from layerwise.errors import InputError
-from layerwise.paired import paired_difference
+from layerwise.stats.paired import paired_difference
 
 
 def test_paired_ci_of_identical_models_is_zero():
@@ -47,14 +52,14 @@ def test_paired_bad_input():
 
 def test_verdict_reads_the_interval():
     row = {"model_a": "A", "model_b": "B", "low": 0.1, "high": 0.3}
-    assert compare.verdict(pd.Series(row)) == "A > B"
-    assert compare.verdict(pd.Series(row | {"low": -0.3, "high": -0.1})) == "A < B"
-    assert "no clear" in compare.verdict(pd.Series(row | {"low": -0.1}))
-    assert compare.verdict(pd.Series(row | {"low": np.nan})) == "undefined"
+    assert report_comparison.verdict(pd.Series(row)) == "A > B"
+    assert report_comparison.verdict(pd.Series(row | {"low": -0.3, "high": -0.1})) == "A < B"
+    assert "no clear" in report_comparison.verdict(pd.Series(row | {"low": -0.1}))
+    assert report_comparison.verdict(pd.Series(row | {"low": np.nan})) == "undefined"
 
 
 def test_tiny_bert_is_an_encoder_with_cls_sep_and_no_final_norm():
-    lm = models.load_model("tiny:bert", device="cpu")
+    lm = models_loading.load_model("tiny:bert", device="cpu")
     tok = lm.tokenizer.convert_ids_to_tokens
     assert (tok(lm.spec.open_id), tok(lm.spec.close_id)) == ("[CLS]", "[SEP]")
     assert lm.spec.native_wrap and lm.spec.top_state == "no_final_norm"
@@ -62,16 +67,16 @@ def test_tiny_bert_is_an_encoder_with_cls_sep_and_no_final_norm():
     assert len(lm.tokenizer) == 30522
     assert tok(lm.tokens("Cats purr loudly")) == ["cats", "pu", "##rr", "loudly"]
     assert (lm.spec.n_layers, lm.spec.hidden_size, lm.spec.max_length) == (4, 64, 512)
-    assert models.PROFILE_EXTRAS["tiny"] == ("tiny:bert",)
+    assert pipeline_profiles.PROFILE_EXTRAS["tiny"] == ("tiny:bert",)
 
 
 def test_extras_skip_unreachable_hub_models_at_once(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    use, notes = compare.available_extras("paper")
-    cached = [s for s in models.PROFILE_EXTRAS["paper"] if models._hub_cached(s)]
+    use, notes = pipeline_profiles.available_extras("paper")
+    cached = [s for s in pipeline_profiles.PROFILE_EXTRAS["paper"] if models_hub.hub_cached(s)]
     assert use == cached and len(notes) == 3 - len(cached)
-    assert compare.available_extras("tiny") == (["tiny:bert"], [])
-    assert compare.available_extras("offline") == ([], [])
+    assert pipeline_profiles.available_extras("tiny") == (["tiny:bert"], [])
+    assert pipeline_profiles.available_extras("offline") == ([], [])
 
 
 def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path):
@@ -103,7 +108,9 @@ def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path):
     cwe = iso[iso["sample"] == "cwe"]
     assert (cwe["n"] == 120).all()
     assert cwe.query("measure == 'isoscore'")["value"].between(0, 1).all()
-    assert cwe.query("measure == 'uniformity'")["value"].between(-4, 0).all()
+    # uniformity <= 0, and >= -4 - 4/(n-1) by Jensen (see test_isotropy_table_values_...)
+    lowest = -4.0 - 4.0 / (120 - 1) - 1e-6
+    assert cwe.query("measure == 'uniformity'")["value"].between(lowest, 1e-6).all()
     rogue = pd.read_csv(out / "rogue_dimensions.csv")
     assert set(rogue["measure"]) == {
         "expected_cosine",
@@ -125,18 +132,19 @@ def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path):
     ok = paired.dropna(subset=["difference"])
     np.testing.assert_allclose(ok["difference"], ok["score_a"] - ok["score_b"], atol=1e-9)
     prov = json.loads((out / "provenance.json").read_text())
-    assert set(prov) == set(compare.TABLES)
+    assert set(prov) == set(measure_multi.COMPARE_TABLES)
     assert prov["isotropy"]["parameters"]["sources"] == ["tiny:gpt2", "tiny:clip", "tiny:bert"]
 
 
 def test_compare_raw_matches_chapter_four_scores(tmp_path, tiny_gpt2):
     """The raw postprocessing row is the word-task score of chapter 4 (same states, seeds)."""
-    from layerwise.cache import Cache
-    from layerwise.experiments import Settings, word_task_scores
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.measure.words import word_task_scores
+    from layerwise.store.cache import Cache
 
-    s = Settings(n_cwe=60, n_resamples=20, cache=Cache(tmp_path))
-    states = compare.load_states([tiny_gpt2], s)
-    post = compare.postprocessing_table(states, s, methods=("raw",))
+    s = MeasureOptions(n_cwe=60, n_resamples=20, cache=Cache(tmp_path))
+    states = measure_multi.load_states([tiny_gpt2], s)
+    post = measure_multi.postprocessing_table(states, s, methods=("raw",))
     ch4 = word_task_scores(tiny_gpt2, ("wrapped",), s, tasks=("rg65",))
     mine = post[post["task"] == "rg65"].sort_values("layer")
     theirs = ch4[ch4["top"] == "native"].sort_values("layer")
@@ -145,29 +153,169 @@ def test_compare_raw_matches_chapter_four_scores(tmp_path, tiny_gpt2):
 
 
 def test_compare_rejects_duplicate_and_empty_sources(tmp_path):
-    from layerwise.runs import RunConfig
+    from layerwise.pipeline.config import RunConfig
 
     cfg = RunConfig(profile="tiny", scale="reduced")
     with pytest.raises(InputError):
-        compare.run_compare([], cfg, tmp_path)
+        pipeline_compare.run_compare([], cfg, tmp_path)
     with pytest.raises(InputError, match="twice"):
-        compare.run_compare(["tiny:gpt2", "tiny:gpt2"], cfg, tmp_path)
+        pipeline_compare.run_compare(["tiny:gpt2", "tiny:gpt2"], cfg, tmp_path)
 
 
 def test_compare_tables_warm_loads_no_states(tmp_path, tiny_gpt2, tiny_clip, monkeypatch):
-    from layerwise.cache import Cache
-    from layerwise.experiments import Settings
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.store.cache import Cache
 
-    s = Settings(n_cwe=60, n_resamples=20, cache=Cache(tmp_path), progress=False)
-    cold = compare.compare_tables([tiny_gpt2, tiny_clip], s)
-    assert set(cold) == set(compare.TABLES)
+    s = MeasureOptions(n_cwe=60, n_resamples=20, cache=Cache(tmp_path), progress=False)
+    cold = measure_multi.compare_tables([tiny_gpt2, tiny_clip], s)
+    assert set(cold) == set(measure_multi.COMPARE_TABLES)
 
     def no_states(*args, **kwargs):
         raise AssertionError("a warm run must not load states")
 
-    monkeypatch.setattr(compare, "load_states", no_states)
-    warm = compare.compare_tables([tiny_gpt2, tiny_clip], s)
-    for name in compare.TABLES:
+    monkeypatch.setattr(measure_multi, "load_states", no_states)
+    warm = measure_multi.compare_tables([tiny_gpt2, tiny_clip], s)
+    for name in measure_multi.COMPARE_TABLES:
         pd.testing.assert_frame_equal(warm[name], cold[name], check_dtype=False)
     with pytest.raises(AssertionError, match="must not load states"):
-        compare.compare_tables([tiny_clip, tiny_gpt2], s)  # another model order: a miss
+        measure_multi.compare_tables([tiny_clip, tiny_gpt2], s)  # another model order: a miss
+
+
+# ------------------------------------------------------------------ values recomputed here
+@pytest.fixture(scope="module")
+def two_states(tmp_path_factory, tiny_gpt2, tiny_clip):
+    """The states chapter 7 measures, for tiny GPT-2 (model A) and tiny CLIP (model B)."""
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.store.cache import Cache
+
+    cache = Cache(tmp_path_factory.mktemp("compare-cache"))
+    s = MeasureOptions(n_cwe=60, n_resamples=20, cache=cache, progress=False)
+    return measure_multi.load_states([tiny_gpt2, tiny_clip], s), s
+
+
+def _plain_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine per layer, [n, L, d] -> [n, L], in float64; two identical vectors
+    have cosine exactly 1 (by definition, so identical sentences tie exactly)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    cos[(a == b).all(-1)] = 1.0
+    return cos
+
+
+def _plain_task_scores(ms, task: str) -> np.ndarray:
+    """Spearman's rho per layer (scipy) of the task's cosines against its human target,
+    from the model's states and the data files only."""
+    from scipy import stats
+
+    from layerwise import data
+    from layerwise.measure.words import all_task_words
+
+    if task == "stsb":
+        pairs = data.load_sts_benchmark()
+        row = {t: i for i, t in enumerate(data.sts_benchmark_sentences(pairs))}
+        x = ms.sentences["eos"]
+        a = x[[row[p.sentence1] for p in pairs]]
+        b = x[[row[p.sentence2] for p in pairs]]
+    else:
+        pairs = data.load_word_pairs(task)
+        row = {w: i for i, w in enumerate(all_task_words())}  # the rows of ms.words
+        a = ms.words[[row[p.word1] for p in pairs]]
+        b = ms.words[[row[p.word2] for p in pairs]]
+    cos = _plain_cosines(a, b)
+    target = np.array([p.score for p in pairs])
+    rho = np.array([stats.spearmanr(cos[:, k], target).statistic for k in range(cos.shape[1])])
+    assert rho.shape == (ms.n_layers + 1,) and np.isfinite(rho).all()
+    return rho
+
+
+@pytest.fixture(scope="module")
+def raw_paired(two_states):
+    states, s = two_states
+    return measure_multi.paired_table(states, s, methods=("raw",))
+
+
+@pytest.mark.parametrize("task", ["rg65", "stsb"])
+def test_paired_table_scores_layers_and_differences_recomputed_here(two_states, raw_paired, task):
+    """score_a / score_b at the chosen layers are scipy's Spearman of numpy cosines, "best"
+    is the argmax of those (lowest layer on ties), "top" the last layer, and the difference
+    is score_a - score_b computed here (not by the function that made the table)."""
+    (a, b), _ = two_states
+    rho_a, rho_b = _plain_task_scores(a, task), _plain_task_scores(b, task)
+    for choice in ("best", "top"):
+        rows = raw_paired[(raw_paired["task"] == task) & (raw_paired["choice"] == choice)]
+        assert len(rows) == 1
+        row = rows.iloc[0]
+        assert (row["model_a"], row["model_b"]) == (a.name, b.name)
+        if choice == "best":
+            la, lb = int(np.argmax(rho_a)), int(np.argmax(rho_b))
+        else:
+            la, lb = a.n_layers, b.n_layers
+        assert (row["layer_a"], row["layer_b"]) == (la, lb)
+        assert row["score_a"] == pytest.approx(rho_a[la], abs=1e-9)
+        assert row["score_b"] == pytest.approx(rho_b[lb], abs=1e-9)
+        assert row["difference"] == pytest.approx(rho_a[la] - rho_b[lb], abs=1e-9)
+        assert row["low"] <= row["difference"] <= row["high"]
+        assert row["n"] == (1379 if task == "stsb" else 65)
+
+
+def _plain_uniformity(x: np.ndarray) -> float:
+    """Wang & Isola (2020): log of the mean over pairs i < j of exp(-2 |u_i - u_j|^2)."""
+    u = x.astype(np.float64)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    i, j = np.triu_indices(len(u), k=1)
+    sq = ((u[i] - u[j]) ** 2).sum(-1)
+    return float(np.log(np.mean(np.exp(-2.0 * sq))))
+
+
+def test_isotropy_table_values_recomputed_here(two_states):
+    """IsoScore (the authors' IsoScore 2.0.1 package), uniformity, self-similarity (numpy)
+    of every layer of the CWE sample, and alignment of the STS-B pairs with gold >= 4, for
+    both models; every uniformity lies in the bounds derived by hand."""
+    from IsoScore.IsoScore import IsoScore as reference
+
+    from layerwise import data
+
+    states, s = two_states
+    iso = measure_multi.isotropy_table(states, s)
+
+    def value(ms, sample, measure, layer) -> float:
+        sel = iso[
+            (iso["model"] == ms.name)
+            & (iso["sample"] == sample)
+            & (iso["measure"] == measure)
+            & (iso["layer"] == layer)
+        ]
+        assert len(sel) == 1
+        return float(sel["value"].iloc[0])
+
+    pairs = data.load_sts_benchmark()
+    row = {t: i for i, t in enumerate(data.sts_benchmark_sentences(pairs))}
+    close = [p for p in pairs if p.score >= 4.0]
+    for ms in states:
+        for layer in range(ms.n_layers + 1):
+            x = ms.cwe[:, layer].astype(np.float64)
+            assert value(ms, "cwe", "uniformity", layer) == pytest.approx(
+                _plain_uniformity(x), abs=1e-6
+            )  # the package sums float32 terms
+            assert value(ms, "cwe", "isoscore", layer) == pytest.approx(
+                float(reference(x)), abs=1e-6
+            )
+            u = x / np.linalg.norm(x, axis=1, keepdims=True)
+            cos = u @ u.T
+            n = len(u)
+            self_sim = (cos.sum() - np.trace(cos)) / (n * (n - 1))
+            assert value(ms, "cwe", "self_similarity", layer) == pytest.approx(self_sim, abs=1e-6)
+        top = ms.n_layers
+        e = ms.sentences["eos"][:, top].astype(np.float64)
+        ua = e[[row[p.sentence1] for p in close]]
+        ub = e[[row[p.sentence2] for p in close]]
+        ua /= np.linalg.norm(ua, axis=1, keepdims=True)
+        ub /= np.linalg.norm(ub, axis=1, keepdims=True)
+        want = float(np.mean(((ua - ub) ** 2).sum(-1)))
+        assert value(ms, "sentences eos", "alignment", top) == pytest.approx(want, abs=1e-6)
+    # For unit vectors |u - v|^2 lies in [0, 4]: uniformity in [-8, 0]. And since
+    # |sum u|^2 >= 0, the mean cosine over pairs is >= -1/(n-1); exp is convex (Jensen),
+    # so uniformity >= 4 * (-1/(n-1)) - 4. Slack 1e-6 for the float32 sums.
+    uni = iso[iso["measure"] == "uniformity"]
+    assert (uni["value"] <= 1e-6).all()
+    assert (uni["value"] >= -4.0 - 4.0 / (uni["n"] - 1) - 1e-6).all()

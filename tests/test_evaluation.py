@@ -9,15 +9,15 @@ import pytest
 from scipy import stats
 
 from layerwise.errors import InputError
-from layerwise.evaluation import (
-    Score,
+from layerwise.stats.correlation import (
     best_layer,
     bootstrap_ci,
     pearson_statistic,
-    sc_weat_effect_sizes,
     spearman_statistic,
+)
+from layerwise.stats.scores import (
+    sc_weat_effect_sizes,
     sts_scores,
-    top_layer,
     valnorm_scores,
     word_similarity_scores,
 )
@@ -165,7 +165,7 @@ def test_constant_layer_scores_nan_and_is_skipped_by_best_layer(rng):
     scores = word_similarity_scores(emb1, emb2, human, rng=1, n_resamples=200)
     assert math.isnan(scores[0].value) and math.isnan(scores[0].low)
     assert not math.isnan(scores[2].low)
-    assert best_layer(scores)[0] in (1, 2)
+    assert best_layer([s.value for s in scores]) in (1, 2)
 
 
 # --------------------------------------------------------------------------- ValNorm
@@ -268,22 +268,13 @@ def test_undefined_effect_size_is_nan_with_warning():
 # --------------------------------------------------------------------------- layer choice
 
 
-def make_scores(values):
-    return [Score(value=v, low=math.nan, high=math.nan, n=10, method="spearman") for v in values]
-
-
-def test_best_and_top_layer():
-    scores = make_scores([0.1, 0.5, 0.3, 0.5, 0.2])
-    index, best = best_layer(scores)
-    assert index == 1 and best.value == 0.5  # tie with layer 3 goes to the lower layer
-    assert top_layer(scores).value == 0.2
-    assert best_layer(make_scores([math.nan, 0.2, 0.4]))[0] == 2
+def test_best_layer_is_the_highest_defined_value_ties_to_the_lowest_layer():
+    assert best_layer([0.1, 0.5, 0.3, 0.5, 0.2]) == 1  # tie with layer 3: the lower layer
+    assert best_layer([math.nan, 0.2, 0.4]) == 2
+    assert best_layer([-0.3, math.nan, -0.1]) == 2
+    assert best_layer([math.nan, math.nan]) is None  # undefined, never a made-up layer
     with pytest.raises(InputError):
         best_layer([])
-    with pytest.raises(InputError):
-        top_layer([])
-    with pytest.raises(InputError):
-        best_layer(make_scores([math.nan, math.nan]))
 
 
 # --------------------------------------------------------------------------- validation
@@ -337,3 +328,91 @@ def test_valnorm_input_validation(rng):
         sc_weat_effect_sizes(targets, zero, unpleasant)
     with pytest.raises(InputError, match="10 items"):
         valnorm_scores(targets, pleasant, unpleasant, np.arange(9.0))
+
+
+def _plain_pearson(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Pearson's r along ``axis`` written out with numpy (the reference statistic)."""
+    xm = x - x.mean(axis=axis, keepdims=True)
+    ym = y - y.mean(axis=axis, keepdims=True)
+    return (xm * ym).sum(axis=axis) / np.sqrt((xm**2).sum(axis=axis) * (ym**2).sum(axis=axis))
+
+
+@pytest.mark.parametrize("n_resamples", [7, 250])
+def test_bootstrap_ci_equals_scipy_bootstrap_called_directly(rng, n_resamples):
+    """The wrapper's bounds are scipy's paired percentile bootstrap of the same data with the
+    same seeded generator: a wrapper that resampled unpaired, used another interval method
+    or another generator would give other bounds."""
+    x = rng.standard_normal((3, 25))  # three "layers", items on the last axis
+    y = np.broadcast_to(x[0] + rng.standard_normal(25), x.shape)
+    low, high = bootstrap_ci(
+        _plain_pearson, (x, y), rng=np.random.default_rng(42), n_resamples=n_resamples
+    )
+    ref = stats.bootstrap(
+        (x, y),
+        _plain_pearson,
+        n_resamples=n_resamples,
+        vectorized=True,
+        paired=True,
+        axis=-1,
+        confidence_level=0.95,
+        method="percentile",
+        rng=np.random.default_rng(42),
+    )
+    np.testing.assert_array_equal(low, ref.confidence_interval.low)
+    np.testing.assert_array_equal(high, ref.confidence_interval.high)
+    # a scalar statistic gives float bounds, the same as scipy's
+    lo1, hi1 = bootstrap_ci(
+        _plain_pearson, (x[1], y[1]), rng=np.random.default_rng(3), n_resamples=n_resamples
+    )
+    ref1 = stats.bootstrap(
+        (x[1], y[1]),
+        _plain_pearson,
+        n_resamples=n_resamples,
+        paired=True,
+        method="percentile",
+        rng=np.random.default_rng(3),
+    )
+    assert (lo1, hi1) == (ref1.confidence_interval.low, ref1.confidence_interval.high)
+    # the interval is not the degenerate one: resampling happened
+    assert (low < high).all()
+
+
+def test_fast_resampled_spearman_equals_a_plain_loop_that_reranks():
+    """correlation_scores' resampled Spearman (multiplicities and cumulative ranks, no
+    re-sorting) against a loop that draws the resampled item indices the way scipy's
+    bootstrap does (one ``integers(0, n, (B, n))`` call on the same generator), takes those
+    items and calls scipy.stats.spearmanr, then the linear-interpolated 2.5% and 97.5%
+    quantiles. Ties in the values and the target exercise the tie groups."""
+    from layerwise.stats.correlation import _resampled_statistic, correlation_scores
+
+    gen = np.random.default_rng(8)
+    n, n_layers, n_resamples = 14, 3, 9
+    values = np.round(gen.normal(size=(n, n_layers)), 1)  # ties within each layer
+    values[:3, 2] = 0.5  # a tie group of three
+    target = np.round(gen.uniform(0, 4, n))  # heavy ties in the target
+
+    idx = np.random.default_rng(21).integers(0, n, (n_resamples, n))
+    rho = np.array(
+        [
+            [stats.spearmanr(values[i, layer], target[i]).statistic for i in idx]
+            for layer in range(n_layers)
+        ]
+    )  # [L, B]
+    assert np.isfinite(rho).all()
+    # every resample, every layer: the fast statistic is the re-ranked one
+    fast = _resampled_statistic(values.T, target, "spearman")(idx)
+    np.testing.assert_allclose(fast, rho, rtol=0, atol=1e-12)
+    # and the public scores' bounds are the quantiles of those resamples
+    scores = correlation_scores(
+        values,
+        target,
+        method="spearman",
+        target_name="human",
+        rng=np.random.default_rng(21),
+        n_resamples=n_resamples,
+    )
+    low, high = np.quantile(rho, [0.025, 0.975], axis=-1)
+    np.testing.assert_allclose([s.low for s in scores], low, rtol=0, atol=1e-12)
+    np.testing.assert_allclose([s.high for s in scores], high, rtol=0, atol=1e-12)
+    for layer, s in enumerate(scores):
+        assert s.value == pytest.approx(stats.spearmanr(values[:, layer], target).statistic)

@@ -14,10 +14,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import layerwise.measure.common as measure_common
+import layerwise.measure.sentences as measure_sentences
+import layerwise.store.cached as store_cached
 from layerwise import data, experiments
-from layerwise.cache import Cache
-from layerwise.experiments import CWE_MEASURES, Settings
-from layerwise.tokenizers import clip_tokenizer, gpt2_tokenizer
+from layerwise.errors import InputError
+from layerwise.measure.common import MeasureOptions
+from layerwise.measure.cwe import CWE_MEASURES
+from layerwise.models.tokenizers import clip_tokenizer, gpt2_tokenizer
+from layerwise.store.cache import Cache
 
 TASK_SIZES = {"rg65": 65, "ws353": 353, "simlex999": 999, "simverb3500": 3500, "valnorm": 399}
 WORD_SETTINGS = ("bare", "wrapped", "eos")
@@ -25,9 +30,9 @@ ALT = {"tiny:gpt2": "pre_norm", "tiny:clip": "post_norm"}
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> Settings:
+def settings(tmp_path_factory) -> MeasureOptions:
     cache = Cache(tmp_path_factory.mktemp("layerwise-cache"))
-    return Settings(n_cwe=300, n_resamples=50, cache=cache, progress=False)
+    return MeasureOptions(n_cwe=300, n_resamples=50, cache=cache, progress=False)
 
 
 def _expected_layers(lm) -> list[tuple[int, str]]:
@@ -72,7 +77,7 @@ def window(tiny_gpt2, tiny_clip):
     window): the same code path as all five years, at a fifteenth of the tokenizing time."""
     real = data.load_sts_sentences
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(experiments.data, "load_sts_sentences", lambda: real(years=(2013,)))
+        patch.setattr(data, "load_sts_sentences", lambda: real(years=(2013,)))
         return experiments.cwe_sentence_set([tiny_gpt2, tiny_clip])
 
 
@@ -105,7 +110,7 @@ def test_cwe_sentence_set_boundary_is_77_tokens(tiny_gpt2, tiny_clip, monkeypatc
     fits = data.Sentence(" ".join(["a"] * 75), "x")
     too_long = data.Sentence(" ".join(["a"] * 76), "x")
     assert clip_tokenizer()(fits.text)["input_ids"] == [49406] + [320] * 75 + [49407]
-    monkeypatch.setattr(experiments.data, "load_sts_sentences", lambda: [too_long, fits])
+    monkeypatch.setattr(data, "load_sts_sentences", lambda: [too_long, fits])
     result = experiments.cwe_sentence_set([tiny_gpt2, tiny_clip])
     assert result.kept == [fits]
     assert result.dropped == [too_long]
@@ -116,7 +121,7 @@ def test_cwe_sentence_set_applies_clip_window_without_clip(tiny_gpt2, monkeypatc
     for every profile)."""
     fits = data.Sentence(" ".join(["a"] * 75), "x")
     too_long = data.Sentence(" ".join(["a"] * 76), "x")
-    monkeypatch.setattr(experiments.data, "load_sts_sentences", lambda: [too_long, fits])
+    monkeypatch.setattr(data, "load_sts_sentences", lambda: [too_long, fits])
     result = experiments.cwe_sentence_set([tiny_gpt2])
     assert result.kept == [fits]
     assert result.dropped == [too_long]
@@ -130,7 +135,7 @@ def test_cwe_sentence_set_applies_clip_window_without_clip(tiny_gpt2, monkeypatc
 @pytest.fixture(scope="module")
 def cwe_sentences(tiny_clip) -> list[str]:
     texts = [s.text for s in data.load_sts_sentences(years=[2012])][:400]
-    return [t for t in texts if tiny_clip.n_tokens(t) <= 77]
+    return [t for t in texts if len(tiny_clip.tokens(t)) + 2 <= 77]
 
 
 def _pairwise_self_similarity(x: np.ndarray) -> float:
@@ -344,26 +349,26 @@ def test_sentence_self_similarity_left_only(tiny_clip, settings):
 
 def test_sentence_input_groups_follow_the_tokenizers_wrapping(tiny_gpt2, tiny_clip):
     # GPT-2 wraps nothing itself: "mean" reads the bare sentence, like "last"
-    assert experiments.sentence_input_groups(tiny_gpt2) == [("eos",), ("last", "mean")]
+    assert measure_sentences.sentence_input_groups(tiny_gpt2) == [("eos",), ("last", "mean")]
     # CLIP's tokenizer adds start/end: "mean" reads the same ids as "eos"
-    assert experiments.sentence_input_groups(tiny_clip) == [("eos", "mean"), ("last",)]
+    assert measure_sentences.sentence_input_groups(tiny_clip) == [("eos", "mean"), ("last",)]
 
 
 @pytest.mark.parametrize("setting", ["eos", "last", "mean"])
 def test_sentence_states_equal_direct_extraction_and_run_only_added_sentences(
     tiny_model, setting, tmp_path, monkeypatch
 ):
-    from layerwise import cache as cache_module
-    from layerwise.extraction import extract, sentence_requests
+    from layerwise.extract.batched import extract
+    from layerwise.extract.requests import sentence_requests
 
-    s = Settings(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
+    s = MeasureOptions(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
     stsb = data.sts_benchmark_sentences(data.load_sts_benchmark())
     added = ["A sentence the benchmark does not hold.", "Nor this one, surely."]
     texts = [stsb[7], added[1], *stsb[100:300], added[0], stsb[7]]  # order and a repeat
     ran: list[int] = []
-    real = cache_module.extract
+    real = store_cached.extract
     monkeypatch.setattr(
-        cache_module, "extract", lambda lm, r, **k: ran.append(len(r)) or real(lm, r, **k)
+        store_cached, "extract", lambda lm, r, **k: ran.append(len(r)) or real(lm, r, **k)
     )
     got = experiments.sentence_states(tiny_model, texts, setting, s)
     # the STS-B sentences and the two added ones, each in one forward pass for its group
@@ -371,14 +376,14 @@ def test_sentence_states_equal_direct_extraction_and_run_only_added_sentences(
     direct = extract(tiny_model, sentence_requests(tiny_model, texts, setting)).states
     np.testing.assert_allclose(got.states, direct, rtol=1e-4, atol=1e-5)
     ran.clear()
-    (group,) = [g for g in experiments.sentence_input_groups(tiny_model) if setting in g]
+    (group,) = [g for g in measure_sentences.sentence_input_groups(tiny_model) if setting in g]
     for other in group:  # the other settings of the group are already there
         experiments.sentence_states(tiny_model, stsb[:50], other, s)
     assert ran == []
 
 
 def test_sentence_states_of_unrelated_texts_do_not_run_the_benchmark(tiny_gpt2, tmp_path):
-    s = Settings(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
+    s = MeasureOptions(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
     stsb = data.sts_benchmark_sentences(data.load_sts_benchmark())
     texts = [stsb[0], "One unrelated sentence.", "Another one."]  # 1 of 3 known: no reuse
     got = experiments.sentence_states(tiny_gpt2, texts, "eos", s)
@@ -391,18 +396,12 @@ def test_sentence_states_of_unrelated_texts_do_not_run_the_benchmark(tiny_gpt2, 
 # ---------------------------------------------------------------------------------------------
 
 
-def test_native_token_counts(tiny_gpt2, tiny_clip):
-    texts = ["a photo of a cat", "Hello world"]
-    assert experiments.native_token_counts(tiny_clip, texts).tolist() == [7, 4]
-    assert experiments.native_token_counts(tiny_gpt2, texts).tolist() == [5, 2]
-
-
 def test_alt_top_name(tiny_gpt2, tiny_clip):
-    assert experiments.alt_top_name(tiny_gpt2) == "pre_norm"
-    assert experiments.alt_top_name(tiny_clip) == "post_norm"
+    assert measure_common.alt_top_name(tiny_gpt2) == "pre_norm"
+    assert measure_common.alt_top_name(tiny_clip) == "post_norm"
 
 
 def test_check_settings():
-    experiments.check_settings(["eos"], ["eos", "last"], "sentence")
-    with pytest.raises(experiments.InputError, match="unknown sentence setting"):
-        experiments.check_settings(["eos", "bogus"], ["eos", "last"], "sentence")
+    measure_common.check_settings(["eos"], ["eos", "last"], "sentence")
+    with pytest.raises(InputError, match="unknown sentence setting"):
+        measure_common.check_settings(["eos", "bogus"], ["eos", "last"], "sentence")

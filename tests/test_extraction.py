@@ -11,13 +11,10 @@ import pytest
 import torch
 
 from layerwise.errors import InputError
-from layerwise.extraction import (
-    Extracted,
+from layerwise.extract.batched import Extracted, _batches, default_max_tokens, extract
+from layerwise.extract.requests import (
     Request,
-    _batches,
     cwe_requests,
-    default_max_tokens,
-    extract,
     native_inputs,
     requests_digest,
     sample_token_positions,
@@ -421,24 +418,6 @@ def test_inputs_longer_than_the_window(tiny_clip, tiny_gpt2):
 def _toy() -> Extracted:
     states = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
     return Extracted(states, -np.ones((2, 4), dtype=np.float32))
-
-
-def test_with_top_swaps_only_the_top_layer():
-    ex = _toy()
-    original = ex.states.copy()
-    assert ex.with_top("native", "pre_norm") is ex.states
-    assert ex.with_top("pre_norm", "pre_norm") is ex.states
-    swapped = ex.with_top("post_norm", "pre_norm")
-    np.testing.assert_array_equal(swapped[:, :2], original[:, :2])
-    np.testing.assert_array_equal(swapped[:, 2], -np.ones((2, 4)))
-    np.testing.assert_array_equal(ex.states, original)  # not modified in place
-
-
-def test_with_top_without_a_final_norm():
-    ex = Extracted(_toy().states, None)
-    assert ex.with_top("native", "no_final_norm") is ex.states
-    with pytest.raises(InputError, match="no final layer norm"):
-        ex.with_top("pre_norm", "no_final_norm")
 
 
 def test_take_selects_states_and_top_alt():

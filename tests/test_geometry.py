@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from layerwise.errors import InputError
-from layerwise.geometry import (
+from layerwise.stats.geometry import (
     cosine_rows,
-    mean_centered,
     self_similarity,
     self_similarity_pairwise,
     top_k_share,
@@ -148,14 +147,6 @@ def test_cosine_rows_identical_rows_are_exactly_one(rng):
     x = rng.standard_normal((50, 2, 33)).astype(np.float32)
     assert (cosine_rows(x, x) == 1.0).all()
     np.testing.assert_allclose(cosine_rows(x, -x), -1.0, atol=1e-12)
-
-
-def test_mean_centered():
-    x = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
-    centred = mean_centered(x)
-    assert centred.dtype == np.float64
-    np.testing.assert_allclose(centred.mean(axis=0), 0.0, atol=1e-12)
-    np.testing.assert_allclose(centred[1] - centred[0], x[1] - x[0])
 
 
 # --------------------------------------------------------------------------- validation

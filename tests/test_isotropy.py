@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerwise import geometry, isotropy
 from layerwise.errors import InputError
+from layerwise.stats import geometry, isotropy
 
 
 def naive_uniformity(x: np.ndarray) -> float:

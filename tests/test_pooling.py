@@ -7,9 +7,12 @@ import json
 
 import pytest
 
-from layerwise import experiments, pooling, reference
+import layerwise.measure.sentences as measure_sentences
+import layerwise.models.pooling as models_pooling
+from layerwise import experiments
+from layerwise.data import reference
 from layerwise.errors import DataError, InputError
-from layerwise.extraction import SENTENCE_SETTINGS, sentence_requests
+from layerwise.extract.requests import SENTENCE_SETTINGS, sentence_requests
 
 ST_MODULES = [
     {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -34,43 +37,43 @@ def _folder(tmp_path, on: tuple[str, ...], modules=ST_MODULES):
 
 @pytest.mark.parametrize(("on", "mode"), [(("mean_tokens",), "mean"), (("cls_token",), "cls")])
 def test_read_pooling_reads_the_one_mode_that_is_on(tmp_path, on, mode):
-    assert pooling.read_pooling(_folder(tmp_path, on)) == mode
+    assert models_pooling.read_pooling(_folder(tmp_path, on)) == mode
 
 
 def test_no_modules_file_or_no_pooling_module_means_no_native_pooling(tmp_path):
-    assert pooling.read_pooling(tmp_path) is None
-    assert pooling.read_pooling(None) is None
-    assert pooling.read_pooling(_folder(tmp_path, ("mean_tokens",), ST_MODULES[:1])) is None
+    assert models_pooling.read_pooling(tmp_path) is None
+    assert models_pooling.read_pooling(None) is None
+    assert models_pooling.read_pooling(_folder(tmp_path, ("mean_tokens",), ST_MODULES[:1])) is None
 
 
 @pytest.mark.parametrize("on", [("max_tokens",), ("mean_tokens", "cls_token"), ()])
 def test_a_pooling_one_span_cannot_reproduce_is_a_data_error_naming_the_file(tmp_path, on):
     folder = _folder(tmp_path, on)
     with pytest.raises(DataError, match=r"1_Pooling/config\.json"):
-        pooling.read_pooling(folder)
+        models_pooling.read_pooling(folder)
 
 
 def test_unreadable_modules_file_is_a_data_error(tmp_path):
     (tmp_path / "modules.json").write_text("{not json")
     with pytest.raises(DataError, match="modules.json"):
-        pooling.read_pooling(tmp_path)
+        models_pooling.read_pooling(tmp_path)
 
 
 def test_native_span_by_hand():
-    assert pooling.native_span("mean", 7) == (0, 7)  # every token, [CLS] and [SEP] included
-    assert pooling.native_span("cls", 7) == (0, 1)
-    assert pooling.native_span("last", 7) == (6, 7)
+    assert models_pooling.native_span("mean", 7) == (0, 7)  # every token, [CLS] and [SEP] included
+    assert models_pooling.native_span("cls", 7) == (0, 1)
+    assert models_pooling.native_span("last", 7) == (6, 7)
 
 
 def test_native_is_a_sentence_setting_but_undefined_for_models_without_pooling(tiny_gpt2):
     assert "native" in SENTENCE_SETTINGS
-    assert pooling.sentence_settings(tiny_gpt2.spec.source) == ("eos", "last", "mean")
+    assert models_pooling.sentence_settings(tiny_gpt2.spec.source) == ("eos", "last", "mean")
     with pytest.raises(InputError, match="defines no sentence pooling"):
         sentence_requests(tiny_gpt2, ["A man is playing a flute."], "native")
 
 
 def test_published_check_is_empty_without_a_published_model(tiny_gpt2, tiny_clip):
-    assert pooling.published_check({"causal": tiny_gpt2, "contrastive": tiny_clip}).empty
+    assert measure_sentences.published_check({"causal": tiny_gpt2, "contrastive": tiny_clip}).empty
 
 
 def test_published_minilm_score_is_mtebs():
@@ -86,8 +89,8 @@ def test_published_minilm_score_is_mtebs():
 
 @pytest.mark.slow
 def test_minilm_native_reads_every_token_of_its_input(minilm):
-    assert pooling.native_pooling(minilm.spec.source) == "mean"
-    assert "native" in pooling.sentence_settings(minilm.spec.source)
+    assert models_pooling.native_pooling(minilm.spec.source) == "mean"
+    assert "native" in models_pooling.sentence_settings(minilm.spec.source)
     (native,) = sentence_requests(minilm, ["A man is playing a flute."], "native")
     (mean,) = sentence_requests(minilm, ["A man is playing a flute."], "mean")
     assert native.ids == mean.ids and native.ids[0] == 101 and native.ids[-1] == 102
@@ -99,7 +102,7 @@ def test_minilm_native_reads_every_token_of_its_input(minilm):
 def test_minilm_native_top_layer_matches_mteb(minilm):
     """The whole pipeline against a number computed elsewhere: MTEB's STS-B test score
     of all-MiniLM-L6-v2 (cosine Spearman, sentence-transformers' pooling) is 0.82032."""
-    s = experiments.Settings(n_resamples=10, cache=None)
+    s = experiments.MeasureOptions(n_resamples=10, cache=None)
     scores = experiments.sts_benchmark_scores(minilm, ("native",), s)
     top = scores[(scores["top"] == "native") & (scores["layer"] == minilm.spec.n_layers)]
     assert abs(float(top["value"].iloc[0]) - 0.82032) < 0.0015
@@ -107,7 +110,6 @@ def test_minilm_native_top_layer_matches_mteb(minilm):
 
 @pytest.mark.slow
 def test_minilm_pools_natively_from_the_pass_that_serves_eos_and_mean(minilm):
-    from layerwise import experiments
 
     # [CLS] sentence [SEP]: "eos" reads [SEP], "mean" the sentence, "native" all of it
-    assert experiments.sentence_input_groups(minilm) == [("eos", "mean", "native"), ("last",)]
+    assert measure_sentences.sentence_input_groups(minilm) == [("eos", "mean", "native"), ("last",)]

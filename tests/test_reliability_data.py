@@ -21,10 +21,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerwise import data, display, evaluation, experiments, extraction, reference, results
-from layerwise.data import integrity
+import layerwise.extract.batched as extract_batched
+import layerwise.extract.requests as extract_requests
+import layerwise.report.provenance as report_provenance
+import layerwise.report.table1 as report_table1
+import layerwise.report.text as report_text
+import layerwise.stats.correlation as stats_correlation
+import layerwise.stats.scores as stats_scores
+from layerwise import data, experiments
+from layerwise.data import integrity, reference
 from layerwise.errors import DataError, InputError, LayerwiseError, OutputError
-from layerwise.experiments import Settings
+from layerwise.measure.common import MeasureOptions
 
 IMAGES_2014 = "semeval-sts/2014/images.test.tsv"
 
@@ -133,23 +140,25 @@ def test_the_data_package_keeps_every_public_name() -> None:
 # ------------------------------------------------------------------ 2. inputs
 def test_words_and_sentences_are_stripped_and_blank_ones_refused(tiny_gpt2) -> None:
     lm = tiny_gpt2
-    assert extraction.word_requests(lm, ["cat "], "bare") == extraction.word_requests(
+    assert extract_requests.word_requests(lm, ["cat "], "bare") == extract_requests.word_requests(
         lm, ["cat"], "bare"
     )
-    assert extraction.sentence_requests(lm, [" A dog runs.\n"], "last") == (
-        extraction.sentence_requests(lm, ["A dog runs."], "last")
+    assert extract_requests.sentence_requests(lm, [" A dog runs.\n"], "last") == (
+        extract_requests.sentence_requests(lm, ["A dog runs."], "last")
     )
-    assert extraction.native_inputs(lm, ["A dog.  "]) == extraction.native_inputs(lm, ["A dog."])
+    assert extract_requests.native_inputs(lm, ["A dog.  "]) == extract_requests.native_inputs(
+        lm, ["A dog."]
+    )
     with pytest.raises(InputError, match=r"word 1 must be a non-empty string, got ' \\t '"):
-        extraction.word_requests(lm, ["cat", " \t "], "wrapped")
+        extract_requests.word_requests(lm, ["cat", " \t "], "wrapped")
     with pytest.raises(InputError, match="sentence 0 must be a non-empty string"):
-        extraction.sentence_requests(lm, ["   "], "eos")
+        extract_requests.sentence_requests(lm, ["   "], "eos")
     with pytest.raises(InputError, match="single string"):
-        extraction.sentence_requests(lm, "A dog runs.", "eos")
+        extract_requests.sentence_requests(lm, "A dog runs.", "eos")
 
 
 def test_word_states_keeps_order_and_repeats_and_refuses_a_bare_string(tiny_gpt2) -> None:
-    s = Settings(cache=None, progress=False)
+    s = MeasureOptions(cache=None, progress=False)
     out = experiments.word_states(tiny_gpt2, ["dog", "cat ", "dog"], ["bare", "eos"], s)
     alone = experiments.word_states(tiny_gpt2, ["cat"], ["bare", "eos"], s)
     for setting in ("bare", "eos"):
@@ -175,22 +184,16 @@ def test_word_states_keeps_order_and_repeats_and_refuses_a_bare_string(tiny_gpt2
 def test_unknown_settings_are_input_errors_listing_the_choices(
     tiny_gpt2, tmp_path: Path, call, choices: str
 ) -> None:
-    s = Settings(cache=None, progress=False)
+    s = MeasureOptions(cache=None, progress=False)
     with pytest.raises(InputError, match=r"unknown .* setting\(s\) \['(bogus|men)'\]") as info:
         call(tiny_gpt2, s)
     assert "choose from" in str(info.value) and choices in str(info.value)
 
 
 def test_an_unknown_cwe_measure_is_an_input_error(tiny_gpt2) -> None:
-    ex = extraction.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
+    ex = extract_batched.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
     with pytest.raises(InputError, match=r"unknown CWE measure setting\(s\) \['bogus'\]"):
         experiments.cwe_geometry(ex, tiny_gpt2, ["bogus"])
-
-
-def test_an_unknown_top_layer_convention_is_an_input_error() -> None:
-    ex = extraction.Extracted(np.zeros((2, 3, 4), np.float32), np.ones((2, 4), np.float32))
-    with pytest.raises(InputError, match=r"'postnorm'; choose from \['native', 'post_norm'"):
-        ex.with_top("postnorm", "pre_norm")  # a typo used to return the other convention
 
 
 # ------------------------------------------------------------------ 3. undefined results
@@ -211,7 +214,7 @@ def test_table1_keeps_a_task_whose_top_layer_is_undefined(caplog) -> None:
         "causal": _layers("causal", "G", [np.nan, np.nan, np.nan], setting="bare", task="rg65"),
     }
     with caplog.at_level(logging.WARNING, logger="layerwise.results"):
-        t1 = results.table1(words).set_index("row")
+        t1 = report_table1.table1(words).set_index("row")
     assert set(t1.index) == {"CLIP", "GPT-2, no BOS"}  # neither row dropped
     clip = t1.loc["CLIP"]
     assert clip["best"] == 0.9 and clip["best_layer"] == 1 and np.isnan(clip["top"])
@@ -220,7 +223,7 @@ def test_table1_keeps_a_task_whose_top_layer_is_undefined(caplog) -> None:
     assert np.isnan(gpt2["best"]) and pd.isna(gpt2["best_layer"])
     assert gpt2["note"] == "undefined (NaN) at layer(s) 0, 1, 2"
     assert "undefined (NaN) at layer(s) 2" in caplog.text
-    cells = results.format_table1(t1.reset_index())
+    cells = report_table1.format_table1(t1.reset_index())
     assert cells.loc["CLIP", ("RG65", "top")] == "undefined [0.70]"
     assert cells.loc["GPT-2, no BOS", ("RG65", "best")].startswith("undefined [")
 
@@ -237,13 +240,13 @@ def test_claim_checks_keep_nan_undefined_not_false(caplog) -> None:
         ]
     )
     with caplog.at_level(logging.WARNING, logger="layerwise.results"):
-        out = results.claim_checks({"cwe_geometry": geo})
+        out = report_table1.claim_checks({"cwe_geometry": geo})
     rows = {c.key: c.text for c in reference.CLAIMS}
     out = out.set_index("claim")
     top = out.loc[rows["cwe_ss_causal_top"]]  # compares GPT-2's NaN top layer
     assert pd.isna(top["direction_holds"]) and top["direction_holds"] is not False
     assert "direction undefined" in top["note"] and "layer(s) 2" in top["note"]
-    assert results.holds_text(top["direction_holds"]) == "undefined"
+    assert report_table1.holds_text(top["direction_holds"]) == "undefined"
     held = out.loc[rows["cwe_ss_contrastive_max"]]  # max over defined layers: 0.24 < 0.6
     assert held["direction_holds"] == True  # noqa: E712 (nullable boolean)
     assert "causal, self_similarity: undefined (NaN) at layer(s) 2" in held["note"]
@@ -251,21 +254,21 @@ def test_claim_checks_keep_nan_undefined_not_false(caplog) -> None:
     assert out["direction_holds"].sum() == 6  # the undefined claim is not counted
     assert int(out["direction_holds"].isna().sum()) == 1
     assert "direction undefined" in caplog.text
-    assert display.fmt(float("nan")) == "undefined"
+    assert report_text.fmt(float("nan")) == "undefined"
 
 
 def test_best_and_top_reports_the_undefined_top_layer() -> None:
     df = _layers("causal", "G", [0.1, 0.5, np.nan], setting="eos", task="stsb")
-    out = results.best_and_top(df, ["setting", "task"]).iloc[0]
+    out = report_table1.best_and_top(df, ["setting", "task"]).iloc[0]
     assert (out["best"], out["best_layer"], out["top_layer"]) == (0.5, 1, 2)
     assert np.isnan(out["top"]) and out["undefined_layers"] == "undefined (NaN) at layer(s) 2"
 
 
 # ------------------------------------------------------------------ 4. ties
 def _scores_of_cosines(cos: np.ndarray, human: np.ndarray, monkeypatch) -> list:
-    monkeypatch.setattr(evaluation, "cosine_rows", lambda a, b: cos)
+    monkeypatch.setattr(stats_scores, "cosine_rows", lambda a, b: cos)
     dummy = np.ones((len(cos), 2))
-    return evaluation.word_similarity_scores(dummy, dummy, human)
+    return stats_scores.word_similarity_scores(dummy, dummy, human)
 
 
 def test_cosines_one_ulp_apart_rank_as_ties(monkeypatch) -> None:
@@ -280,7 +283,7 @@ def test_cosines_one_ulp_apart_rank_as_ties(monkeypatch) -> None:
     assert rho_exact == pytest.approx(6 / np.sqrt(90))
     assert rho_nudged == rho_exact
     # without snapping the nudged values would be ranked (2, 3, 1, 4, 5): rho = 7 / 10
-    assert evaluation.spearman_statistic(nudged, human) == pytest.approx(0.7)
+    assert stats_correlation.spearman_statistic(nudged, human) == pytest.approx(0.7)
 
 
 def test_near_constant_cosines_give_an_undefined_correlation(monkeypatch) -> None:
@@ -288,7 +291,7 @@ def test_near_constant_cosines_give_an_undefined_correlation(monkeypatch) -> Non
     cos = np.array([base, np.nextafter(base, 1), base, np.nextafter(base, 0), base])
     score = _scores_of_cosines(cos, np.arange(5.0), monkeypatch)[0]
     assert np.isnan(score.value)
-    snapped = evaluation.snap_near_ties(np.array([[0.1, 0.1 + 1e-9], [0.2, 0.2]]), axis=-1)
+    snapped = stats_scores.snap_near_ties(np.array([[0.1, 0.1 + 1e-9], [0.2, 0.2]]), axis=-1)
     assert snapped[0, 0] != snapped[0, 1]  # 1e-9 is a real difference, kept
 
 
@@ -310,12 +313,12 @@ def test_the_authors_sts_b_read_gives_1273_pairs() -> None:
 # ------------------------------------------------------------------ 6. result files
 def test_a_truncated_provenance_is_set_aside_and_rewritten(tmp_path: Path) -> None:
     df = pd.DataFrame({"layer": [0, 1], "value": [0.5, np.nan]})
-    results.write_table(df, tmp_path, "first", {"seed": 0})
+    report_provenance.write_table(df, tmp_path, "first", {"seed": 0})
     prov = tmp_path / "provenance.json"
     broken = prov.read_bytes()[:10]
     prov.write_bytes(broken)
     with pytest.warns(UserWarning, match=r"provenance\.json cannot be read.*corrupt-"):
-        results.write_table(df, tmp_path, "second", {"seed": 1})
+        report_provenance.write_table(df, tmp_path, "second", {"seed": 1})
     (aside,) = tmp_path.glob("provenance.json.corrupt-*")
     assert aside.read_bytes() == broken  # nothing lost
     assert json.loads(prov.read_text()) == {"second": {"seed": 1}}
@@ -327,15 +330,15 @@ def test_a_failed_write_changes_nothing_and_names_the_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     df = pd.DataFrame({"layer": [0], "value": [0.5]})
-    results.write_table(df, tmp_path, "table", {"seed": 0})
+    report_provenance.write_table(df, tmp_path, "table", {"seed": 0})
     before = _fingerprint(tmp_path)
 
     def full_disk(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(results.os, "fsync", full_disk)
+    monkeypatch.setattr(report_provenance.os, "fsync", full_disk)
     with pytest.raises(OutputError) as info:
-        results.write_table(pd.DataFrame({"layer": [9]}), tmp_path, "table", {"seed": 9})
+        report_provenance.write_table(pd.DataFrame({"layer": [9]}), tmp_path, "table", {"seed": 9})
     message = str(info.value)
     assert str(tmp_path / "table.csv") in message and "No space left" in message
     assert "another output folder" in message and isinstance(info.value, LayerwiseError)
@@ -346,5 +349,5 @@ def test_an_output_folder_that_cannot_be_created_is_an_output_error(tmp_path: Pa
     blocker = tmp_path / "results"
     blocker.write_text("a file where the folder should be")
     with pytest.raises(OutputError, match=r"cannot write .*results"):
-        results.write_table(pd.DataFrame({"a": [1]}), blocker / "tiny", "t", {})
+        report_provenance.write_table(pd.DataFrame({"a": [1]}), blocker / "tiny", "t", {})
     assert blocker.read_text() == "a file where the folder should be"

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerwise import reference, results
+import layerwise.report.table1 as report_table1
+import layerwise.report.text as report_text
+from layerwise.data import reference
 
 
 def _frame(role, model, values, **cols):
@@ -42,7 +44,7 @@ def test_best_and_top_picks_argmax_and_last_layer_native_only():
             }
         ]
     )
-    out = results.best_and_top(pd.concat([df, alt]), ["setting", "task"]).iloc[0]
+    out = report_table1.best_and_top(pd.concat([df, alt]), ["setting", "task"]).iloc[0]
     assert (out["best"], out["best_layer"], out["top"], out["top_layer"]) == (0.5, 1, 0.3, 2)
     assert out["best_low"] == pytest.approx(0.4)
 
@@ -52,22 +54,22 @@ def test_table1_maps_paper_rows_to_roles_and_settings():
         "contrastive": _frame("contrastive", "C", [0.2, 0.9, 0.7], setting="wrapped", task="rg65"),
         "causal": _frame("causal", "G", [0.0, 0.3, 0.1], setting="bare", task="rg65"),
     }
-    t1 = results.table1(words).set_index("row")
+    t1 = report_table1.table1(words).set_index("row")
     assert set(t1.index) == {"CLIP", "GPT-2, no BOS"}
     clip = t1.loc["CLIP"]
     assert clip["model"] == "C" and clip["best"] == 0.9 and clip["best_layer"] == 1
     assert clip["paper_best"] == 0.88 and clip["diff_best"] == pytest.approx(0.02)
     assert t1.loc["GPT-2, no BOS", "diff_top"] == pytest.approx(0.1 - 0.01)
-    cells = results.format_table1(results.table1(words))
+    cells = report_table1.format_table1(report_table1.table1(words))
     assert cells.loc["CLIP", ("RG65", "best")] == "0.90 (1) [0.88 (8)]"
 
 
 def test_at_relative_depth_aligns_first_and_last_layers():
     deep = pd.Series(np.arange(13) / 12, index=range(13))
-    out = results.at_relative_depth(deep, pd.Index(range(7)))
+    out = report_table1.at_relative_depth(deep, pd.Index(range(7)))
     assert list(out.index) == list(range(7))
     assert out.iloc[0] == 0 and out.iloc[-1] == 1 and out.iloc[3] == 0.5
-    same = results.at_relative_depth(deep, pd.Index(range(13)))
+    same = report_table1.at_relative_depth(deep, pd.Index(range(13)))
     assert np.array_equal(same.to_numpy(), deep.to_numpy())
 
 
@@ -82,7 +84,7 @@ def test_claim_checks_direction_and_differences_by_hand():
             _frame("contrastive", "C", [0.31, 0.35, 0.41], measure="top8_share"),
         ]
     )
-    out = results.claim_checks({"cwe_geometry": geo}).set_index("claim")
+    out = report_table1.claim_checks({"cwe_geometry": geo}).set_index("claim")
     rows = {c.key: c.text for c in reference.CLAIMS}
     assert out.loc[rows["cwe_ss_contrastive_max"], "reproduced"] == 0.24
     assert out.loc[rows["cwe_ss_contrastive_max"], "direction_holds"]
@@ -101,8 +103,8 @@ def test_reference_table1_is_complete():
 
 
 def test_format_ci_prints_like_the_paper():
-    assert results.format_ci(0.876, 0.8, 0.93, 8) == ".88 [.80, .93] (8)"
-    assert results.format_ci(-0.01, np.nan, np.nan) == "-.01"
+    assert report_text.format_ci(0.876, 0.8, 0.93, 8) == ".88 [.80, .93] (8)"
+    assert report_text.format_ci(-0.01, np.nan, np.nan) == "-.01"
 
 
 def test_layerwise_gap_and_its_reading_by_hand():
@@ -112,13 +114,13 @@ def test_layerwise_gap_and_its_reading_by_hand():
             _frame("causal", "G", [0.4, np.nan, 0.5, 0.55, 0.2], setting="eos"),
         ]
     )
-    gap = results.layerwise_gap(
+    gap = report_text.layerwise_gap(
         sts, {"role": "contrastive", "setting": "eos"}, {"role": "causal", "setting": "eos"}
     )
     # contrastive layers 0, 1, 2 sit at relative depth 0, .5, 1: causal layers 0, 2, 4
     assert list(gap["b"]) == [0.4, 0.5, 0.2]
     assert gap["gap"].tolist() == pytest.approx([0.1, 0.1, 0.6])
-    text = results.gap_texts(gap)
+    text = report_text.gap_texts(gap)
     assert text["wins"] == "3 of 3" and text["every"] == "holds" and text["grows"] == "holds"
     assert text["gap_upper"] == "+0.60" and text["gap_lower"] == "+0.10"
 
@@ -137,11 +139,11 @@ def test_top_conventions_pairs_native_top_with_the_other_convention():
             }
         ]
     )
-    out = results.top_conventions(pd.concat([df, alt]), ["model", "measure"]).iloc[0]
+    out = report_text.top_conventions(pd.concat([df, alt]), ["model", "measure"]).iloc[0]
     assert (out["native"], out["other"], out["other convention"]) == (0.9, 0.5, "pre_norm")
     assert out["difference"] == pytest.approx(-0.4)
 
 
 def test_setting_label_names_paper_rows_and_extras():
-    assert results.setting_label("causal", "wrapped") == "GPT-2, with BOS"
-    assert "not in the paper" in results.setting_label("contrastive", "bare")
+    assert report_text.setting_label("causal", "wrapped") == "GPT-2, with BOS"
+    assert "not in the paper" in report_text.setting_label("contrastive", "bare")

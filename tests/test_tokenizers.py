@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from layerwise import tokenizers
 from layerwise.errors import ModelLoadError
-from layerwise.tokenizers import byte_symbols, clip_tokenizer, gpt2_tokenizer
+from layerwise.models import tokenizers
+from layerwise.models.tokenizers import byte_symbols, clip_tokenizer, gpt2_tokenizer
 
 # ---------------------------------------------------------------------------------------------
 # GPT-2

@@ -5,7 +5,7 @@ numbers only); ``book`` executes the notebooks with papermill and builds the
 site with jupyter-book; ``info`` shows what a profile resolves to; ``rehearse``
 writes random-weight models with the paper's architectures into a local Hugging
 Face cache and prints the environment that runs the ``paper`` profile on them
-(:mod:`layerwise.rehearsal`).
+(:mod:`layerwise.models.rehearsal`).
 """
 
 from __future__ import annotations

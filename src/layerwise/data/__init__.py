@@ -42,7 +42,8 @@ from .integrity import (
     verify_checksums,
     verify_complete,
 )
-from .overview import DATASET_INFO, overview
+from .overview import overview
+from .registry import DATASETS, Dataset
 from .sts import (
     STS_YEARS,
     Sentence,
@@ -67,7 +68,8 @@ from .words import (
 )
 
 __all__ = [
-    "DATASET_INFO",
+    "DATASETS",
+    "Dataset",
     "PLEASANT",
     "STS_YEARS",
     "SUMS_FILE",

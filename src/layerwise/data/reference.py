@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .registry import DATASETS
+
 #: Figure 1 [fig]: CWE self-similarity per layer (CLIP only layers 0-4 are recoverable).
 FIG1_SELF_SIMILARITY = {
     "causal": [
@@ -42,14 +44,8 @@ TABLE1_ROWS = {
     "CLIP EOS": ("contrastive", "eos"),
 }
 TABLE1_TASKS = ("rg65", "ws353", "simlex999", "valnorm", "simverb3500")
-TASK_LABELS = {
-    "rg65": "RG65",
-    "ws353": "WS353",
-    "simlex999": "SL999",
-    "valnorm": "ValNorm",
-    "simverb3500": "SV3500",
-    "stsb": "STS-B",
-}
+#: Labels of every dataset's task in tables and figures, from the dataset registry.
+TASK_LABELS = {key: d.label for key, d in DATASETS.items()}
 
 #: Table 1: (best value, best layer, top-layer value) per row and task.
 TABLE1: dict[str, dict[str, tuple[float, int, float]]] = {
@@ -203,6 +199,18 @@ CLAIMS: tuple[Claim, ...] = (
         "5.3, Fig. 5",
     ),
 )
+
+
+#: Figure 5: CLIP EOS sentence self-similarity at the first layer (the text of section 5.3).
+FIG5_CLIP_EOS_FIRST = 0.98
+
+
+def claim(key: str) -> Claim:
+    """The claim of :data:`CLAIMS` with this ``key`` (KeyError naming the known keys)."""
+    for c in CLAIMS:
+        if c.key == key:
+            return c
+    raise KeyError(f"no claim {key!r}; known: {[c.key for c in CLAIMS]}")
 
 
 def table1_frame() -> pd.DataFrame:

@@ -27,6 +27,7 @@ from .integrity import (
     verify_checksums,
     verify_complete,
 )
+from .registry import DATASETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,8 @@ class StsPair:
     sentence2: str
 
 
-_STSB_PATH = "sts-benchmark/sts-test.csv"
-_STSB_COUNT = 1379
+_STSB_PATH = DATASETS["stsb"].path
+_STSB_COUNT = DATASETS["stsb"].count
 _STSB_UNIQUE = 2552
 _STSB_LAYOUT = (
     "at least 7 tab-separated fields (genre, file, year, id, score, sentence1, sentence2)"
@@ -128,7 +129,7 @@ _SEMEVAL_LAYOUT = "3 tab-separated fields 'score<TAB>sentence1<TAB>sentence2'"
 
 #: Documented totals for all five years: sentence pairs, and unique sentences with and without
 #: stripping (see :func:`load_sts_sentences`).
-_SEMEVAL_PAIRS = 26_775
+_SEMEVAL_PAIRS = DATASETS["sts2012-2016"].count
 _SEMEVAL_UNIQUE = {True: 39_404, False: 39_443}
 
 

@@ -74,7 +74,8 @@ def filter_to_window(
     The same kept set then serves every model, so results stay comparable across models.
 
     Args:
-        items: strings, :class:`Sentence` objects, or anything ``text`` turns into a string.
+        items: strings, :class:`~layerwise.data.sts.Sentence` objects, or anything ``text``
+            turns into a string.
         counters: model name -> (function giving the number of tokens a text takes, counting
             the special tokens the model adds, and the maximum number of tokens allowed). Each
             function is called exactly once per item.

@@ -22,6 +22,7 @@ from .integrity import (
     read_lines,
     restore_hint,
 )
+from .registry import DATASETS, of_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,42 +34,12 @@ class WordPair:
     score: float
 
 
-#: Word-similarity tasks in the order the paper reports them.
-WORD_SIMILARITY_TASKS: tuple[str, ...] = ("rg65", "ws353", "simlex999", "simverb3500")
+#: Word-similarity tasks in the order the paper reports them (from :data:`.registry.DATASETS`).
+WORD_SIMILARITY_TASKS: tuple[str, ...] = of_kind("word_similarity")
 
 #: Names used for the tasks in tables and figures.
 WORD_SIMILARITY_DISPLAY_NAMES: dict[str, str] = {
-    "rg65": "RG65",
-    "ws353": "WS353",
-    "simlex999": "SL999",
-    "simverb3500": "SV3500",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _PairFormat:
-    path: str
-    separator: str
-    n_fields: int
-    score_field: int
-    count: int
-    layout: str
-
-
-_WORD_PAIR_FORMATS: dict[str, _PairFormat] = {
-    "rg65": _PairFormat("word-similarity/rg65.csv", ";", 3, 2, 65, "'word1;word2;score'"),
-    "ws353": _PairFormat("word-similarity/wordsim353.csv", ";", 3, 2, 353, "'word1;word2;score'"),
-    "simlex999": _PairFormat(
-        "word-similarity/simlex999.csv", ";", 3, 2, 999, "'word1;word2;score'"
-    ),
-    "simverb3500": _PairFormat(
-        "word-similarity/SimVerb-3500.txt",
-        "\t",
-        5,
-        3,
-        3500,
-        "5 tab-separated fields 'word1 word2 POS score relation'",
-    ),
+    k: DATASETS[k].label for k in WORD_SIMILARITY_TASKS
 }
 
 
@@ -91,29 +62,30 @@ def load_word_pairs(name: str, *, data_dir: str | os.PathLike[str] | None = None
         data_dir: datasets folder to use instead of the default.
 
     Returns:
-        The pairs in file order: 65, 353, 999 or 3,500 of them.
+        The pairs in file order (65, 353, 999 or 3,500 of them).
 
     Raises:
         InputError: unknown task name.
         DataError: the file is missing, corrupted or malformed, or holds the wrong number of
             pairs.
     """
-    spec = _WORD_PAIR_FORMATS[_task_key(name)]
+    dataset = DATASETS[_task_key(name)]
+    spec = dataset.format
     root = dataset_dir(data_dir)
     pairs: list[WordPair] = []
-    for number, line in read_lines(root, spec.path):
+    for number, line in read_lines(root, dataset.path):
         if is_blank(line):
             continue
         fields = [field.strip() for field in line.split(spec.separator)]
         if len(fields) != spec.n_fields:
-            raise malformed_line(spec.path, number, spec.layout, line)
+            raise malformed_line(dataset.path, number, spec.layout, line)
         score = parse_number(fields[spec.score_field])
         if score is None or not fields[0] or not fields[1]:
             raise malformed_line(
-                spec.path, number, f"{spec.layout} with two words and a numeric score", line
+                dataset.path, number, f"{spec.layout} with two words and a numeric score", line
             )
         pairs.append(WordPair(fields[0], fields[1], score))
-    check_count(spec.path, "word pairs", len(pairs), spec.count)
+    check_count(dataset.path, "word pairs", len(pairs), dataset.count)
     return pairs
 
 
@@ -128,8 +100,8 @@ class ValenceWord:
     valence: float
 
 
-_VALNORM_PATH = "valnorm/Bellezza_Lexicon.csv"
-_VALNORM_COUNT = 399
+_VALNORM_PATH = DATASETS["valnorm"].path
+_VALNORM_COUNT = DATASETS["valnorm"].count
 _VALNORM_WORD_COLUMN = "word"
 _VALNORM_VALENCE_COLUMN = "combined_pleasantness"
 

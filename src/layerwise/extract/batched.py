@@ -1,9 +1,11 @@
-"""Batched extraction of every hidden state at the read positions of :class:`Request` s.
+"""Batched extraction of every hidden state at the read positions of
+:class:`~layerwise.extract.requests.Request` objects.
 
 For every read, extraction returns the mean over its span of each hidden state, layer 0
 (embedding output) to the top layer: an array ``[n_reads, n_states, d]``.
 
 How (chapter 2, ``notebooks/02_extraction``):
+
 - inputs are sorted by length and batched, padded on the RIGHT, under
   ``torch.inference_mode``: in a causal model real tokens never attend to the
   padding and position ids stay ``0..len-1``, so a batched result equals the

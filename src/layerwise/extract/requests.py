@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..models.pooling import native_span, require_pooling
 from ..models.spec import LoadedModel
 
-#: Word settings (Table 1): how the word is presented and which position is read.
+#: Word settings of Table 1, and for each how the word is presented and which position is read.
 WORD_SETTINGS = {
     "bare": "the word alone, no special tokens; its last subtoken (GPT-2 'no BOS')",
     "wrapped": "open + word + close tokens; the word's last subtoken (CLIP; GPT-2 'with BOS')",

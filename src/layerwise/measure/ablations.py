@@ -17,6 +17,7 @@ from .. import data
 from ..extract.requests import unique
 from ..models.spec import LoadedModel
 from ..stats import geometry
+from ..stats.correlation import best_layer
 from ..stats.scores import valnorm_scores
 from ..store.cached import cached_value
 from ..store.keys import model_identity
@@ -121,7 +122,7 @@ def valnorm_sd(models: Models, s: MeasureOptions) -> list[dict]:
         b = ex[[index[w] for w in data.UNPLEASANT]]
         r1 = [x.value for x in valnorm_scores(t, a, b, valence, ddof=1)]
         r0 = [x.value for x in valnorm_scores(t, a, b, valence, ddof=0)]
-        best = int(np.nanargmax(r1))
+        best = best_layer(r1)
         rows.append(_row("5 ValNorm SD", lm, f"ValNorm r, layer {best}", r1[best], r0[best]))
     return rows
 
@@ -200,7 +201,7 @@ def deviation_table(
 ) -> pd.DataFrame:
     """The rows of all seven deviations above, with what each alternative is (chapter 6).
 
-    ``tables`` are the run's four tables (``runs.compute_table``). Cached in
+    ``tables`` are the run's four tables (``pipeline.tables.compute_table``). Cached in
     ``s.cache`` under the models, the parameters, the tables' contents and the package:
     a warm run reads the rows and loads no states.
     """

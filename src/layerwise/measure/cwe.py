@@ -42,8 +42,9 @@ def real_token_counts(
 def window_counters(
     models: Sequence[LoadedModel], texts: Sequence[str], s: MeasureOptions | None = None
 ) -> dict[str, tuple[Callable[[str], int], int]]:
-    """Counters for :func:`data.filter_to_window`: CLIP's exact tokenizer (its 77-token
-    window always applies) and each model, special tokens included, from cached counts."""
+    """Counters for :func:`~layerwise.data.window.filter_to_window`: CLIP's exact
+    tokenizer (its 77-token window always applies) and each model, special tokens
+    included, from cached counts."""
     texts = list(texts)
 
     def lookup(counts: Sequence[int], extra: int = 0) -> Callable[[str], int]:
@@ -95,8 +96,8 @@ def cwe_sample(
 def batching_check(
     lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions, setting: str = "mean"
 ) -> dict:
-    """:func:`extraction.batching_check` on ``sentences``, cached: a warm run shows the
-    differences and times measured when it was first computed (chapter 2)."""
+    """:func:`~layerwise.extract.batched.batching_check` on ``sentences``, cached: a warm
+    run shows the differences and times measured when it was first computed (chapter 2)."""
     compute = lambda: extraction_batching_check(  # noqa: E731
         lm, sentence_requests(lm, sentences, setting), s.batch_size
     )
@@ -125,6 +126,8 @@ def cwe_states(
     return extract_states(lm, make, "cwe", s, inputs=inputs, n_reads=s.n_cwe)
 
 
+#: Chapter 3's measures of the CWE sample by name, each giving one value per layer of
+#: ``[n, L, d]`` states (one line here adds a measure to :func:`cwe_geometry`).
 CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
     "self_similarity": geometry.self_similarity,
     "top5_share": lambda x: geometry.top_k_share(x, 5),

@@ -23,7 +23,7 @@ import pandas as pd
 from .. import data
 from ..models.spec import LoadedModel
 from ..stats import geometry, isotropy
-from ..stats.correlation import STATISTICS
+from ..stats.correlation import STATISTICS, best_layer
 from ..stats.paired import paired_difference
 from ..stats.postprocess import METHODS, Postprocessor
 from ..stats.scores import sc_weat_effect_sizes, sts_scores
@@ -40,6 +40,7 @@ WORD_SETTING = "wrapped"
 COMPARED_SENTENCE_SETTINGS = ("eos", "mean")
 ALIGNMENT_GOLD = 4.0
 ROGUE_KS = (1, 3, 10)
+#: The tables :func:`compare_tables` returns (and ``compare`` writes), in that order.
 COMPARE_TABLES = ("isotropy", "rogue_dimensions", "postprocessing", "paired_differences")
 PAIRED_COLUMNS = (
     "model_a",
@@ -228,9 +229,8 @@ def _item_values(
 
 def _choose(scores: np.ndarray, choice: str) -> int:
     """The layer of Table 1's "Best" (highest defined score; ties: lowest layer) or "Top"."""
-    if choice == "top" or np.isnan(scores).all():
-        return len(scores) - 1
-    return int(np.nanargmax(scores))
+    best = best_layer(scores)
+    return len(scores) - 1 if choice == "top" or best is None else best
 
 
 def paired_table(

@@ -24,7 +24,7 @@ def sentence_input_groups(lm: LoadedModel) -> list[tuple[str, ...]]:
     """The sentence settings of ``lm`` grouped by the input they read (chapter 5).
 
     "eos" reads the wrapped input; "last" the bare sentence; "mean" and "native" the
-    model's native input, wrapped when its tokenizer wraps. MeasureOptions of one group read
+    model's native input, wrapped when its tokenizer wraps. Settings of one group read
     different positions of the same token ids, so one forward pass serves them all.
     "native" is listed only for a model that defines its pooling (pooling.py).
     """
@@ -162,7 +162,7 @@ def sentence_self_similarity(
 
 def published_check(models, s=None):
     """For each model with its own pooling and a published STS-B score
-    (:data:`layerwise.reference.PUBLISHED_STSB`): the top layer's Spearman with the
+    (:data:`layerwise.data.reference.PUBLISHED_STSB`): the top layer's Spearman with the
     ``native`` setting beside the published value (chapter 5). One row per model;
     empty when no model of the run has both."""
     rows = []

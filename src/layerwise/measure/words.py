@@ -19,6 +19,8 @@ from ..stats.scores import valnorm_scores, word_similarity_scores
 from ..store.keys import texts_digest
 from .common import MeasureOptions, as_settings, extract_states, per_layer
 
+#: The five word tasks of Table 1, the four word-similarity benchmarks (Spearman) then
+#: ValNorm (Pearson).
 WORD_TASKS = (*data.WORD_SIMILARITY_TASKS, "valnorm")
 
 

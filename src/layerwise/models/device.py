@@ -24,7 +24,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 def check_device(device: str = "auto", dtype: str = "float32") -> str:
     """The concrete device for ``device``, checked available and able to run ``dtype``.
 
-    Raises :class:`InputError` naming the remedy, before any model is loaded.
+    Raises :class:`~layerwise.errors.InputError` naming the remedy, before any model is loaded.
     """
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype {dtype!r}; choose one of {sorted(DTYPES)}")

@@ -68,8 +68,8 @@ def load_model(
     """Load a tokenizer and base model from a hub id, folder, ``package:`` or ``tiny:`` source.
 
     Looks in the local cache first; when the model is neither cached nor reachable it
-    fails within seconds with a :class:`ModelLoadError` naming the remedies. It never
-    substitutes another model and never runs a model's own code
+    fails within seconds with a :class:`~layerwise.errors.ModelLoadError` naming the
+    remedies. It never substitutes another model and never runs a model's own code
     (``trust_remote_code=False``). ``revision`` pins a hub commit, branch or tag.
     With ``cache_dir`` the spec (and a converted GGUF tokenizer and weights) is kept there; with
     ``lazy`` too, the weights are read only when first used (a cache miss).

@@ -3,7 +3,7 @@
 The hub models of the ``paper`` profile (``gpt2``, ``openai/clip-vit-base-patch32``)
 cannot be downloaded everywhere. :func:`build` writes stand-ins with *exactly* their
 architectures (GPT-2 small, 124.4M parameters; the full CLIP ViT-B/32 checkpoint, text
-and vision towers, 151.3M) and their exact tokenizers (:mod:`layerwise.tokenizers`) into
+and vision towers, 151.3M) and their exact tokenizers (:mod:`layerwise.models.tokenizers`) into
 a local Hugging Face cache, under the paper's hub ids and in the hub's cache layout
 (``<hf_home>/hub/models--gpt2/refs/main`` naming a snapshot folder). With
 ``HF_HOME=<hf_home> HF_HUB_OFFLINE=1`` the real loading code then runs end to end:

@@ -139,14 +139,6 @@ class LoadedModel:
                 raise InputError(f"{self.spec.name}: {text!r} tokenizes to nothing")
         return [list(ids) for ids in out]
 
-    def n_tokens(self, text: str, wrapped: bool | None = None) -> int:
-        """Tokens ``text`` takes in the model, with the wrap tokens when ``wrapped``.
-
-        ``wrapped=None`` means the model's native form (what its tokenizer does).
-        """
-        wrapped = self.spec.native_wrap if wrapped is None else wrapped
-        return len(self.tokens(text)) + (2 if wrapped else 0)
-
 
 def display_name(source: str) -> str:
     return DISPLAY_NAMES.get(source, source.rstrip("/").split("/")[-1])

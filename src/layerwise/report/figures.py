@@ -142,7 +142,11 @@ def figure2(
                 line.set_linestyle((0, (4, 2)))
         if paper and k == 5:
             top = 1.0 if relative else 12
-            for role, value in (("causal", 0.97), ("contrastive", 0.39)):
+            stars = {
+                "causal": reference.claim("top5_causal_top").paper,
+                "contrastive": reference.claim("top5_contrastive_top").paper,
+            }
+            for role, value in stars.items():
                 label = f"paper: {PAPER_NAMES[role]}, top layer ({value:.2f})".replace("0.", ".")
                 ax.scatter(
                     [top],
@@ -266,13 +270,15 @@ def figure5(self_sim: pd.DataFrame, *, paper: bool = True) -> Figure:
     if paper:
         top = 1.0 if relative else 12
         style = PAPER_STYLE | {"color": ROLE_COLORS["contrastive"], "ms": 7, "linestyle": "none"}
-        ax.plot([0, top], [0.98, 0.25], label="paper: CLIP EOS, first and top layer", **style)
+        first, last = reference.FIG5_CLIP_EOS_FIRST, reference.claim("sent_ss_clip_top").paper
+        floor = reference.claim("sent_ss_gpt2_min").paper
+        ax.plot([0, top], [first, last], label="paper: CLIP EOS, first and top layer", **style)
         ax.axhline(
-            0.97,
+            floor,
             color=ROLE_COLORS["causal"],
             linestyle=":",
             lw=1.2,
-            label="paper: GPT-2 EOS, lowest layer (.97)",
+            label=f"paper: GPT-2 EOS, lowest layer ({floor:.2f})".replace("0.", "."),
         )
     ax.set_ylim(min(-0.05, self_sim["value"].min() - 0.05), 1.02)
     ax.get_legend().remove()

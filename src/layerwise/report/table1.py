@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import reference
+from ..stats.correlation import best_layer
 from ..tidy import select
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         if undefined:
             where = ", ".join(f"{k}={v}" for k, v in keys.items())
             logger.warning("%s: %s", where, _undefined_note(undefined))
-        defined = g.dropna(subset=["value"])
-        best = defined.loc[defined["value"].idxmax()] if not defined.empty else None
+        index = best_layer(g["value"].to_numpy())
+        best = None if index is None else g.iloc[index]
         top = g.iloc[-1]
         rows.append(
             keys

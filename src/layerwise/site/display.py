@@ -23,7 +23,7 @@ REHEARSAL_HEADLINE = (
 
 
 def is_rehearsal(profile: str, models: Mapping[str, LoadedModel] | None = None) -> bool:
-    """Whether any model used is a rehearsal stand-in (:mod:`layerwise.rehearsal`): from
+    """Whether any model used is a rehearsal stand-in (:mod:`layerwise.models.rehearsal`): from
     the loaded models' specs, or, before any is loaded, from the Hugging Face cache."""
     if models:
         return any(lm.spec.extra.get("rehearsal") for lm in models.values())
@@ -109,7 +109,7 @@ def reader_table(df, digits: int = 3, *, formats=None, hide_index: bool = False)
 
     ``formats`` maps a column to a format string (``"{:+.3f}"``, undefined values still an
     en dash) or to a function that receives every value, missing ones included (e.g.
-    ``results.holds_text``). The table carries the ``dataframe`` class, so the book's
+    ``report.table1.holds_text``). The table carries the ``dataframe`` class, so the book's
     theme draws it like every other table (a bare Styler table has no cell padding).
     """
     styler = df.style.format(precision=digits, na_rep=MISSING)
@@ -132,7 +132,7 @@ def glue_figure(name: str, fig) -> None:
 
 
 def request_frame(lm: LoadedModel, requests: Mapping[str, object]):
-    """Token strings of each :class:`~layerwise.extraction.Request`, one row per label and
+    """Token strings of each :class:`~layerwise.extract.requests.Request`, one row per label and
     one column per position; the positions a request reads are shown in brackets,
     ``[ato]`` (chapter 2)."""
     import pandas as pd
@@ -177,7 +177,7 @@ def layers_vs_paper(df, paper: Mapping[str, list], *, paper_layers: int = 12, **
 def top_conventions_table(df, by: tuple[str, ...] = ("measure",)):
     """The top layer before and after the final layer norm, one row per model and ``by``
     (columns ``native``, ``post_norm``, ``pre_norm``, ``post - pre``), reshaped from
-    :func:`layerwise.results.top_conventions` (methodology note 7, chapter 3); empty
+    :func:`layerwise.report.text.top_conventions` (methodology note 7, chapter 3); empty
     when no model has a final norm."""
     import pandas as pd
 

@@ -34,6 +34,7 @@ from ..errors import InputError
 
 __all__ = [
     "STATISTICS",
+    "best_layer",
     "IntervalMemo",
     "Score",
     "bootstrap_ci",
@@ -68,8 +69,9 @@ class Score:
 
     Attributes:
         value: the correlation (Spearman's rho or Pearson's r); NaN if undefined.
-        low, high: 95% bootstrap confidence interval (percentile method); NaN
-            when no generator was given (bootstrap disabled).
+        low: lower bound of the 95% bootstrap confidence interval (percentile
+            method); NaN when no generator was given (bootstrap disabled).
+        high: upper bound of the same interval.
         n: number of items (pairs or words) the score is computed on.
         method: ``"spearman"`` or ``"pearson"``.
     """
@@ -107,7 +109,7 @@ def spearman_statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarr
     return pearson_statistic(stats.rankdata(x, axis=axis), stats.rankdata(y, axis=axis), axis)
 
 
-#: The correlation statistics by name: the one registry (scores and paired differences).
+#: The correlation statistics by name, the one registry (scores and paired differences).
 STATISTICS: dict[str, Callable[..., np.ndarray]] = {
     "spearman": spearman_statistic,
     "pearson": pearson_statistic,
@@ -145,7 +147,7 @@ def bootstrap_ci(
         batch: resamples evaluated per call of ``statistic`` (bounds memory).
 
     Returns:
-        ``(low, high)``: floats for a scalar statistic, otherwise arrays shaped
+        ``(low, high)``, floats for a scalar statistic, otherwise arrays shaped
         like the statistic without the item axis.  A bound is NaN when some
         resamples have an undefined statistic (degenerate data).
     """
@@ -358,3 +360,18 @@ def correlation_scores(
         Score(value=float(v), low=float(lo), high=float(hi), n=n, method=method)
         for v, lo, hi in zip(value, low, high, strict=True)
     ]
+
+
+def best_layer(values: object) -> int | None:
+    """The layer of Table 1's "Best" column: the index of the highest *defined* value of
+    ``values`` (``[n_layers]``, layer 0 first), ties to the lowest layer; ``None`` when
+    every value is undefined (NaN). Raises :class:`~layerwise.errors.InputError` for an
+    empty or non-1-D input. The one rule every table and chapter uses (paper Table 1)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(
+            f"best_layer needs a non-empty 1-D array of per-layer values, got {arr.shape}"
+        )
+    if np.isnan(arr).all():
+        return None
+    return int(np.nanargmax(arr))

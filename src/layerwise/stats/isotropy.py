@@ -3,7 +3,7 @@
 Estimators (book chapter: ``notebooks/07_beyond.ipynb``)
 --------------------------------------------------------
 Arrays are ``[n, d]`` (one layer) or ``[n, L, d]`` (layer axis 1), as in
-:mod:`layerwise.geometry`; each estimator returns a float or one value per layer.
+:mod:`layerwise.stats.geometry`; each estimator returns a float or one value per layer.
 
 * **IsoScore** (Rudman et al. 2022) -- :func:`isoscore`: rotate the point cloud
   onto its principal axes, take the variance along each axis ``v`` (length
@@ -26,7 +26,7 @@ Arrays are ``[n, d]`` (one layer) or ``[n, L, d]`` (layer axis 1), as in
   the sample is ``sum_k C_k`` with ``C_k = mean_{i != j} u_ik u_jk``, the
   contribution of dimension ``k``; ``C_k = ((sum_i u_ik)^2 - sum_i u_ik^2) /
   (n^2 - n)`` exactly (so ``sum_k C_k`` is the self-similarity of
-  :func:`layerwise.geometry.self_similarity`).  :func:`rogue_shares` gives the
+  :func:`layerwise.stats.geometry.self_similarity`).  :func:`rogue_shares` gives the
   share of the expected cosine held by the ``k`` largest contributions; it is
   undefined (NaN) when the expected cosine is not positive.
 """

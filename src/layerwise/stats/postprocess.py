@@ -27,6 +27,7 @@ import scipy.linalg
 from ..errors import InputError
 from .geometry import as_embeddings
 
+#: Postprocessing method names, each fitted per layer on a CWE sample by :class:`Postprocessor`.
 METHODS = ("raw", "centered", "standardized", "abtt")
 
 

@@ -125,7 +125,8 @@ def word_similarity_scores(
         memo: stores the intervals across runs (see :class:`.correlation.IntervalMemo`).
 
     Returns:
-        One :class:`Score` per layer (a list of length 1 for 2-D input).
+        One :class:`~layerwise.stats.correlation.Score` per layer (a list of length 1 for
+        2-D input).
     """
     return cosine_spearman(emb1, emb2, human, "human", rng, n_resamples, memo)
 
@@ -227,7 +228,8 @@ def valnorm_scores(
         ddof: SD convention of the effect size (does not change r).
 
     Returns:
-        One :class:`Score` per layer; a layer with an undefined effect size
+        One :class:`~layerwise.stats.correlation.Score` per layer; a layer with an undefined
+        effect size
         scores NaN.
     """
     effect = sc_weat_effect_sizes(targets, pleasant, unpleasant, ddof=ddof)

@@ -78,6 +78,9 @@ class Cache:
     hits: int = 0
     misses: int = 0
     rejected: list[str] = field(default_factory=list)
+    #: reused / computed entries this session by kind: "extractions" (hidden states),
+    #: "tables", "intervals" (bootstrap), "values" (token counts, sentence sets, checks)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     _checked: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +130,14 @@ class Cache:
             except OSError:
                 continue
         return removed
+
+    def _count(self, kind: str, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        per = self.counts.setdefault(kind, {"reused": 0, "computed": 0})
+        per["reused" if hit else "computed"] += 1
 
     def path(self, key: str, suffix: str = ".npz") -> Path:
         return self.root / key[:2] / f"{key}{suffix}"
@@ -201,10 +212,10 @@ class Cache:
     ) -> Extracted:
         found = self.load(key, expect, alt)
         if found is not None:
-            self.hits += 1
+            self._count("extractions", True)
             return found
         self.ensure_writable()  # fail before the work, not after it
-        self.misses += 1
+        self._count("extractions", False)
         result = compute()
         self.save(key, result)
         return result
@@ -222,12 +233,12 @@ class Cache:
                     raise ValueError("key or checksum mismatch")
                 frame = pd.read_csv(io.StringIO(body), keep_default_na=False, na_values=[""])
                 frame = frame.astype(meta["dtypes"])
-                self.hits += 1
+                self._count("tables", True)
                 return frame
             except Exception as err:  # noqa: BLE001 - any unreadable entry is rejected
                 self._reject(path, err)
         self.ensure_writable()
-        self.misses += 1
+        self._count("tables", False)
         frame = compute()
         body = frame.to_csv(index=False)
         dtypes = {c: str(t) for c, t in frame.dtypes.items()}
@@ -235,8 +246,10 @@ class Cache:
         self._write(path, lambda handle: handle.write(header + "\n" + body), mode="w")
         return frame
 
-    def get_or_compute_json(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A JSON-serialisable value through the cache."""
+    def get_or_compute_json(
+        self, key: str, compute: Callable[[], Any], kind: str = "values"
+    ) -> Any:
+        """A JSON-serialisable value through the cache, counted under ``kind``."""
         path = self.path(key, ".json")
         if path.exists():
             try:
@@ -245,12 +258,12 @@ class Cache:
                     json.dumps(meta.get("value"), sort_keys=True)
                 ):
                     raise ValueError("key or checksum mismatch")
-                self.hits += 1
+                self._count(kind, True)
                 return meta["value"]
             except Exception as err:  # noqa: BLE001 - any unreadable entry is rejected
                 self._reject(path, err)
         self.ensure_writable()
-        self.misses += 1
+        self._count(kind, False)
         value = compute()
         text = json.dumps(
             {"key": key, "sha256": _sha(json.dumps(value, sort_keys=True)), "value": value}
@@ -259,11 +272,13 @@ class Cache:
         return value
 
     def report(self) -> str:
-        """How many entries this session reused, computed and rejected."""
-        return (
-            f"{self.hits} reused, {self.misses} computed, {len(self.rejected)} rejected "
-            f"(cache {self.root})"
+        """How many entries of each kind this session reused and computed, and how many it
+        rejected."""
+        kinds = "; ".join(
+            f"{kind} {n['reused']} reused, {n['computed']} computed"
+            for kind, n in sorted(self.counts.items())
         )
+        return f"{kinds or 'nothing read'}; {len(self.rejected)} rejected (cache {self.root})"
 
 
 def _sha(text: str) -> str:

@@ -57,7 +57,7 @@ def cached_extract(
     n_reads: int | None = None,
     **kwargs,
 ) -> Extracted:
-    """:func:`~layerwise.extraction.extract` through ``cache`` (no cache: compute).
+    """:func:`~layerwise.extract.batched.extract` through ``cache`` (no cache: compute).
 
     ``requests`` may be a function that builds them; then ``inputs`` (a digest of the
     texts and parameters they are built from, :func:`texts_digest`) and ``n_reads``

@@ -69,7 +69,7 @@ class BootstrapMemo:
                 "rng_after": rng.bit_generator.state,
             }
 
-        entry = self.cache.get_or_compute_json(key, run)
+        entry = self.cache.get_or_compute_json(key, run, kind="intervals")
         if ran:
             self.computed += 1
         else:
