@@ -79,7 +79,12 @@ def test_extras_skip_unreachable_hub_models_at_once(monkeypatch):
     assert pipeline_profiles.available_extras("offline") == ([], [])
 
 
-def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path):
+def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path, tiny_gpt2, tiny_clip):
+    """The ``compare`` command writes the four tidy tables with their provenance; their
+    shapes, the bounds of each measure, and, for tiny GPT-2 against tiny CLIP, values
+    recomputed here (numpy, scipy, IsoScore) on the run's states read back from its cache:
+    the CWE uniformity and IsoScore of every layer and the raw paired rows of RG65 and
+    STS-B (layers chosen, difference)."""
     out = tmp_path / "out"
     argv = [
         "compare",
@@ -135,21 +140,48 @@ def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path):
     assert set(prov) == set(measure_multi.COMPARE_TABLES)
     assert prov["isotropy"]["parameters"]["sources"] == ["tiny:gpt2", "tiny:clip", "tiny:bert"]
 
+    # values: the run's states (cache hits) measured here
+    from IsoScore.IsoScore import IsoScore as reference
 
-def test_compare_raw_matches_chapter_four_scores(tmp_path, tiny_gpt2):
-    """The raw postprocessing row is the word-task score of chapter 4 (same states, seeds)."""
     from layerwise.measure.common import MeasureOptions
-    from layerwise.measure.words import word_task_scores
     from layerwise.store.cache import Cache
 
-    s = MeasureOptions(n_cwe=60, n_resamples=20, cache=Cache(tmp_path))
-    states = measure_multi.load_states([tiny_gpt2], s)
-    post = measure_multi.postprocessing_table(states, s, methods=("raw",))
+    s = MeasureOptions(n_cwe=120, n_resamples=20, cache=Cache(tmp_path / "cache"))
+    a, b = measure_multi.load_states([tiny_gpt2, tiny_clip], s)
+    for ms in (a, b):
+        assert ms.cwe.shape[0] == 120
+        for layer in range(ms.n_layers + 1):
+            x = ms.cwe[:, layer].astype(np.float64)
+            at = cwe[(cwe["model"] == ms.name) & (cwe["layer"] == layer)].set_index("measure")
+            assert at.loc["uniformity", "value"] == pytest.approx(_plain_uniformity(x), abs=1e-6)
+            assert at.loc["isoscore", "value"] == pytest.approx(float(reference(x)), abs=1e-6)
+    raw = paired[
+        (paired["model_a"] == a.name) & (paired["model_b"] == b.name) & (paired["method"] == "raw")
+    ]
+    for task in ("rg65", "stsb"):
+        ra, rb = _plain_task_scores(a, task), _plain_task_scores(b, task)
+        for choice, la, lb in (
+            ("best", int(np.argmax(ra)), int(np.argmax(rb))),
+            ("top", a.n_layers, b.n_layers),
+        ):
+            row = raw[(raw["task"] == task) & (raw["choice"] == choice)].iloc[0]
+            assert (row["layer_a"], row["layer_b"]) == (la, lb)
+            assert row["difference"] == pytest.approx(ra[la] - rb[lb], abs=1e-9)
+
+
+def test_compare_raw_matches_chapter_four_scores(two_states, tiny_gpt2):
+    """The raw postprocessing row is the word-task score of chapter 4 (same states, seeds)."""
+    from layerwise.measure.words import word_task_scores
+
+    (gpt2, _), s = two_states
+    post = measure_multi.postprocessing_table([gpt2], s, methods=("raw",))
     ch4 = word_task_scores(tiny_gpt2, ("wrapped",), s, tasks=("rg65",))
     mine = post[post["task"] == "rg65"].sort_values("layer")
     theirs = ch4[ch4["top"] == "native"].sort_values("layer")
     np.testing.assert_allclose(mine["value"], theirs["value"])
     np.testing.assert_allclose(mine["low"], theirs["low"])
+    # and both are scipy's Spearman of numpy cosines on the same states
+    np.testing.assert_allclose(mine["value"], _plain_task_scores(gpt2, "rg65"), atol=1e-9)
 
 
 def test_compare_rejects_duplicate_and_empty_sources(tmp_path):
@@ -162,11 +194,12 @@ def test_compare_rejects_duplicate_and_empty_sources(tmp_path):
         pipeline_compare.run_compare(["tiny:gpt2", "tiny:gpt2"], cfg, tmp_path)
 
 
-def test_compare_tables_warm_loads_no_states(tmp_path, tiny_gpt2, tiny_clip, monkeypatch):
-    from layerwise.measure.common import MeasureOptions
-    from layerwise.store.cache import Cache
-
-    s = MeasureOptions(n_cwe=60, n_resamples=20, cache=Cache(tmp_path), progress=False)
+def test_compare_tables_warm_loads_no_states(two_states, tiny_gpt2, tiny_clip, monkeypatch):
+    """The four tables are cached: a warm call loads no states and returns the same frames,
+    another model order is a miss. And the cached numbers are the measurements: the raw
+    postprocessing scores of RG65 and STS-B at every layer, and the paired table's raw
+    scores, layers and differences, equal scipy's Spearman of numpy cosines computed here."""
+    states, s = two_states  # the states are in this cache already; no table is
     cold = measure_multi.compare_tables([tiny_gpt2, tiny_clip], s)
     assert set(cold) == set(measure_multi.COMPARE_TABLES)
 
@@ -179,6 +212,33 @@ def test_compare_tables_warm_loads_no_states(tmp_path, tiny_gpt2, tiny_clip, mon
         pd.testing.assert_frame_equal(warm[name], cold[name], check_dtype=False)
     with pytest.raises(AssertionError, match="must not load states"):
         measure_multi.compare_tables([tiny_clip, tiny_gpt2], s)  # another model order: a miss
+
+    post, paired = warm["postprocessing"], warm["paired_differences"]
+    rho = {(ms.name, t): _plain_task_scores(ms, t) for ms in states for t in ("rg65", "stsb")}
+    for (name, task), want in rho.items():
+        got = post[
+            (post["model"] == name)
+            & (post["method"] == "raw")
+            & (post["task"] == task)
+            & (post["setting"] == ("eos" if task == "stsb" else "wrapped"))
+        ].sort_values("layer")
+        np.testing.assert_allclose(got["value"], want, rtol=0, atol=1e-9)
+    a, b = states
+    for task in ("rg65", "stsb"):
+        ra, rb = rho[(a.name, task)], rho[(b.name, task)]
+        for choice, la, lb in (
+            ("best", int(np.argmax(ra)), int(np.argmax(rb))),
+            ("top", a.n_layers, b.n_layers),
+        ):
+            row = paired[
+                (paired["method"] == "raw")
+                & (paired["task"] == task)
+                & (paired["choice"] == choice)
+            ]
+            assert len(row) == 1
+            row = row.iloc[0]
+            assert (row["layer_a"], row["layer_b"]) == (la, lb)
+            assert row["difference"] == pytest.approx(ra[la] - rb[lb], abs=1e-9)
 
 
 # ------------------------------------------------------------------ values recomputed here

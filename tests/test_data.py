@@ -397,3 +397,26 @@ def test_filter_to_window_bad_arguments() -> None:
         data.filter_to_window(["a"], {"A": (lambda t: -1, 5)})
     with pytest.raises(InputError):
         data.filter_to_window([3.5], {"A": (len, 5)})
+
+
+def test_the_registry_drives_loaders_labels_and_overview():
+    """One metadata record per dataset: the loaders read its path and count, the labels and
+    the overview come from it (counts known from the files' documentation)."""
+    from layerwise.data import reference
+    from layerwise.data.registry import DATASETS
+
+    assert data.WORD_SIMILARITY_TASKS == ("rg65", "ws353", "simlex999", "simverb3500")
+    counts = {"rg65": 65, "ws353": 353, "simlex999": 999, "simverb3500": 3500}
+    for key, n in counts.items():
+        assert DATASETS[key].count == n == len(data.load_word_pairs(key))
+    assert DATASETS["valnorm"].count == 399 == len(data.load_valnorm())
+    assert DATASETS["stsb"].count == 1379 == len(data.load_sts_benchmark())
+    rows = data.overview()
+    assert [r["dataset"] for r in rows] == [d.title for d in DATASETS.values()]
+    assert [r["file"] for r in rows] == [d.path for d in DATASETS.values()]
+    assert reference.TASK_LABELS["simlex999"] == "SL999"
+    assert set(reference.TASK_LABELS) == set(DATASETS)
+    sums = (data.dataset_dir() / "SHA256SUMS").read_text()
+    for d in DATASETS.values():
+        if "<" not in d.path:  # a single file: checksummed
+            assert d.path in sums, d.path

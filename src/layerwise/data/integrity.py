@@ -208,10 +208,28 @@ def verify_checksums(
         if actual != expected:
             raise DataError(
                 f"{rel}: checksum mismatch at {full}: expected sha256 {expected}, got {actual}. "
-                f"The file was modified or corrupted. {restore_hint(rel)}"
+                f"{_what_changed(full, expected)} {restore_hint(rel)}"
             )
         result[rel] = actual
     return result
+
+
+def _what_changed(full: Path, expected: str) -> str:
+    """Why a file's checksum differs, when it can be told: only its line endings (CRLF, as
+    git writes them with ``core.autocrlf=true``) or a byte order mark added at its start."""
+    try:
+        raw = full.read_bytes()
+    except OSError:
+        return "The file was modified or corrupted."
+    if hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest() == expected:
+        return (
+            "It differs only in its line endings (CRLF: git's core.autocrlf=true converts "
+            "them; the repository's .gitattributes marks the data binary, so a checkout "
+            "after pulling it restores the file unchanged)."
+        )
+    if raw.startswith(b"\xef\xbb\xbf") and hashlib.sha256(raw[3:]).hexdigest() == expected:
+        return "It differs only by a UTF-8 byte order mark (BOM) added at its start."
+    return "The file was modified or corrupted."
 
 
 def dataset_checksums(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -258,10 +276,21 @@ def read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
         raise DataError(f"{rel}: not valid UTF-8 ({exc}). {restore_hint(rel)}") from exc
     except OSError as exc:
         raise DataError(f"cannot read {full}: {exc}. {restore_hint(rel)}") from exc
+    refuse_bom(text, rel)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [(number, line.rstrip("\r")) for number, line in enumerate(lines, start=1)]
+
+
+def refuse_bom(text: str, rel: str) -> None:
+    """DataError when a data file's text starts with a UTF-8 byte order mark (BOM): it would
+    become part of the first record (the vendored files have none)."""
+    if text.startswith("\ufeff"):
+        raise DataError(
+            f"{rel}: starts with a UTF-8 byte order mark (BOM), which would become part of its "
+            f"first record; the vendored file has none (an editor added it). {restore_hint(rel)}"
+        )
 
 
 def is_blank(line: str) -> bool:

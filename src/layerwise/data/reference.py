@@ -204,6 +204,23 @@ CLAIMS: tuple[Claim, ...] = (
 #: Figure 5: CLIP EOS sentence self-similarity at the first layer (the text of section 5.3).
 FIG5_CLIP_EOS_FIRST = 0.98
 
+#: Depth of the paper's two models (transformer blocks; layers 0..12 with the embeddings).
+PAPER_LAYERS = 12
+#: Section 5.1 (Fig. 1): CLIP's CWE self-similarity is "under .25" in every layer.
+CWE_SS_CLIP_BOUND = 0.25
+#: Section 5.1 (Fig. 1): the layer where CLIP's CWE self-similarity falls to .06.
+CWE_SS_CLIP_MIN_LAYER = 4
+#: Section 5.2, the text on adding BOS to GPT-2: its ValNorm rises "from .59 to .76 in
+#: layer 7" (without, with BOS); Table 1 gives .43 as the best ValNorm without BOS.
+BOS_TEXT_LAYER = 7
+BOS_TEXT_VALNORM = (0.59, 0.76)
+#: Section 5.2: ValNorm of GloVe, the static-embedding state of the art the paper quotes
+#: (Toney & Caliskan 2021), r = .88.
+GLOVE_VALNORM = 0.88
+#: Section 5.2: Bommasani et al. (2020), GPT-2 small pooled over 100,000 contexts into a
+#: static embedding, reach Spearman .31 on SimVerb-3500 at layer 6.
+BOMMASANI_SIMVERB = 0.31
+
 
 def claim(key: str) -> Claim:
     """The claim of :data:`CLAIMS` with this ``key`` (KeyError naming the known keys)."""

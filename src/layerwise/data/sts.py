@@ -24,6 +24,7 @@ from .integrity import (
     malformed_line,
     parse_number,
     read_lines,
+    refuse_bom,
     verify_checksums,
     verify_complete,
 )
@@ -288,6 +289,8 @@ def load_sts_benchmark_quoted(*, data_dir: str | os.PathLike[str] | None = None)
     verify_complete(root)
     pairs: list[StsPair] = []
     with open(root / rel, encoding="utf-8", newline="") as handle:
+        refuse_bom(handle.read(1), rel)
+        handle.seek(0)
         for record in csv.reader(handle):
             fields = "".join(record).split("\t")
             score = parse_number(fields[4].strip()) if len(fields) >= 7 else None

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import InputError
+from ..errors import InputError, ModelLoadError
 from ..models.spec import LoadedModel
 from .requests import Request
 
@@ -150,10 +150,48 @@ def extract(
                     states[dest, layer] = _gather(h, rows, spans)
                 if top_alt is not None:
                     top_alt[dest] = _gather(captured[want], rows, spans)
+                check_finite(lm, requests, batch, rows, states[dest], top_alt, dest)
     finally:
         if handle is not None:
             handle.remove()
     return Extracted(states, top_alt)
+
+
+def check_finite(
+    lm: LoadedModel,
+    requests: Sequence[Request],
+    batch: np.ndarray,
+    rows: np.ndarray,
+    block: np.ndarray,
+    top_alt: np.ndarray | None,
+    dest: np.ndarray,
+) -> None:
+    """ModelLoadError at the first read of a batch whose hidden state is not finite (NaN or
+    infinite), naming the model, the layer and the input (decoded, 60 characters). It
+    stops extraction there, so nothing computed from these weights is returned or cached."""
+    bad = ~np.isfinite(block).all(axis=2)  # [reads, layers]
+    other = not bad.any()
+    if other:
+        if top_alt is None or np.isfinite(top_alt[dest]).all():
+            return
+        bad = ~np.isfinite(top_alt[dest]).all(axis=1)[:, None]
+    read, layer = (int(i) for i in np.argwhere(bad)[0])
+    ids = list(requests[int(batch[rows[read]])].ids)
+    text = lm.tokenizer.decode(ids, skip_special_tokens=True).strip()
+    spec = lm.spec
+    where = (
+        "the top layer in its other final-norm convention"
+        if other
+        else f"layer {layer} of {spec.n_layers} (0 = embeddings)"
+    )
+    remedy = "check the model's weight files (corrupt, or not trained?)"
+    if spec.dtype != "float32":
+        remedy += f"; in {spec.dtype} values may overflow: load it with --dtype float32"
+    raise ModelLoadError(
+        f"model {spec.name} ({spec.source}) gives non-finite hidden states (NaN or inf) at "
+        f"{where} for the input {text[:60].strip()!r}; extraction stopped and nothing was "
+        f"cached. Remedy: {remedy}."
+    )
 
 
 def cut_after_last_read(request: Request) -> Request:

@@ -18,7 +18,7 @@ from ..extract.requests import unique
 from ..models.spec import LoadedModel
 from ..stats import geometry
 from ..stats.correlation import best_layer
-from ..stats.scores import valnorm_scores
+from ..stats.scores import sc_weat_effect_sizes, valnorm_scores
 from ..store.cached import cached_value
 from ..store.keys import model_identity
 from ..tidy import select
@@ -108,20 +108,46 @@ def sentence_set(models: Models, ss_table: pd.DataFrame, s: MeasureOptions) -> l
     return rows
 
 
-def valnorm_sd(models: Models, s: MeasureOptions) -> list[dict]:
-    """Note 5: SC-WEAT with sample vs population SD (Pearson r must not change)."""
-    rows = []
+def valnorm_ddof(lm: LoadedModel, s: MeasureOptions) -> pd.DataFrame:
+    """Note 5, layer by layer, on the model's ``wrapped`` states of the ValNorm words:
+    Pearson's r of SC-WEAT effect sizes with the sample SD (``ddof=1``, the default) and
+    with the population SD (``ddof=0``), and the largest deviation, over words, of a
+    sample-SD effect size divided by its population-SD one from sqrt((n - 1) / n), n = |A| +
+    |B| = 50 attribute words: the two SDs differ by that one factor, so r must not change.
+
+    Returns columns ``model``, ``layer``, ``r_sample_sd``, ``r_population_sd``,
+    ``ratio_deviation`` (NaN where an effect size is undefined); chapter 4 shows it and
+    :func:`valnorm_sd` reads it (chapter 6).
+    """
     lex = data.load_valnorm()
     words = unique([w.word for w in lex] + list(data.PLEASANT + data.UNPLEASANT))
     index = {w: i for i, w in enumerate(words)}
     valence = np.array([w.valence for w in lex])
+    ex = word_states(lm, words, ["wrapped"], s)["wrapped"].states
+    t = ex[[index[w.word] for w in lex]]
+    a = ex[[index[w] for w in data.PLEASANT]]
+    b = ex[[index[w] for w in data.UNPLEASANT]]
+    r = {d: [x.value for x in valnorm_scores(t, a, b, valence, ddof=d)] for d in (1, 0)}
+    e1, e0 = (sc_weat_effect_sizes(t, a, b, ddof=d) for d in (1, 0))
+    n = len(a) + len(b)
+    return pd.DataFrame(
+        {
+            "model": lm.spec.name,
+            "layer": np.arange(len(r[1])),
+            "r_sample_sd": r[1],
+            "r_population_sd": r[0],
+            "ratio_deviation": np.abs(e1 / e0 - np.sqrt((n - 1) / n)).max(axis=0),
+        }
+    )
+
+
+def valnorm_sd(models: Models, s: MeasureOptions) -> list[dict]:
+    """Note 5: SC-WEAT with sample vs population SD (Pearson r must not change), at the
+    best layer of :func:`valnorm_ddof`."""
+    rows = []
     for lm in models.values():
-        ex = word_states(lm, words, ["wrapped"], s)["wrapped"].states
-        t = ex[[index[w.word] for w in lex]]
-        a = ex[[index[w] for w in data.PLEASANT]]
-        b = ex[[index[w] for w in data.UNPLEASANT]]
-        r1 = [x.value for x in valnorm_scores(t, a, b, valence, ddof=1)]
-        r0 = [x.value for x in valnorm_scores(t, a, b, valence, ddof=0)]
+        ddof = valnorm_ddof(lm, s)
+        r1, r0 = list(ddof["r_sample_sd"]), list(ddof["r_population_sd"])
         best = best_layer(r1)
         rows.append(_row("5 ValNorm SD", lm, f"ValNorm r, layer {best}", r1[best], r0[best]))
     return rows

@@ -2,6 +2,7 @@
 
 A model that is neither cached nor reachable fails within seconds with a
 :class:`~layerwise.errors.ModelLoadError` naming the remedies (:func:`unavailable_error`).
+A download fetches only the files the loader reads (:func:`download_patterns`).
 """
 
 from __future__ import annotations
@@ -57,18 +58,41 @@ def unavailable_error(source: str) -> ModelLoadError:
     )
 
 
+#: Files of a hub repository the loader reads besides the weights: the config and the
+#: tokenizer (tokenizer.json, vocab.json, merges.txt, vocab.txt, a sentencepiece .model...).
+CONFIG_AND_TOKENIZER_PATTERNS = ["*.json", "*.txt", "*.model", "*merges*", "*vocab*"]
+#: The PyTorch weights transformers reads (one file or shards with their index).
+SAFETENSORS_PATTERNS = ["model*.safetensors", "model.safetensors.index.json"]
+PICKLE_WEIGHTS_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
+
+
+def download_patterns(repo_files: list[str]) -> list[str]:
+    """``allow_patterns`` for ``snapshot_download``: the config and tokenizer files and the
+    weights the loader reads, the safetensors when the repository has them, else the
+    ``.bin`` files; never another framework's weights (TF ``.h5``, Flax ``.msgpack``,
+    ONNX, OpenVINO)."""
+    safetensors = {"model.safetensors", "model.safetensors.index.json"} & set(repo_files)
+    weights = SAFETENSORS_PATTERNS if safetensors else PICKLE_WEIGHTS_PATTERNS
+    return [*CONFIG_AND_TOKENIZER_PATTERNS, *weights]
+
+
 def resolve_hub(source: str, revision: str | None) -> Path:
     """The complete local snapshot of a hub model, downloaded first when reachable."""
     snap = hub_snapshot(source, revision)
     if snap is None:
         if not hub_reachable():
             raise unavailable_error(source)
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import HfApi, snapshot_download
 
         try:
-            snapshot_download(source, revision=revision)
+            files = HfApi().list_repo_files(source, revision=revision)
+            snapshot_download(source, revision=revision, allow_patterns=download_patterns(files))
         except Exception as err:  # noqa: BLE001 - any hub failure becomes one clear error
-            raise ModelLoadError(f"could not download model {source!r}: {err}") from err
+            raise ModelLoadError(
+                f"could not download model {source!r}: {' '.join(str(err).split())[:300]}. "
+                "Remedy: check the id (and revision) on huggingface.co and the network, "
+                "then retry."
+            ) from err
         snap = hub_snapshot(source, revision)
         if snap is None:
             raise unavailable_error(source)

@@ -4,7 +4,10 @@ Loading is in three steps, so that a run whose extractions are all cached never
 reads the weights: the *origin* (:mod:`.sources`) is resolved first, then the
 tokenizer is loaded, and the spec is read from the cache of specs when ``cache_dir``
 is given; the weights load on the first use of :attr:`LoadedModel.model`. Custom
-model code (``auto_map``) is never run.
+model code (``auto_map``) is never run. Identity is checked where it is used: before and
+after the weights are read, a folder's or package's files must still hash to the
+fingerprint the cache keys name (:func:`check_unchanged`), and a cached spec is labelled
+with the source being loaded, never the one it was first written for.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from torch import nn
 from ..errors import ModelLoadError
 from ..files import atomic_write_text
 from .device import DTYPES, check_device
-from .fingerprint import DigestMemo, code_version
+from .fingerprint import DigestMemo, code_version, folder_digest
 from .probes import discover_spec, find_final_norm
 from .sources import Origin, resolve_origin
-from .spec import LoadedModel, ModelSpec
+from .spec import LoadedModel, ModelSpec, display_name
 from .weights import load_tokenizer, load_weights, refuse_custom_code
 
 
@@ -35,13 +38,43 @@ def _spec_path(cache_dir: Path, origin: Origin, device: str, dtype: str) -> Path
     return cache_dir / "specs" / f"{key}.json"
 
 
-def _read_spec(path: Path, device: str) -> ModelSpec | None:
+def _read_spec(path: Path, device: str, origin: Origin) -> ModelSpec | None:
+    """The cached spec of ``origin``'s weights, labelled with ``origin``'s own source: a
+    copy of a folder has the same files (the same key) but its own path, and a spec cache
+    hit never changes the label of the model it describes."""
     try:
         fields = json.loads(path.read_text())
-        fields["device"] = device
+        if fields.get("fingerprint") != origin.fingerprint:
+            return None
+        fields |= {
+            "device": device,
+            "source": origin.source,
+            "name": display_name(origin.source),
+            "revision": origin.revision,
+        }
         return ModelSpec(**fields)
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
+
+
+def check_unchanged(origin: Origin, memo: DigestMemo | None = None) -> None:
+    """Raise :class:`ModelLoadError` when the files of a folder or packaged model no longer
+    hash to the fingerprint they had when it was loaded (the fingerprint every cache key of
+    its states names). Hub snapshots (named by their commit) and tiny models cannot change."""
+    if origin.kind not in ("folder", "package") or origin.folder is None:
+        return
+    then = origin.fingerprint.rpartition(":")[2]
+    try:
+        now = folder_digest(origin.folder, memo) if origin.folder.is_dir() else "gone"
+    except OSError as err:
+        now = f"unreadable ({err.strerror or err})"
+    if now != then:
+        raise ModelLoadError(
+            f"model {origin.source!r}: its files in {origin.folder} changed since it was "
+            f"loaded (sha256 {then[:12]}... then, {now[:12]}... now), so its hidden states "
+            "would be cached under the old weights' fingerprint. Remedy: load it again "
+            "(load_model, or re-run the command or the notebook's loading cell)."
+        )
 
 
 def _write_spec(path: Path, spec: ModelSpec) -> None:
@@ -84,13 +117,15 @@ def load_model(
         spec_path = _spec_path(root / "models", origin, device, dtype) if root else None
 
         def weights() -> tuple[nn.Module, nn.Module | None]:
+            check_unchanged(origin, memo)  # the files read are the ones the keys name
             model = load_weights(origin, tok, dtype, root / "models" if root else None)
+            check_unchanged(origin, memo)  # and they did not change while being read
             model = model.to(device=device, dtype=DTYPES[dtype]).eval()
             return model, find_final_norm(model)
 
-        spec = _read_spec(spec_path, device) if (spec_path and lazy) else None
+        spec = _read_spec(spec_path, device, origin) if (spec_path and lazy) else None
         if spec is not None:
-            lm = LoadedModel(spec, tok, loader=lambda: _checked(weights(), spec))
+            lm = LoadedModel(spec, tok, loader=lambda: _checked(weights(), spec, spec_path))
         else:
             model, norm = weights()
             spec = discover_spec(origin, tok, model, device, dtype)
@@ -104,17 +139,16 @@ def load_model(
 
 
 def _checked(
-    loaded: tuple[nn.Module, nn.Module | None], spec: ModelSpec
+    loaded: tuple[nn.Module, nn.Module | None], spec: ModelSpec, spec_path: Path | None
 ) -> tuple[nn.Module, nn.Module | None]:
     """Weights loaded after a cached spec: check they match it, keep the norm it names."""
     model, norm = loaded
     config = model.config
-    if (
-        int(config.num_hidden_layers) != spec.n_layers
-        or int(config.hidden_size) != spec.hidden_size
-    ):
+    layers, hidden = int(config.num_hidden_layers), int(config.hidden_size)
+    if layers != spec.n_layers or hidden != spec.hidden_size:
         raise ModelLoadError(
-            f"{spec.source!r}: the weights do not match the cached spec (layers/hidden size); "
-            "delete the cache's models/specs folder"
+            f"model {spec.source!r}: its weights have {layers} layers of size {hidden}, but "
+            f"its cached spec {spec_path} says {spec.n_layers} of size {spec.hidden_size} "
+            f"(a stale spec). Remedy: delete {spec_path} and load the model again."
         )
     return model, norm if spec.top_state != "no_final_norm" else None

@@ -140,7 +140,29 @@ def resolve_origin(
             )
         digest = folder_digest(folder, memo)
         return Origin(source, "folder", f"sha256:{digest[:16]}", f"folder:{digest}", folder)
+    _check_hub_id(source)
     if revision is not None and not revision.strip():
         raise InputError("an empty revision was given; pass a commit, branch or tag, or None")
     snap = resolve_hub(source, revision)
     return Origin(source, "hub", snap.name, f"hub:{source}@{snap.name}", snap)
+
+
+def _check_hub_id(source: str) -> None:
+    """A source that is no folder must be a valid hub id; else one clear error."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if os.path.exists(source):
+        raise ModelLoadError(
+            f"{source!r} is a file, not a model folder. Remedy: point to the folder that "
+            "holds its config.json, weights and tokenizer files (written by `save_pretrained`)."
+        )
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        raise ModelLoadError(
+            f"{source!r} is neither a model folder (there is no folder "
+            f"{Path(source).expanduser().absolute()}) nor a valid Hugging Face hub id. "
+            "Remedy: check the path, or give a hub id such as 'gpt2' or "
+            "'openai/clip-vit-base-patch32', a package: or a tiny: source."
+        ) from None

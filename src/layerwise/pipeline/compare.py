@@ -12,6 +12,7 @@ import pandas as pd
 from ..errors import InputError
 from ..measure.multi import compare_tables
 from ..models.loading import load_model
+from ..models.spec import LoadedModel
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
 from .profiles import available_extras
@@ -36,6 +37,7 @@ def run_compare(
         load_model(src, device=cfg.device, dtype=cfg.dtype, log=log, cache_dir=root, lazy=True)
         for src in sources
     ]
+    refuse_same_weights(sources, models)
     s = cfg.options()
     params = cfg.params() | {"profile": None, "concrete_profile": None, "sources": list(sources)}
     prov = provenance({lm.spec.source: lm for lm in models}, params)
@@ -47,6 +49,21 @@ def run_compare(
         f"{time.perf_counter() - start:.1f}s; cache: {s.cache.report()}"
     )
     return tables
+
+
+def refuse_same_weights(sources: Sequence[str], models: Sequence[LoadedModel]) -> None:
+    """InputError naming two sources that resolve to the same weights (the same fingerprint:
+    a folder and a symlink to it or a copy of it, a hub id and its cached snapshot), before
+    any extraction: a model compared with itself would pass for two."""
+    seen: dict[str, str] = {}
+    for src, lm in zip(sources, models, strict=True):
+        first = seen.setdefault(lm.spec.fingerprint, src)
+        if first != src:
+            raise InputError(
+                f"compare: {first!r} and {src!r} resolve to the same weights (fingerprint "
+                f"{lm.spec.fingerprint[:24]}...), so the model would be compared with itself. "
+                "Remedy: name each model once."
+            )
 
 
 def load_extras(

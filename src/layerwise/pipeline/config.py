@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError
+from ..files import temp_name
 from ..measure.common import MeasureOptions
 from ..models.device import check_device
 from ..models.loading import load_model
@@ -86,7 +87,7 @@ class RunConfig:
         if unknown:
             raise InputError(f"revisions for unknown role(s) {unknown}; roles are {ROLES}")
         check_device(self.device, self.dtype)
-        self.cache().ensure_writable()
+        self.cache().check_readable()  # a warm read-only cache is fine; a miss checks writing
         if outputs:
             ensure_writable_folder(self.out_dir, "results folder (--out)")
 
@@ -123,7 +124,8 @@ def ensure_writable_folder(folder: Path, what: str) -> None:
     """Create ``folder`` and prove it takes a file, or raise :class:`OutputError`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-", suffix=".tmp")
+        prefix, suffix = temp_name("probe-")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

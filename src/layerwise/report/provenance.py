@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import data
 from ..errors import OutputError
-from ..files import package_versions
+from ..files import atomic_write_texts, clean_own_temporaries, package_versions
 from ..models.spec import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -43,9 +43,11 @@ def provenance(models: Mapping[str, LoadedModel], params: Mapping[str, Any]) -> 
 def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, prov: Mapping[str, Any]) -> Path:
     """Write ``<out_dir>/<name>.csv`` and record its provenance in ``provenance.json``.
 
-    Both files are written atomically: each goes to a temporary file in the same folder,
-    and only when both are complete are they moved into place (``os.replace``), so a crash
-    or a full disk leaves the previous files intact and no temporary file behind. An
+    Both files are written atomically (:func:`~layerwise.files.atomic_write_texts`): each
+    goes to a temporary file in the same folder, and only when both are complete are they
+    moved into place (``os.replace``), so a crash or a full disk leaves the previous files
+    intact and no temporary file behind; temporaries a killed run left in the folder are
+    removed first. An
     existing ``provenance.json`` that cannot be read (truncated, not JSON) is set aside as
     ``provenance.json.corrupt-<UTC timestamp>`` with a warning, and a new one is started.
 
@@ -60,11 +62,15 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, prov: Mapping[
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _output_error(out, exc) from exc
+    clean_own_temporaries(out)  # left by an interrupted write into this folder
     records = _read_provenance(prov_path)
     records[name] = dict(prov)
     csv_text = df.to_csv(index=False)
     prov_text = json.dumps(records, indent=2, sort_keys=True, default=str)
-    _write_atomically({path: csv_text, prov_path: prov_text})
+    try:
+        atomic_write_texts({path: csv_text, prov_path: prov_text})
+    except OSError as exc:
+        raise _output_error(path, exc) from exc
     return path
 
 
@@ -100,29 +106,3 @@ def _read_provenance(prov_path: Path) -> dict[str, Any]:
         stacklevel=3,
     )
     return {}
-
-
-def _write_atomically(contents: Mapping[Path, str]) -> None:
-    """Write every file to a temporary sibling, then move them all into place; on an error
-    the temporary files are removed and no target is changed."""
-    temps: dict[Path, Path] = {}
-    current = next(iter(contents))
-    try:
-        for target, text in contents.items():
-            current = target
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            temps[target] = tmp
-            with open(tmp, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for target, tmp in temps.items():
-            current = target
-            os.replace(tmp, target)
-    except OSError as exc:
-        for tmp in temps.values():
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
-        raise _output_error(current, exc) from exc

@@ -7,7 +7,9 @@ jupyter-book renders that folder with execution off, strictly (``-n -W
 lands in ``_build/html``; per-notebook wall times in ``_build/timings.json`` and,
 for readers, on the build report page (:mod:`layerwise.site.build_report`). A built
 page that loads anything from a CDN or shows a path of the build machine fails
-the build (:func:`find_leaks`).
+the build (:func:`find_leaks`). Every failure is one line: a chapter that raises names
+the chapter, the cell and the error, with the traceback kept in ``_build/logs``
+(:func:`chapter_error`); a build folder that cannot be written names it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import InputError, LayerwiseError
+from ..errors import InputError, LayerwiseError, OutputError
 from ..pipeline.config import REVISIONS_ENV, RunConfig
 from . import build_report
 
@@ -54,6 +56,70 @@ INJECTED_TAG = "injected-parameters"
 
 class BookLeakError(LayerwiseError):
     """A built page loads from a CDN or shows a path of the build machine."""
+
+
+class BookBuildError(LayerwiseError):
+    """A step of the book's build failed; the message names the step and where to look."""
+
+
+class ChapterError(BookBuildError):
+    """A chapter raised while the book was executed; the message names the chapter, the
+    cell and the error, and the log file that keeps the traceback."""
+
+
+#: Folder (under ``_build``) of the logs that keep a failed chapter's traceback.
+LOGS = Path("_build") / "logs"
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def chapter_error(
+    rel: Path | str, err: Exception, log_dir: Path, executed: Path | None = None
+) -> ChapterError:
+    """One line for a chapter that raised (papermill's ``PapermillExecutionError``): the
+    chapter, the cell (its execution count and first line) and the error; the full
+    traceback goes to ``log_dir/<chapter>.log``, which the line names (with the executed
+    notebook ``executed``, which shows the outputs up to the error)."""
+    exec_count = getattr(err, "exec_count", None)
+    source = str(getattr(err, "source", "") or "")
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    ename = getattr(err, "ename", None) or type(err).__name__
+    evalue = " ".join(str(getattr(err, "evalue", err)).split())
+    trace = getattr(err, "traceback", None) or [str(err)]
+    text = _ANSI_RE.sub("", "\n".join(map(str, trace)))
+    header = f"chapter {rel}\nexecuted notebook: {executed or '-'}\ncell [{exec_count}]:\n"
+    log = _write_log(log_dir, Path(rel).stem, f"{header}{source}\n\n{text}\n")
+    cell = f"cell [{exec_count}]" if exec_count is not None else "a cell"
+    shown = f" ({first[:60]!r})" if first else ""
+    return ChapterError(
+        f"chapter {rel} failed in {cell}{shown}: {ename}: {evalue[:200]}. The traceback is "
+        f"in {log}. Remedy: fix the cause, then build the book again."
+    )
+
+
+def _write_log(log_dir: Path, stem: str, text: str) -> Path:
+    """``text`` in ``log_dir/<stem>.log``, or in the system's temporary folder when
+    ``log_dir`` cannot be written; returns the file."""
+    import tempfile
+
+    for folder in (log_dir, Path(tempfile.gettempdir()) / "layerwise-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{stem}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path(os.devnull)
+
+
+def build_folder_error(root: Path, err: OSError) -> OutputError:
+    """The book's build folder (or a file in it) cannot be written: one line naming it."""
+    where = err.filename or (root / "_build")
+    return OutputError(
+        f"the book's build folder cannot be written (or read): {where} ({err.strerror or err}). "
+        f"Remedy: fix the permissions of {root / '_build'} (or delete it), free disk space, "
+        "or build from a writable copy of the repository."
+    )
 
 
 def find_leaks(html: str, machine_paths: tuple[str, ...]) -> list[str]:
@@ -156,6 +222,7 @@ def execute_notebooks(
     bar saved in a notebook would make its page load the widget manager from a CDN.
     """
     import papermill
+    from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
 
     params = {
@@ -181,15 +248,18 @@ def execute_notebooks(
         source = _with_record_cell(nb, work / rel, record)
         start = time.perf_counter()
         print(f"executing {rel} (profile={params['profile']}, scale={cfg.scale})", flush=True)
-        papermill.execute_notebook(
-            str(source),
-            str(out),
-            parameters=params,
-            cwd=str(nb.parent),
-            progress_bar=False,
-            kernel_name="python3",
-            config=kernel_config,
-        )
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(out),
+                parameters=params,
+                cwd=str(nb.parent),
+                progress_bar=False,
+                kernel_name="python3",
+                config=kernel_config,
+            )
+        except PapermillExecutionError as err:
+            raise chapter_error(rel, err, root / LOGS, out) from err
         timings[str(rel)] = round(time.perf_counter() - start, 1)
         hide_injected_parameters(out)
         if records is not None:
@@ -207,6 +277,14 @@ def build_book(cfg: RunConfig, root: Path | None = None) -> Path:
         os.environ[REVISIONS_ENV] = " ".join(f"{k}={v}" for k, v in cfg.revisions.items())
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    try:
+        return _run_build(cfg, root, bin_dir)
+    except OSError as err:
+        raise build_folder_error(root, err) from err
+
+
+def _run_build(cfg: RunConfig, root: Path, bin_dir: str) -> Path:
+    """The steps of :func:`build_book` after its checks."""
     stage = root / STAGE
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -238,7 +316,13 @@ def build_book(cfg: RunConfig, root: Path | None = None) -> Path:
         "--keep-going",
     ]
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=root)
+    done = subprocess.run(cmd, check=False, cwd=root)
+    if done.returncode != 0:
+        raise BookBuildError(
+            f"jupyter-book failed (exit code {done.returncode}) rendering {stage}; its "
+            "warnings and errors are printed above. Remedy: fix them (the build is strict: "
+            "every Sphinx warning fails it), then build the book again."
+        )
     timings["jupyter_book"] = round(time.perf_counter() - start, 1)
     timings |= {"profile": cfg.concrete_profile, "scale": cfg.scale}
     (root / "_build" / "timings.json").write_text(json.dumps(timings, indent=2))

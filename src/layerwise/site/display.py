@@ -131,6 +131,15 @@ def glue_figure(name: str, fig) -> None:
     plt.close(fig)
 
 
+def glue_texts(texts: Mapping[str, str]) -> None:
+    """Glue each text under its name for the ``{glue:text}`` roles of a chapter's markdown,
+    without showing it (``texts``: a chapter's :mod:`layerwise.report.prose` function)."""
+    from myst_nb import glue
+
+    for name, text in texts.items():
+        glue(name, text, display=False)
+
+
 def request_frame(lm: LoadedModel, requests: Mapping[str, object]):
     """Token strings of each :class:`~layerwise.extract.requests.Request`, one row per label and
     one column per position; the positions a request reads are shown in brackets,

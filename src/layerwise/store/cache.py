@@ -9,7 +9,11 @@ written to a temporary name and renamed into place (atomic on POSIX): ``.npz``
 arrays with the key and a sha256 of their bytes, or a CSV table with a JSON header.
 Loading uses ``allow_pickle=False`` and checks the arrays' shapes against the
 request; a truncated, corrupted or mismatched entry is reported, removed where the
-folder allows and recomputed, never used. Chapter 2 explains the cache.
+folder allows and recomputed, never used. Writing is proved only before a write (a
+miss), so a complete warm cache on a read-only disk can be read; entries get the mode
+the user's umask gives a new file. The cache deletes only what it created: temporaries
+named with the package's prefix, in the folders it owns (:meth:`Cache.own_folders`),
+never a user's file under the same root. Chapter 2 explains the cache.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,10 +35,27 @@ import pandas as pd
 
 from ..errors import CacheError
 from ..extract.batched import Extracted
-from ..files import atomic_write, repository_root
+from ..files import (
+    ORPHAN_AGE_S,
+    atomic_write,
+    clean_own_temporaries,
+    repository_root,
+    temp_name,
+)
 
-#: Temporary files older than this, or whose writer is gone, are orphans.
-ORPHAN_AGE_S = 3600.0
+#: Folders below the cache's root that the package creates and writes (``models/`` holds
+#: the specs, converted tokenizers and weights and the digest memo of model files).
+OWN_SUBFOLDERS = (
+    "models",
+    "models/specs",
+    "models/tokenizers",
+    "models/weights",
+    "specs",
+    "tokenizers",
+    "weights",
+)
+#: The shard folders of the entries: the first two hex digits of a key.
+_SHARD = re.compile(r"[0-9a-f]{2}")
 
 
 def default_cache_dir() -> Path:
@@ -60,16 +81,6 @@ def _content_hash(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 @dataclass
 class Cache:
     """A folder of cached results; ``hits``/``misses``/``rejected`` count this session."""
@@ -87,21 +98,42 @@ class Cache:
         self.root = Path(self.root)
 
     # ------------------------------------------------------------ housekeeping
-    def ensure_writable(self) -> None:
-        """Create the folder and prove it takes a file; clean orphan temporary files.
+    def check_readable(self) -> None:
+        """Check the folder can be read (create it when missing), without writing to it.
 
+        A run checks this up front: a complete warm cache on a read-only disk can be read;
+        writing is proved (:meth:`ensure_writable`) only before the first write, a miss.
         Raises :class:`CacheError` naming the folder and the remedy.
+        """
+        if not self.root.exists():
+            self.ensure_writable()
+            return
+        if not self.root.is_dir() or not os.access(self.root, os.R_OK | os.X_OK):
+            raise CacheError(
+                f"the cache folder {self.root} cannot be read (not a folder, or no read "
+                "permission). Remedy: fix its permissions, or choose another folder with "
+                "--cache-dir / the LAYERWISE_CACHE variable."
+            )
+
+    def ensure_writable(self) -> None:
+        """Create the folder and prove it takes a file; clean the package's orphan temporaries.
+
+        Called before a write (a cache miss), never before a read. Raises
+        :class:`CacheError` naming the folder and the remedy.
         """
         if self._checked:
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(b"x" * 4096)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.unlink(probe)
+            prefix, suffix = temp_name("probe-")
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=prefix, suffix=suffix)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(b"x" * 4096)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            finally:
+                os.unlink(probe)
         except OSError as err:
             raise CacheError(
                 f"the cache folder {self.root} cannot be written ({err.strerror or err}). "
@@ -111,25 +143,27 @@ class Cache:
         self.clean_orphans()
         self._checked = True
 
-    def clean_orphans(self) -> int:
-        """Remove temporary files left by killed runs; returns how many."""
-        removed = 0
-        now = time.time()
-        for tmp in self.root.rglob("*.tmp"):
-            pid = tmp.name.split(".")[-2] if tmp.name.count(".") >= 2 else ""
-            try:
-                stale = now - tmp.stat().st_mtime > ORPHAN_AGE_S
-                if (pid.isdigit() and not _pid_alive(int(pid))) or stale:
-                    if tmp.is_dir():
-                        import shutil
+    def own_folders(self) -> list[Path]:
+        """The folders the cache creates and writes: its root (only its own temporaries live
+        there), the two-hex-digit shard folders and :data:`OWN_SUBFOLDERS`. Nothing else
+        under the root is the cache's, whatever it is called."""
+        folders = [self.root]
+        try:
+            folders += sorted(
+                p for p in self.root.iterdir() if _SHARD.fullmatch(p.name) and p.is_dir()
+            )
+        except OSError:
+            return []
+        folders += [self.root / sub for sub in OWN_SUBFOLDERS if (self.root / sub).is_dir()]
+        return folders
 
-                        shutil.rmtree(tmp, ignore_errors=True)
-                    else:
-                        tmp.unlink()
-                    removed += 1
-            except OSError:
-                continue
-        return removed
+    def clean_orphans(self) -> int:
+        """Remove the package's own temporaries left by killed runs (named
+        ``.layerwise-...<pid>.tmp``, writer gone or older than :data:`ORPHAN_AGE_S`) in
+        :meth:`own_folders`; returns how many. A user's files are never touched."""
+        return sum(
+            clean_own_temporaries(folder, max_age_s=ORPHAN_AGE_S) for folder in self.own_folders()
+        )
 
     def _count(self, kind: str, hit: bool) -> None:
         if hit:

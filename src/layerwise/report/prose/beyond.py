@@ -1,0 +1,80 @@
+"""The text chapter 7 (``notebooks/07_beyond``) states: the models compared, the top
+layer's isotropy and rogue-dimension shares, and what the paired intervals say."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ...measure.words import WORD_TASKS
+from ..comparison import advantage_text, survival_verdict, values_text
+from .common import cache_work, count
+
+if TYPE_CHECKING:
+    from ...models.spec import LoadedModel
+    from ...store.cache import Cache
+
+
+def chapter7(
+    *,
+    models: Mapping[str, LoadedModel],
+    every: Sequence[LoadedModel],
+    extras: Mapping[str, LoadedModel],
+    skipped: Sequence[str],
+    cache: Cache,
+    n_cwe: int,
+    n_resamples: int,
+    top_cwe: pd.DataFrame,
+    top_eos: pd.DataFrame,
+    top_rogue: pd.DataFrame,
+    paired: pd.DataFrame,
+    elapsed_s: float,
+) -> dict[str, str]:
+    """Every sentence part chapter 7 glues, by glue name.
+
+    Args:
+        models: role -> the profile's loaded model; ``every``: all models compared (the
+            profile's and the extras), ``extras``: the extra models by source,
+            ``skipped``: why each unavailable extra was skipped.
+        cache: the run's cache (this session's hits and misses).
+        n_cwe, n_resamples: the run's sample sizes.
+        top_cwe, top_eos: :func:`~layerwise.report.comparison.at_top` of the ``isotropy``
+            table for the CWE sample and the EOS sentence vectors (columns ``isoscore``,
+            ``uniformity``, ``self_similarity``, ``alignment``), one row per model.
+        top_rogue: :func:`~layerwise.report.comparison.at_top` of ``rogue_dimensions``
+            (``top3_share``, ``top1_share``).
+        paired: the ``paired_differences`` table.
+        elapsed_s: the chapter's wall time so far, in seconds.
+
+    Returns:
+        ``b7_models``, ``b7_extras``, ``b7_skipped``, ``b7_c``, ``b7_g``, ``b7_cache``,
+        ``b7_n_cwe``, ``b7_n_resamples``; the top layer's values ``b7_iso_top``,
+        ``b7_unif_top``, ``b7_ss_top``, ``b7_align_top``, ``b7_sunif_top``, ``b7_top3``,
+        ``b7_top1`` (:func:`~layerwise.report.comparison.values_text`); the paired
+        verdicts ``b7_adv_raw``, ``b7_adv_abtt`` (word tasks), ``b7_survives``,
+        ``b7_adv_all`` (every task); ``b7_wall``.
+    """
+    return {
+        "b7_models": ", ".join(lm.spec.name for lm in every),
+        "b7_extras": ", ".join(extras) or "none",
+        "b7_skipped": "; ".join(skipped) or "none",
+        "b7_c": models["contrastive"].spec.name,
+        "b7_g": models["causal"].spec.name,
+        "b7_cache": cache_work(cache),
+        "b7_n_cwe": count(n_cwe),
+        "b7_n_resamples": count(n_resamples),
+        "b7_iso_top": values_text(top_cwe["isoscore"]),
+        "b7_unif_top": values_text(top_cwe["uniformity"], 2),
+        "b7_ss_top": values_text(top_cwe["self_similarity"]),
+        "b7_align_top": values_text(top_eos["alignment"]),
+        "b7_sunif_top": values_text(top_eos["uniformity"], 2),
+        "b7_top3": values_text(top_rogue["top3_share"]),
+        "b7_top1": values_text(top_rogue["top1_share"]),
+        "b7_adv_raw": advantage_text(paired, "raw", tasks=WORD_TASKS),
+        "b7_adv_abtt": advantage_text(paired, "abtt", tasks=WORD_TASKS),
+        "b7_survives": survival_verdict(paired),
+        "b7_adv_all": advantage_text(paired, "raw"),
+        "b7_wall": f"{elapsed_s:.0f} s",
+    }

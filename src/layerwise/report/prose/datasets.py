@@ -1,0 +1,57 @@
+"""The text chapter 1 (``notebooks/01_data``) states: file and record counts and what the
+77-token window keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ...data import filter_to_window, sts_benchmark_sentences
+from .common import count
+
+if TYPE_CHECKING:
+    from ...data import Sentence, StsPair, WindowFilter
+
+
+def chapter1(
+    *,
+    checksums: Mapping[str, str],
+    stsb: Sequence[StsPair],
+    per_file: pd.Series,
+    sentences: Sequence[Sentence],
+    counters: Mapping[str, tuple[Callable[[str], int], int]],
+    window: WindowFilter,
+) -> dict[str, str]:
+    """Every sentence part chapter 1 glues, by glue name.
+
+    Args:
+        checksums: :func:`~layerwise.data.dataset_checksums` (every vendored file verified).
+        stsb: the STS Benchmark test pairs (:func:`~layerwise.data.load_sts_benchmark`).
+        per_file: pairs per SemEval STS file, indexed by file
+            (:func:`~layerwise.data.sts_sentence_summary` as a series).
+        sentences: the unique STS 2012-2016 sentences
+            (:func:`~layerwise.data.load_sts_sentences`).
+        counters: the window counters of
+            :func:`~layerwise.measure.cwe.window_counters`, CLIP's exact tokenizer first.
+        window: those sentences filtered with every counter
+            (:func:`~layerwise.data.filter_to_window`).
+
+    Returns:
+        ``n_files``; ``n_stsb_pairs``, ``n_stsb_sentences``; ``n_sts_pairs``,
+        ``n_sts_sentences``; ``n_kept_clip``, ``n_dropped_clip`` (CLIP's window alone),
+        ``n_kept_run`` and ``window_summary`` (every model of the run).
+    """
+    clip_only = filter_to_window(sentences, dict(list(counters.items())[:1]))
+    return {
+        "n_files": str(len(checksums)),
+        "n_stsb_pairs": count(len(stsb)),
+        "n_stsb_sentences": count(len(sts_benchmark_sentences(stsb))),
+        "n_sts_pairs": count(per_file.sum()),
+        "n_sts_sentences": count(len(sentences)),
+        "n_kept_clip": count(len(clip_only.kept)),
+        "n_dropped_clip": count(len(clip_only.dropped)),
+        "n_kept_run": count(len(window.kept)),
+        "window_summary": window.summary(),
+    }

@@ -1,0 +1,135 @@
+"""The text chapter 2 (``notebooks/02_extraction``) states: what each model is, how words
+and sentences are read, the CWE sample, the batching check, timings and the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .common import count
+
+if TYPE_CHECKING:
+    from ...extract.requests import Request, TokenSample
+    from ...models.spec import LoadedModel
+    from ...store.cache import Cache
+
+#: The batched and the one-at-a-time states must agree to this relative difference
+#: (rounding from different matrix shapes, nothing more; the tests use the same bound).
+BATCHING_TOLERANCE = 1e-5
+
+#: What a model's last hidden state is, by ``ModelSpec.top_state``.
+TOP_STATE = {
+    "post_norm": "after the final layer norm",
+    "pre_norm": "before the final layer norm",
+    "no_final_norm": "the output of the last block (the model has no final layer norm)",
+}
+
+
+def spec_sentences(models: Mapping[str, LoadedModel]) -> str:
+    """One sentence per model: blocks, hidden states and their size, window, top state."""
+    return " ".join(
+        f"{lm.spec.name} has {lm.spec.n_layers} blocks, hence {lm.spec.n_states} hidden states "
+        f"of size {lm.spec.hidden_size} per token, and a {lm.spec.max_length:,}-token window; "
+        f"its last hidden state is {TOP_STATE[lm.spec.top_state]}."
+        for lm in models.values()
+    )
+
+
+def batching_texts(diffs: pd.DataFrame) -> dict[str, str]:
+    """The batching check per model (columns: largest absolute difference, largest entry,
+    largest relative difference, in this order): ``batch_abs``, ``batch_big``,
+    ``batch_diffs`` and ``batch_ok`` (relative difference under
+    :data:`BATCHING_TOLERANCE`)."""
+    largest = diffs.iloc[:, 2].max()
+    return {
+        "batch_abs": "; ".join(f"{n}: {d:.1e}" for n, d in diffs.iloc[:, 0].items()),
+        "batch_big": "; ".join(f"{n}: {v:,.1f}" for n, v in diffs.iloc[:, 1].items()),
+        "batch_diffs": "; ".join(f"{n}: {d:.1e}" for n, d in diffs.iloc[:, 2].items()),
+        "batch_ok": "holds" if largest < BATCHING_TOLERANCE else "does NOT hold",
+    }
+
+
+def timing_summary(diffs: pd.DataFrame, timings: Sequence[Mapping[str, object]]) -> str:
+    """Per model: the first and the cached extraction's wall time and how much faster
+    batching was than one sentence at a time (``diffs`` columns ``one by one (s)`` and
+    ``batched (s)``, on the 32 sentences of the batching check)."""
+    speed_up = diffs["one by one (s)"] / diffs["batched (s)"]
+    return "; ".join(
+        f"{t['model']}: first call {t['first call (s)']:.1f} s ({t['first call']}), "
+        f"cached re-run {t['cached re-run (s)']:.2f} s, and batching was "
+        f"{speed_up[t['model']]:.1f} times faster than one at a time on the 32 sentences above"
+        for t in timings
+    )
+
+
+def chapter2(
+    *,
+    models: Mapping[str, LoadedModel],
+    word: str,
+    sentence: str,
+    n_cwe: int,
+    cwe_sentences: Sequence[str],
+    samples: Mapping[str, tuple[Sequence[Request], TokenSample]],
+    shown: Request,
+    shown_model: LoadedModel,
+    diffs: pd.DataFrame,
+    timings: Sequence[Mapping[str, object]],
+    cache: Cache,
+    cache_folder: str,
+    entries: Sequence[Path],
+) -> dict[str, str]:
+    """Every sentence part chapter 2 glues, by glue name.
+
+    Args:
+        models: role -> loaded model.
+        word, sentence: the example word and sentence shown token by token.
+        n_cwe: the run's number of sampled CWE positions.
+        cwe_sentences: the window-filtered sentences the sample is drawn from.
+        samples: model name -> (its requests, its :class:`~layerwise.extract.requests.TokenSample`)
+            (:func:`~layerwise.measure.cwe.cwe_sample`).
+        shown, shown_model: the request shown with its sampled positions, and its model.
+        diffs: the batching check, one row per model name
+            (:func:`~layerwise.measure.cwe.batching_check`).
+        timings: one record per model: ``model``, ``first call``, ``first call (s)``,
+            ``cached re-run (s)``.
+        cache: the run's cache (this session's hits, misses and rejected entries).
+        cache_folder: the cache folder as the page shows it
+            (:func:`~layerwise.site.display.shown_path`).
+        entries: the cache's extraction files.
+
+    Returns:
+        ``spec_sentences``; ``example_word``, ``example_word_split``, ``example_sentence``;
+        ``n_cwe``, ``n_cwe_sentences``, ``cwe_counts``, ``shown_reads``, ``shown_model``;
+        the :func:`batching_texts`; ``timing_summary``; ``cache_dir``, ``cache_entries``,
+        ``cache_mb``, ``cache_session``.
+    """
+    split = "; ".join(
+        f"{lm.spec.name}: {len(lm.tokens(word))} subtoken(s)" for lm in models.values()
+    )
+    cwe_counts = "; ".join(
+        f"{name}: {smp.n_real_tokens:,} real tokens, {len(reqs):,} sentences touched"
+        for name, (reqs, smp) in samples.items()
+    )
+    session = (
+        f"{cache.hits} hit(s), {cache.misses} miss(es), {len(cache.rejected)} rejected entr(ies)"
+    )
+    return {
+        "spec_sentences": spec_sentences(models),
+        "example_word": word,
+        "example_word_split": split,
+        "example_sentence": sentence,
+        "n_cwe": count(n_cwe),
+        "n_cwe_sentences": count(len(cwe_sentences)),
+        "cwe_counts": cwe_counts,
+        "shown_reads": str(len(shown.reads)),
+        "shown_model": shown_model.spec.name,
+        **batching_texts(diffs),
+        "timing_summary": timing_summary(diffs, timings),
+        "cache_dir": cache_folder,
+        "cache_entries": count(len(entries)),
+        "cache_mb": f"{sum(p.stat().st_size for p in entries) / 2**20:,.0f}",
+        "cache_session": session,
+    }
