@@ -354,3 +354,23 @@ def test_chapter4_claim_values_and_the_glove_reference():
     assert reach["vn_c_best"] == ".85 [.80, .90] (4)"
     assert reach["vn_c_paper_best"] == ".88 (layer 4)" and reach["vn_c_diff_best"] == "-0.03"
     assert word_tasks.figure3_texts(bt(0.87))["vn_sota"] == "falls short of"
+
+
+def test_valnorm_ddof_feeds_chapter4_and_the_deviation_row(tmp_path, tiny_clip):
+    """The SD convention rescales every effect size by sqrt(49/50) and leaves r unchanged;
+    chapter 4's texts and chapter 6's row read the same table."""
+    from layerwise.measure import ablations
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.store.cache import Cache
+
+    s = MeasureOptions(n_cwe=200, n_resamples=20, cache=Cache(tmp_path), progress=False)
+    ddof = ablations.valnorm_ddof(tiny_clip, s)
+    assert list(ddof["layer"]) == list(range(tiny_clip.spec.n_states))
+    np.testing.assert_allclose(ddof["r_sample_sd"], ddof["r_population_sd"], atol=1e-12)
+    assert ddof["ratio_deviation"].max() < 1e-12
+    texts = word_tasks.ddof_texts(ddof)
+    assert float(texts["ddof_r_diff"]) < 1e-12 and float(texts["ddof_ratio_dev"]) < 1e-12
+    (row,) = ablations.valnorm_sd({"contrastive": tiny_clip}, s)
+    best = int(ddof["r_sample_sd"].idxmax())
+    assert row["quantity"] == f"ValNorm r, layer {best}"
+    assert row["default"] == ddof["r_sample_sd"].iloc[best]

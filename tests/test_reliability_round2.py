@@ -565,3 +565,15 @@ def test_pids_in_temp_names_are_read_from_the_end():
     now = time.time()
     assert files.is_orphan(Path(f".layerwise-table.csv-ab.{DEAD_PID}.tmp"), now)
     assert not files.is_orphan(Path(f"table.csv.{DEAD_PID}.tmp"), now)
+
+
+@pytest.mark.parametrize("field", ["n_cwe", "n_resamples", "batch_size"])
+def test_a_zero_size_is_refused_never_replaced_by_the_scales_default(field, tmp_path):
+    """``RunConfig(n_cwe=0)`` used to become the scale's 10,000 silently (``0 or default``);
+    a size that could mean "nothing" is an InputError naming the field."""
+    from layerwise.pipeline.config import RunConfig
+
+    cfg = RunConfig(profile="tiny", cache_dir=str(tmp_path), **{field: 0})
+    assert getattr(cfg, field) == 0
+    with pytest.raises(InputError, match=f"{field} must be a positive integer, got 0"):
+        cfg.validate(outputs=False)

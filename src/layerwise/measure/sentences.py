@@ -105,7 +105,7 @@ def sts_benchmark_scores(
 
     ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse.
     """
-    s = s or MeasureOptions()
+    s = MeasureOptions() if s is None else s
     settings = as_settings(settings, SENTENCE_SETTINGS, "sentence")
     pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
     sentences = data.sts_benchmark_sentences(pairs)
@@ -137,7 +137,7 @@ def sentence_self_similarity(
     ``left_only`` reproduces the authors' script, which embeds only the first
     sentence of each pair (methodology note 4).
     """
-    s = s or MeasureOptions()
+    s = MeasureOptions() if s is None else s
     settings = as_settings(settings, SENTENCE_SETTINGS, "sentence")
     pairs = data.load_sts_benchmark()
     if left_only:

@@ -146,7 +146,7 @@ def word_task_scores(
     Table 1 (chapter 4). Raises :class:`~layerwise.errors.InputError` for an unknown
     setting or task.
     """
-    s = s or MeasureOptions()
+    s = MeasureOptions() if s is None else s
     settings = as_settings(settings, WORD_SETTINGS, "word")
     tasks = as_settings(tasks, WORD_TASKS, "word task")
     states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)

@@ -72,8 +72,10 @@ class RunConfig:
         if self.scale not in SCALES:
             raise InputError(f"unknown scale {self.scale!r}; choose one of {sorted(SCALES)}")
         defaults = SCALES[self.scale]
-        self.n_cwe = self.n_cwe or defaults["n_cwe"]
-        self.n_resamples = self.n_resamples or defaults["n_resamples"]
+        # None means "the scale's size"; 0 or a negative size is refused by validate(),
+        # never replaced by a default
+        self.n_cwe = defaults["n_cwe"] if self.n_cwe is None else self.n_cwe
+        self.n_resamples = defaults["n_resamples"] if self.n_resamples is None else self.n_resamples
         self.revisions = dict(self.revisions or parse_revisions(os.environ.get(REVISIONS_ENV, "")))
 
     def validate(self, *, outputs: bool = True) -> None:
