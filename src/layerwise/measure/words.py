@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,8 +112,17 @@ class TaskItems:
 
 
 def task_items(task: str) -> TaskItems:
-    """The items of one word task (:data:`WORD_TASKS`), as rows of :func:`all_task_words`."""
+    """The items of one word task (:data:`WORD_TASKS`), as rows of :func:`all_task_words`.
+
+    Read once per datasets folder and task (chapter 7 asks for every task once per model
+    and postprocessing method); the arrays are shared, so callers must not modify them.
+    """
     as_settings(task, WORD_TASKS, "word task")
+    return _task_items(task, data.dataset_dir())
+
+
+@lru_cache(maxsize=32)
+def _task_items(task: str, root: Path) -> TaskItems:
     index = {w: i for i, w in enumerate(all_task_words())}
     rows = lambda words: np.array([index[w] for w in words], dtype=np.int64)  # noqa: E731
     if task == "valnorm":

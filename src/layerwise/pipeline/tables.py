@@ -34,13 +34,15 @@ class TableEntry:
     """A table of the book: ``name`` (its CSV's name), the ``chapter`` that shows it, what it
     holds, and how it is computed: ``build(models, s, tables)`` gets the run's role ->
     model, its :class:`~layerwise.measure.common.MeasureOptions` and the tables computed
-    before it. ``cached``: kept in the run's cache (measured tables)."""
+    before it; ``needs``: the tables it reads from ``tables`` (computed first when
+    missing). ``cached``: kept in the run's cache (measured tables)."""
 
     name: str
     chapter: int
     description: str
     build: Callable[[Models, MeasureOptions, dict[str, pd.DataFrame]], pd.DataFrame]
     cached: bool = True
+    needs: tuple[str, ...] = ()
 
 
 def _per_role(measure: Callable[[LoadedModel, MeasureOptions], pd.DataFrame]):
@@ -72,6 +74,8 @@ def _paired_claims(models: Models, s: MeasureOptions, tables) -> pd.DataFrame:
     return comparison.with_verdicts(multi.paired_table(states, s, methods=("raw",)))
 
 
+#: The four measured tables chapters 3-5 show (both roles, a ``role`` column).
+ROLE_TABLES = ("cwe_geometry", "word_tasks", "sts", "sentence_self_similarity")
 #: Every table of the reproduction, in the order it is computed and written.
 TABLES: dict[str, TableEntry] = {
     t.name: t
@@ -97,13 +101,21 @@ TABLES: dict[str, TableEntry] = {
             "self-similarity of sentence embeddings per setting and layer",
             _per_role(lambda lm, s: sentence_self_similarity(lm, s=s)),
         ),
-        TableEntry("table1", 4, "Table 1: best and top layer per word task", _table1, cached=False),
+        TableEntry(
+            "table1",
+            4,
+            "Table 1: best and top layer per word task",
+            _table1,
+            cached=False,
+            needs=("word_tasks",),
+        ),
         TableEntry(
             "claims",
             6,
             "the paper's claims checked on this run",
             lambda models, s, tables: claim_checks(tables),
             cached=False,
+            needs=ROLE_TABLES,
         ),
         TableEntry(
             "native_pooling",
@@ -117,14 +129,13 @@ TABLES: dict[str, TableEntry] = {
             "the authors' seven deviations measured both ways",
             lambda models, s, tables: ablations.deviation_table(models, tables, s),
             cached=False,  # cached by deviation_table itself, keyed by the tables it reads
+            needs=ROLE_TABLES,
         ),
         TableEntry(
             "paired_claims", 6, "paired bootstrap differences between the roles", _paired_claims
         ),
     )
 }
-#: The four measured tables chapters 3-5 show (both roles, a ``role`` column).
-ROLE_TABLES = ("cwe_geometry", "word_tasks", "sts", "sentence_self_similarity")
 
 
 def compute_table(
@@ -140,8 +151,7 @@ def compute_table(
         raise InputError(f"unknown table {name!r}; choose one of {list(TABLES)}")
     entry = TABLES[name]
     tables = {} if tables is None else tables
-    needs = {"table1": ("word_tasks",), "claims": ROLE_TABLES, "deviations": ROLE_TABLES}
-    for before in needs.get(name, ()):
+    for before in entry.needs:
         if before not in tables:
             tables[before] = compute_table(before, models, s, tables)
     if not entry.cached:
