@@ -1,5 +1,5 @@
 """The book as a reader sees it: math served offline, no CDN or machine path in a built
-page, glue-only cells hidden, paths shown relative to the repository, the build report."""
+page, prose cells hidden, paths shown relative to the repository, the build report."""
 
 from __future__ import annotations
 
@@ -123,37 +123,77 @@ def test_hide_injected_parameters_tags_only_papermills_cell(tmp_path):
 # --- notebooks ----------------------------------------------------------------------
 
 
-def _calls_glue(source: str) -> bool:
-    tree = ast.parse(source)
-    return any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "glue"
-        for n in ast.walk(tree)
+def _updates_prose(source: str) -> bool:
+    """Whether a cell only builds the chapter's text: every statement is ``text = ...`` or
+    ``text.update(...)``."""
+    body = ast.parse(source).body
+    return bool(body) and all(
+        (isinstance(n, ast.Assign) and [ast.unparse(t) for t in n.targets] == ["text"])
+        or (isinstance(n, ast.Expr) and ast.unparse(n.value).startswith("text.update("))
+        for n in body
     )
 
 
+#: The kernelspec JupyterLab writes for the venv's kernel: committing it keeps a chapter
+#: unmodified when it is opened.
+JUPYTERLAB_KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_no_visible_code_cell_calls_glue(nb):
-    cells = json.loads(nb.read_text())["cells"]
-    visible = [
-        "".join(c["source"])
-        for c in cells
-        if c["cell_type"] == "code"
-        and not HIDDEN & set(c["metadata"].get("tags", []))
-        and _calls_glue("".join(c["source"]))
-    ]
-    assert visible == []
+def test_prose_cells_are_hidden_in_the_book_and_in_jupyterlab(nb):
+    cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+    prose_cells = [c for c in cells if _updates_prose("".join(c["source"]))]
+    assert prose_cells, "a chapter states its numbers through its Prose, `text`"
+    for c in prose_cells:
+        assert "remove-cell" in c["metadata"].get("tags", []), "".join(c["source"])
+        assert c["metadata"].get("jupyter", {}).get("source_hidden") is True
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_tags_have_their_jupyterlab_equivalent(nb):
+    for c in json.loads(nb.read_text())["cells"]:
+        tags, lab = set(c["metadata"].get("tags", [])), c["metadata"].get("jupyter", {})
+        if tags & HIDDEN:
+            assert lab.get("source_hidden") is True, "".join(c["source"])
+        if "hide-output" in tags:
+            assert lab.get("outputs_hidden") is True, "".join(c["source"])
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_numbers_come_from_eval_roles_and_figures_from_their_cells(nb):
+    import re
+
+    notebook = json.loads(nb.read_text())
+    assert notebook["metadata"]["kernelspec"] == JUPYTERLAB_KERNELSPEC
+    text = nb.read_text()
+    assert "{glue" not in text and "glue(" not in text
+    markdown = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
+    roles = [r for md in markdown for r in re.findall(r"\{eval\}`([^`]*)`", md)]
+    assert roles and all(re.fullmatch(r"text\.[a-z0-9_]+", r) for r in roles), roles
+    for c in notebook["cells"]:
+        source = "".join(c["source"])
+        figure = c["metadata"].get("mystnb", {}).get("figure")
+        shows = source.count("display.show_figure(")
+        assert shows == (1 if figure else 0), source
+        if figure:
+            assert figure["name"].startswith("fig-") and len(figure["caption"]) > 20
+
+
+def test_prose_cell_detector():
+    assert _updates_prose("text = prose.Prose(a=1)\ntext.update(b=2)")
+    assert _updates_prose("text.update(prose.sts.gaps_texts(gaps))")
+    assert not _updates_prose("geo = tables.compute_table('x')\ntext.update(a=1)")
+    assert not _updates_prose("display.show_figure(fig)")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_show_no_absolute_path(nb):
     text = nb.read_text()
     assert ".resolve())" not in text  # paths reach the page through site_display.shown_path
-
-
-def test_glue_detector_sees_glue_but_not_glue_figure():
-    assert _calls_glue('glue("x", 1, display=False)')
-    assert _calls_glue("for k in ks:\n    glue(k, 1)")
-    assert not _calls_glue('site_display.glue_figure("fig", f)')
 
 
 # --- display helpers ----------------------------------------------------------------

@@ -374,3 +374,33 @@ def test_valnorm_ddof_feeds_chapter4_and_the_deviation_row(tmp_path, tiny_clip):
     best = int(ddof["r_sample_sd"].idxmax())
     assert row["quantity"] == f"ValNorm r, layer {best}"
     assert row["default"] == ddof["r_sample_sd"].iloc[best]
+
+
+def test_prose_reads_texts_as_attributes_and_shows_them_without_quotes():
+    from IPython.lib.pretty import pretty
+
+    text = prose.Prose({"n_pairs": 1379}, verdict="holds")
+    assert text.n_pairs == "1379" and isinstance(text.n_pairs, prose.Phrase)
+    assert text.update(extra=".73 (layer 4)") is None  # a cell that updates shows nothing
+    assert repr(text.extra) == ".73 (layer 4)"
+    assert pretty(text.extra) == ".73 (layer 4)"  # IPython's text/plain: what {eval} shows
+    assert pretty(".73") == "'.73'"  # a plain str would show its quotes
+    with pytest.raises(AttributeError, match=r"no text 'missing' yet \(it has: extra, n_pairs"):
+        _ = text.missing
+    assert {"n_pairs", "verdict", "extra"} <= set(dir(text))
+
+
+def test_chapter5_is_the_union_of_its_sections():
+    sts = _sts(0.40)
+    published = pd.DataFrame(columns=["reproduced (top layer)", "published", "difference"])
+    gap = pd.DataFrame({"relative_depth": [0.0, 0.5, 1.0], "gap": [0.10, -0.04, 0.20]})
+    conv = pd.DataFrame(columns=["difference"])
+    whole = _chapter5(sts, published, {"eos": gap}, conv)
+    parts = (
+        prose.sts.scores_texts(sts, 1000)
+        | {"native_check": prose.sts.native_check(published)}
+        | prose.sts.gaps_texts({"eos": gap})
+        | {"conv_max": "not applicable"}
+    )
+    assert whole == parts
+    assert {"wins_eos", "gap_lower_eos"} <= set(parts) and "wins_last" not in parts

@@ -9,6 +9,8 @@ Reading this module does not import torch.
 
 from __future__ import annotations
 
+import os
+
 from ..errors import InputError
 from ..models.hub import hub_availability
 
@@ -32,12 +34,30 @@ PROFILE_EXTRAS: dict[str, tuple[str, ...]] = {
 }
 
 
+def auto_choice() -> tuple[str, str]:
+    """The profile ``auto`` stands for now, and one sentence on why (Markdown): ``paper``
+    when both its models are cached or reachable, else ``offline``."""
+    found = {src: hub_availability(src) for src in PROFILES["paper"].values()}
+    named = ", ".join(f"`{src}`" for src in found)
+    if all(where != "unavailable" for where in found.values()):
+        how = "; ".join(f"`{src}` is {where}" for src, where in found.items())
+        return "paper", f"`auto` chose `paper`: its models are available ({how})."
+    missing = [f"`{src}`" for src, where in found.items() if where == "unavailable"]
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
+    return "offline", (
+        f"`auto` chose `offline`: the paper's models ({named}) are not all available "
+        f"(not in the local Hugging Face cache: {', '.join(missing)}; and {why}). To run the "
+        'paper\'s models, download them once and set `profile = "paper"`; for a quick run, '
+        '`profile = "tiny"`.'
+    )
+
+
 def resolve_profile(profile: str) -> dict[str, str]:
-    """Role -> source for a named profile; ``auto`` picks ``paper`` when reachable."""
+    """Role -> source for a named profile; ``auto`` picks ``paper`` when reachable
+    (:func:`auto_choice`)."""
     if profile == "auto":
-        paper = PROFILES["paper"]
-        ok = all(hub_availability(src) != "unavailable" for src in paper.values())
-        return dict(paper if ok else PROFILES["offline"])
+        return dict(PROFILES[auto_choice()[0]])
     if profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)} or 'auto'")
     return dict(PROFILES[profile])
@@ -48,7 +68,7 @@ def profile_name(profile: str) -> str:
     if profile != "auto":
         resolve_profile(profile)
         return profile
-    return "paper" if resolve_profile("auto") == PROFILES["paper"] else "offline"
+    return auto_choice()[0]
 
 
 def available_extras(profile: str) -> tuple[list[str], list[str]]:

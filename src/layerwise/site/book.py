@@ -27,7 +27,7 @@ import yaml
 
 from ..errors import InputError, LayerwiseError, OutputError
 from ..pipeline.config import REVISIONS_ENV, RunConfig
-from . import build_report
+from . import build_report, inline
 
 STAGE = Path("_build") / "src"
 COPY = ("_config.yml", "_toc.yml", "book")
@@ -214,6 +214,10 @@ def execute_notebooks(
 ) -> dict[str, float]:
     """Run every notebook once with papermill into ``stage``; return wall times.
 
+    papermill runs :class:`~layerwise.site.inline.InlineEngine`: each markdown cell's
+    ``{eval}`` expressions are evaluated where the cell stands and stored in its metadata,
+    which the book renders (:mod:`layerwise.site.sphinx_inline`).
+
     Each run's record (:func:`layerwise.site.build_report.record`) goes into ``records``.
     The kernel talks to papermill over IPC sockets: a local build needs no TCP ports
     (and ipykernel warns about unencrypted TCP on every start). Progress bars are off
@@ -256,6 +260,7 @@ def execute_notebooks(
                 cwd=str(nb.parent),
                 progress_bar=False,
                 kernel_name="python3",
+                engine_name=inline.ENGINE_NAME,
                 config=kernel_config,
             )
         except PapermillExecutionError as err:

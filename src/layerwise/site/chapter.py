@@ -4,7 +4,7 @@ Every chapter starts the same way: its papermill ``parameters`` cell (the values
 reader may change), then :func:`open_chapter`, which builds and checks the
 :class:`~layerwise.pipeline.config.RunConfig`, loads the profile's two models (weights
 only when an extraction is not cached), and shows the banner naming the models actually
-used.
+used (and, when the chapter asked for ``auto``, which profile that chose and why).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import NamedTuple
 from ..measure.common import MeasureOptions
 from ..models.spec import LoadedModel
 from ..pipeline.config import RunConfig, load_profile
+from ..pipeline.profiles import auto_choice
 from .display import banner
 
 
@@ -58,7 +59,7 @@ def open_chapter(
         results_dir=results_dir,
         cache_dir=cache_dir or None,
     )
-    concrete = cfg.concrete_profile
+    concrete, why = auto_choice() if profile == "auto" else (cfg.concrete_profile, "")
     models = load_profile(cfg, log)
     if show is None:
         try:
@@ -66,5 +67,5 @@ def open_chapter(
         except ImportError:  # outside a kernel: nothing to show the banner in
             show = None
     if show is not None:
-        show(banner(concrete, models))
+        show(banner(concrete, models, why))
     return Chapter(cfg, models, cfg.options(), concrete)

@@ -1,4 +1,4 @@
-"""Small display helpers the notebooks share: the models banner and number formatting.
+"""Small display helpers the notebooks share: the models banner, tables and figures.
 
 Kept here so that notebook cells hold parameters, calls and narrative only.
 """
@@ -30,10 +30,14 @@ def is_rehearsal(profile: str, models: Mapping[str, LoadedModel] | None = None) 
     return any(rehearsal.marker_for(source) for source in PROFILES[profile].values())
 
 
-def banner_text(profile: str, models: Mapping[str, LoadedModel] | None = None) -> str:
-    """Markdown naming the models actually used and whether they are the paper's."""
+def banner_text(
+    profile: str, models: Mapping[str, LoadedModel] | None = None, why: str = ""
+) -> str:
+    """Markdown naming the models actually used and whether they are the paper's; ``why``:
+    how the profile was chosen (:func:`~layerwise.pipeline.profiles.auto_choice` when the
+    chapter asked for ``auto``)."""
     sources = {r: lm.spec.source for r, lm in (models or {}).items()} or dict(PROFILES[profile])
-    lines = [f"**Profile `{profile}`.** Models used in this chapter:"]
+    lines = [f"**Profile `{profile}`.** {why}".rstrip(), "", "Models used in this chapter:"]
     for role, source in sources.items():
         name = models[role].spec.name if models else source
         rev = f", revision `{models[role].spec.revision}`" if models else ""
@@ -62,12 +66,12 @@ def banner_text(profile: str, models: Mapping[str, LoadedModel] | None = None) -
     return "\n".join(lines)
 
 
-def banner(profile: str, models: Mapping[str, LoadedModel] | None = None):
+def banner(profile: str, models: Mapping[str, LoadedModel] | None = None, why: str = ""):
     """The banner as an IPython Markdown object (displayed at the top of every chapter)."""
     from IPython.display import Markdown
 
     kind = "warning" if is_rehearsal(profile, models) else "important"
-    return Markdown(f":::{{{kind}}}\n{banner_text(profile, models)}\n:::")
+    return Markdown(f":::{{{kind}}}\n{banner_text(profile, models, why)}\n:::")
 
 
 def compare_note(profile: str, models: Mapping[str, LoadedModel] | None = None) -> str:
@@ -121,23 +125,19 @@ def reader_table(df, digits: int = 3, *, formats=None, hide_index: bool = False)
     return styler.set_table_attributes('class="dataframe"')
 
 
-def glue_figure(name: str, fig) -> None:
-    """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it, so the
-    notebook shows it once, where the prose places it."""
+def show_figure(fig) -> None:
+    """Show a matplotlib figure as the cell's output, once, and close it.
+
+    The figure is the cell's own image output, so JupyterLab shows it where the cell
+    stands; in the book, the cell's ``mystnb.figure`` metadata (``name``, ``caption``)
+    makes it a numbered figure that ``{numref}`` can cite. Closing it keeps the inline
+    backend from drawing it a second time at the end of the cell.
+    """
     import matplotlib.pyplot as plt
-    from myst_nb import glue
+    from IPython.display import display
 
-    glue(name, fig, display=False)
+    display(fig)
     plt.close(fig)
-
-
-def glue_texts(texts: Mapping[str, str]) -> None:
-    """Glue each text under its name for the ``{glue:text}`` roles of a chapter's markdown,
-    without showing it (``texts``: a chapter's :mod:`layerwise.report.prose` function)."""
-    from myst_nb import glue
-
-    for name, text in texts.items():
-        glue(name, text, display=False)
 
 
 def request_frame(lm: LoadedModel, requests: Mapping[str, object]):

@@ -1,8 +1,9 @@
 """The text each chapter states, built from the tables and objects the chapter already has.
 
-One function per chapter, ``chapterN(...) -> dict[str, str]``, returns every glue name the
-chapter's markdown pastes (``{glue:text}``) with its text; the notebook glues them all with
-:func:`layerwise.site.display.glue_texts`. The functions format and compare, they never
+One module per chapter. Its section functions (``figure1_texts(geo)``, ...) each return the
+texts of one section, by name; the chapter adds them to its :class:`Prose`, ``text``, in a
+hidden cell before the markdown that states them (``{eval}`text.n_pairs```), and
+``chapterN(...)`` returns all of them at once. The functions format and compare, they never
 measure or load a model; the paper's numbers and claim thresholds come from
 :mod:`layerwise.data.reference`. One module per chapter, and :mod:`.common` for the phrases
 several chapters share.
@@ -10,8 +11,10 @@ several chapters share.
 
 from __future__ import annotations
 
+from . import anisotropy, beyond, datasets, discussion, extraction, sts, word_tasks
 from .anisotropy import chapter3, top_shares
 from .beyond import chapter7
+from .common import Phrase, Prose
 from .datasets import chapter1
 from .discussion import chapter6
 from .extraction import chapter2
@@ -19,6 +22,10 @@ from .sts import chapter5
 from .word_tasks import bos_text_layer, chapter4
 
 __all__ = [
+    "Phrase",
+    "Prose",
+    "anisotropy",
+    "beyond",
     "bos_text_layer",
     "chapter1",
     "chapter2",
@@ -27,5 +34,10 @@ __all__ = [
     "chapter5",
     "chapter6",
     "chapter7",
+    "datasets",
+    "discussion",
+    "extraction",
+    "sts",
     "top_shares",
+    "word_tasks",
 ]

@@ -101,13 +101,18 @@ def figure2_texts(geo: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def norm_models(models: Mapping[str, LoadedModel]) -> str:
+    """Where each model's native top layer lies relative to its final layer norm."""
+    return (
+        "; ".join(f"{lm.spec.name}: {NATIVE_TOP[lm.spec.top_state]}" for lm in models.values())
+        + "."
+    )
+
+
 def norm_texts(models: Mapping[str, LoadedModel], conventions: pd.DataFrame) -> dict[str, str]:
     """Where each model's top layer lies relative to its final norm (``norm_models``) and
     the top layer's CWE self-similarity before and after the norm (``norm_text``), from
     :func:`~layerwise.site.display.top_conventions_table` of ``cwe_geometry``."""
-    norm_models = "; ".join(
-        f"{lm.spec.name}: {NATIVE_TOP[lm.spec.top_state]}" for lm in models.values()
-    )
     if conventions.empty:
         norm_text = "No model of this run has a final layer norm: there is nothing to compare."
     else:
@@ -119,7 +124,7 @@ def norm_texts(models: Mapping[str, LoadedModel], conventions: pd.DataFrame) -> 
             )
             + "."
         )
-    return {"norm_models": norm_models + ".", "norm_text": norm_text}
+    return {"norm_models": norm_models(models), "norm_text": norm_text}
 
 
 def figure5_texts(sent: pd.DataFrame) -> dict[str, str]:
@@ -152,6 +157,28 @@ def sentence_set_texts(left: pd.DataFrame, left_diff: pd.Series) -> dict[str, st
     }
 
 
+def opening_texts(
+    models: Mapping[str, LoadedModel], n_cwe: int, compare_note: str
+) -> dict[str, str]:
+    """What the chapter states before any table: the sample size (``n_cwe``), what a
+    comparison with the paper may be read for (``compare_note``), the two models' names
+    (``ss_c_name``, ``ss_g_name``) and where each one's top layer lies relative to its final
+    norm (``norm_models``)."""
+    return {
+        "n_cwe": count(n_cwe),
+        "compare_note": compare_note,
+        "ss_c_name": models["contrastive"].spec.name,
+        "ss_g_name": models["causal"].spec.name,
+        "norm_models": norm_models(models),
+    }
+
+
+def cwe_texts(geo: pd.DataFrame, geo_path: str) -> dict[str, str]:
+    """Where ``cwe_geometry`` was written (``geo_path``) and the texts of
+    :func:`figure1_texts` and :func:`figure2_texts`."""
+    return {"geo_path": geo_path, **figure1_texts(geo), **figure2_texts(geo)}
+
+
 def chapter3(
     *,
     models: Mapping[str, LoadedModel],
@@ -165,12 +192,12 @@ def chapter3(
     left_diff: pd.Series,
     cache: Cache,
 ) -> dict[str, str]:
-    """Every sentence part chapter 3 glues, by glue name.
+    """Every text chapter 3 states, by name (its section functions together).
 
     Args:
         models: role (``contrastive``, ``causal``) -> loaded model.
         compare_note: what a side-by-side with the paper may be read for
-            (:func:`~layerwise.site.display.compare_note`), glued as it is.
+            (:func:`~layerwise.site.display.compare_note`), stated as it is.
         n_cwe: the run's number of sampled CWEs.
         geo: the ``cwe_geometry`` table (columns ``role``, ``model``, ``measure``,
             ``layer``, ``top``, ``value``), and ``geo_path``, where it was written as the
@@ -188,13 +215,8 @@ def chapter3(
         :func:`figure5_texts` and :func:`sentence_set_texts`, and ``cache_session``.
     """
     return {
-        "compare_note": compare_note,
-        "n_cwe": count(n_cwe),
-        "geo_path": geo_path,
-        "ss_c_name": models["contrastive"].spec.name,
-        "ss_g_name": models["causal"].spec.name,
-        **figure1_texts(geo),
-        **figure2_texts(geo),
+        **opening_texts(models, n_cwe, compare_note),
+        **cwe_texts(geo, geo_path),
         **norm_texts(models, conventions),
         **figure5_texts(sent),
         **sentence_set_texts(left, left_diff),

@@ -17,6 +17,79 @@ if TYPE_CHECKING:
     from ...store.cache import Cache
 
 
+def models_texts(
+    models: Mapping[str, LoadedModel],
+    every: Sequence[LoadedModel],
+    extras: Mapping[str, LoadedModel],
+    skipped: Sequence[str],
+) -> dict[str, str]:
+    """The models compared (``b7_models``), the extra ones by source (``b7_extras``), why an
+    unavailable extra was skipped (``b7_skipped``) and the two roles' names (``b7_c``,
+    ``b7_g``)."""
+    return {
+        "b7_models": ", ".join(lm.spec.name for lm in every),
+        "b7_extras": ", ".join(extras) or "none",
+        "b7_skipped": "; ".join(skipped) or "none",
+        "b7_c": models["contrastive"].spec.name,
+        "b7_g": models["causal"].spec.name,
+    }
+
+
+def run_texts(cache: Cache, n_cwe: int, n_resamples: int) -> dict[str, str]:
+    """The cache's work so far (``b7_cache``) and the run's sample sizes (``b7_n_cwe``,
+    ``b7_n_resamples``)."""
+    return {
+        "b7_cache": cache_work(cache),
+        "b7_n_cwe": count(n_cwe),
+        "b7_n_resamples": count(n_resamples),
+    }
+
+
+def isotropy_texts(top_cwe: pd.DataFrame) -> dict[str, str]:
+    """The CWE sample's top-layer IsoScore, uniformity and self-similarity per model
+    (``b7_iso_top``, ``b7_unif_top``, ``b7_ss_top``)."""
+    return {
+        "b7_iso_top": values_text(top_cwe["isoscore"]),
+        "b7_unif_top": values_text(top_cwe["uniformity"], 2),
+        "b7_ss_top": values_text(top_cwe["self_similarity"]),
+    }
+
+
+def alignment_texts(top_eos: pd.DataFrame) -> dict[str, str]:
+    """The EOS sentence vectors' top-layer alignment and uniformity per model
+    (``b7_align_top``, ``b7_sunif_top``)."""
+    return {
+        "b7_align_top": values_text(top_eos["alignment"]),
+        "b7_sunif_top": values_text(top_eos["uniformity"], 2),
+    }
+
+
+def rogue_texts(top_rogue: pd.DataFrame) -> dict[str, str]:
+    """The top layer's share of the expected cosine in its 3 and 1 largest dimensions
+    (``b7_top3``, ``b7_top1``)."""
+    return {
+        "b7_top3": values_text(top_rogue["top3_share"]),
+        "b7_top1": values_text(top_rogue["top1_share"]),
+    }
+
+
+def paired_texts(paired: pd.DataFrame) -> dict[str, str]:
+    """The paired verdicts: word tasks on raw and ABTT-postprocessed states (``b7_adv_raw``,
+    ``b7_adv_abtt``), whether the advantage survives postprocessing (``b7_survives``), and
+    every task on raw states (``b7_adv_all``)."""
+    return {
+        "b7_adv_raw": advantage_text(paired, "raw", tasks=WORD_TASKS),
+        "b7_adv_abtt": advantage_text(paired, "abtt", tasks=WORD_TASKS),
+        "b7_survives": survival_verdict(paired),
+        "b7_adv_all": advantage_text(paired, "raw"),
+    }
+
+
+def wall_text(elapsed_s: float) -> str:
+    """The chapter's wall time, whole seconds (``b7_wall``)."""
+    return f"{elapsed_s:.0f} s"
+
+
 def chapter7(
     *,
     models: Mapping[str, LoadedModel],
@@ -32,7 +105,7 @@ def chapter7(
     paired: pd.DataFrame,
     elapsed_s: float,
 ) -> dict[str, str]:
-    """Every sentence part chapter 7 glues, by glue name.
+    """Every text chapter 7 states, by name (its section functions together).
 
     Args:
         models: role -> the profile's loaded model; ``every``: all models compared (the
@@ -57,24 +130,11 @@ def chapter7(
         ``b7_adv_all`` (every task); ``b7_wall``.
     """
     return {
-        "b7_models": ", ".join(lm.spec.name for lm in every),
-        "b7_extras": ", ".join(extras) or "none",
-        "b7_skipped": "; ".join(skipped) or "none",
-        "b7_c": models["contrastive"].spec.name,
-        "b7_g": models["causal"].spec.name,
-        "b7_cache": cache_work(cache),
-        "b7_n_cwe": count(n_cwe),
-        "b7_n_resamples": count(n_resamples),
-        "b7_iso_top": values_text(top_cwe["isoscore"]),
-        "b7_unif_top": values_text(top_cwe["uniformity"], 2),
-        "b7_ss_top": values_text(top_cwe["self_similarity"]),
-        "b7_align_top": values_text(top_eos["alignment"]),
-        "b7_sunif_top": values_text(top_eos["uniformity"], 2),
-        "b7_top3": values_text(top_rogue["top3_share"]),
-        "b7_top1": values_text(top_rogue["top1_share"]),
-        "b7_adv_raw": advantage_text(paired, "raw", tasks=WORD_TASKS),
-        "b7_adv_abtt": advantage_text(paired, "abtt", tasks=WORD_TASKS),
-        "b7_survives": survival_verdict(paired),
-        "b7_adv_all": advantage_text(paired, "raw"),
-        "b7_wall": f"{elapsed_s:.0f} s",
+        **models_texts(models, every, extras, skipped),
+        **run_texts(cache, n_cwe, n_resamples),
+        **isotropy_texts(top_cwe),
+        **alignment_texts(top_eos),
+        **rogue_texts(top_rogue),
+        **paired_texts(paired),
+        "b7_wall": wall_text(elapsed_s),
     }

@@ -15,6 +15,36 @@ if TYPE_CHECKING:
     from ...data import Sentence, StsPair, WindowFilter
 
 
+def files_texts(checksums: Mapping[str, str], stsb: Sequence[StsPair]) -> dict[str, str]:
+    """How many vendored files were verified (``n_files``) and the STS Benchmark test set's
+    pairs and unique sentences (``n_stsb_pairs``, ``n_stsb_sentences``)."""
+    return {
+        "n_files": str(len(checksums)),
+        "n_stsb_pairs": count(len(stsb)),
+        "n_stsb_sentences": count(len(sts_benchmark_sentences(stsb))),
+    }
+
+
+def window_texts(
+    per_file: pd.Series,
+    sentences: Sequence[Sentence],
+    counters: Mapping[str, tuple[Callable[[str], int], int]],
+    window: WindowFilter,
+) -> dict[str, str]:
+    """STS 2012-2016's pairs and sentences (``n_sts_pairs``, ``n_sts_sentences``) and what
+    the context window keeps: CLIP's window alone (``n_kept_clip``, ``n_dropped_clip``)
+    and every model of the run (``n_kept_run``, ``window_summary``)."""
+    clip_only = filter_to_window(sentences, dict(list(counters.items())[:1]))
+    return {
+        "n_sts_pairs": count(per_file.sum()),
+        "n_sts_sentences": count(len(sentences)),
+        "n_kept_clip": count(len(clip_only.kept)),
+        "n_dropped_clip": count(len(clip_only.dropped)),
+        "n_kept_run": count(len(window.kept)),
+        "window_summary": window.summary(),
+    }
+
+
 def chapter1(
     *,
     checksums: Mapping[str, str],
@@ -24,7 +54,7 @@ def chapter1(
     counters: Mapping[str, tuple[Callable[[str], int], int]],
     window: WindowFilter,
 ) -> dict[str, str]:
-    """Every sentence part chapter 1 glues, by glue name.
+    """Every text chapter 1 states, by name (its section functions together).
 
     Args:
         checksums: :func:`~layerwise.data.dataset_checksums` (every vendored file verified).
@@ -43,15 +73,4 @@ def chapter1(
         ``n_sts_sentences``; ``n_kept_clip``, ``n_dropped_clip`` (CLIP's window alone),
         ``n_kept_run`` and ``window_summary`` (every model of the run).
     """
-    clip_only = filter_to_window(sentences, dict(list(counters.items())[:1]))
-    return {
-        "n_files": str(len(checksums)),
-        "n_stsb_pairs": count(len(stsb)),
-        "n_stsb_sentences": count(len(sts_benchmark_sentences(stsb))),
-        "n_sts_pairs": count(per_file.sum()),
-        "n_sts_sentences": count(len(sentences)),
-        "n_kept_clip": count(len(clip_only.kept)),
-        "n_dropped_clip": count(len(clip_only.dropped)),
-        "n_kept_run": count(len(window.kept)),
-        "window_summary": window.summary(),
-    }
+    return files_texts(checksums, stsb) | window_texts(per_file, sentences, counters, window)

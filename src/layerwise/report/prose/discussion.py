@@ -39,6 +39,22 @@ def deviation_texts(deviations: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def paired_texts(paired: pd.DataFrame) -> dict[str, str]:
+    """The paired tests' verdict on the raw states at the best and at the top layers
+    (``paired_best``, ``paired_top``;
+    :func:`~layerwise.report.comparison.advantage_text`)."""
+    return {
+        "paired_best": advantage_text(paired, "raw"),
+        "paired_top": advantage_text(paired, "raw", "top"),
+    }
+
+
+def table1_texts(t1: pd.DataFrame) -> dict[str, str]:
+    """The mean absolute difference from the paper over Table 1's cells at the best layer
+    (``t1_mean_abs_diff``)."""
+    return {"t1_mean_abs_diff": f"{t1['diff_best'].abs().mean():.2f}"}
+
+
 def chapter6(
     *,
     claims: pd.DataFrame,
@@ -46,7 +62,7 @@ def chapter6(
     t1: pd.DataFrame,
     deviations: pd.DataFrame,
 ) -> dict[str, str]:
-    """Every sentence part chapter 6 glues, by glue name.
+    """Every text chapter 6 states, by name (its section functions together).
 
     Args:
         claims: :func:`~layerwise.report.table1.claim_checks` of the run's four tables.
@@ -62,8 +78,7 @@ def chapter6(
     """
     return {
         **claims_texts(claims),
-        "paired_best": advantage_text(paired, "raw"),
-        "paired_top": advantage_text(paired, "raw", "top"),
-        "t1_mean_abs_diff": f"{t1['diff_best'].abs().mean():.2f}",
+        **paired_texts(paired),
+        **table1_texts(t1),
         **deviation_texts(deviations),
     }

@@ -65,6 +65,60 @@ def timing_summary(diffs: pd.DataFrame, timings: Sequence[Mapping[str, object]])
     )
 
 
+def word_texts(models: Mapping[str, LoadedModel], word: str) -> dict[str, str]:
+    """The example word (``example_word``) and how many subtokens each model splits it
+    into (``example_word_split``)."""
+    split = "; ".join(
+        f"{lm.spec.name}: {len(lm.tokens(word))} subtoken(s)" for lm in models.values()
+    )
+    return {"example_word": word, "example_word_split": split}
+
+
+def sample_texts(
+    n_cwe: int,
+    cwe_sentences: Sequence[str],
+    samples: Mapping[str, tuple[Sequence[Request], TokenSample]],
+    shown: Request,
+    shown_model: LoadedModel,
+) -> dict[str, str]:
+    """The CWE sample: its size (``n_cwe``), the window-filtered sentences it draws from
+    (``n_cwe_sentences``), each model's real tokens and sentences touched (``cwe_counts``),
+    and the request shown with its sampled positions (``shown_reads``, ``shown_model``)."""
+    cwe_counts = "; ".join(
+        f"{name}: {smp.n_real_tokens:,} real tokens, {len(reqs):,} sentences touched"
+        for name, (reqs, smp) in samples.items()
+    )
+    return {
+        "n_cwe": count(n_cwe),
+        "n_cwe_sentences": count(len(cwe_sentences)),
+        "cwe_counts": cwe_counts,
+        "shown_reads": str(len(shown.reads)),
+        "shown_model": shown_model.spec.name,
+    }
+
+
+def cache_texts(
+    diffs: pd.DataFrame,
+    timings: Sequence[Mapping[str, object]],
+    cache: Cache,
+    cache_folder: str,
+    entries: Sequence[Path],
+) -> dict[str, str]:
+    """Timings (``timing_summary``) and the cache: its folder as shown (``cache_dir``), its
+    entries and size (``cache_entries``, ``cache_mb``) and this session's work
+    (``cache_session``)."""
+    session = (
+        f"{cache.hits} hit(s), {cache.misses} miss(es), {len(cache.rejected)} rejected entr(ies)"
+    )
+    return {
+        "timing_summary": timing_summary(diffs, timings),
+        "cache_dir": cache_folder,
+        "cache_entries": count(len(entries)),
+        "cache_mb": f"{sum(p.stat().st_size for p in entries) / 2**20:,.0f}",
+        "cache_session": session,
+    }
+
+
 def chapter2(
     *,
     models: Mapping[str, LoadedModel],
@@ -81,7 +135,7 @@ def chapter2(
     cache_folder: str,
     entries: Sequence[Path],
 ) -> dict[str, str]:
-    """Every sentence part chapter 2 glues, by glue name.
+    """Every text chapter 2 states, by name (its section functions together).
 
     Args:
         models: role -> loaded model.
@@ -106,30 +160,11 @@ def chapter2(
         the :func:`batching_texts`; ``timing_summary``; ``cache_dir``, ``cache_entries``,
         ``cache_mb``, ``cache_session``.
     """
-    split = "; ".join(
-        f"{lm.spec.name}: {len(lm.tokens(word))} subtoken(s)" for lm in models.values()
-    )
-    cwe_counts = "; ".join(
-        f"{name}: {smp.n_real_tokens:,} real tokens, {len(reqs):,} sentences touched"
-        for name, (reqs, smp) in samples.items()
-    )
-    session = (
-        f"{cache.hits} hit(s), {cache.misses} miss(es), {len(cache.rejected)} rejected entr(ies)"
-    )
     return {
         "spec_sentences": spec_sentences(models),
-        "example_word": word,
-        "example_word_split": split,
+        **word_texts(models, word),
         "example_sentence": sentence,
-        "n_cwe": count(n_cwe),
-        "n_cwe_sentences": count(len(cwe_sentences)),
-        "cwe_counts": cwe_counts,
-        "shown_reads": str(len(shown.reads)),
-        "shown_model": shown_model.spec.name,
+        **sample_texts(n_cwe, cwe_sentences, samples, shown, shown_model),
         **batching_texts(diffs),
-        "timing_summary": timing_summary(diffs, timings),
-        "cache_dir": cache_folder,
-        "cache_entries": count(len(entries)),
-        "cache_mb": f"{sum(p.stat().st_size for p in entries) / 2**20:,.0f}",
-        "cache_session": session,
+        **cache_texts(diffs, timings, cache, cache_folder, entries),
     }

@@ -52,6 +52,25 @@ def native_check(published: pd.DataFrame) -> str:
     )
 
 
+def scores_texts(sts: pd.DataFrame, n_resamples: int) -> dict[str, str]:
+    """The ``sts`` table's pairs (``n_pairs``), the bootstrap's resamples (``n_resamples``),
+    where a score is undefined (``undefined``) and the texts of :func:`figure4_texts`."""
+    return {
+        "n_pairs": count(int(sts["n"].iloc[0])),
+        "n_resamples": count(n_resamples),
+        "undefined": undefined_layers(sts),
+        **figure4_texts(sts),
+    }
+
+
+def gaps_texts(gaps: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """:func:`~layerwise.report.text.gap_texts` of each gap, as ``<key>_<setting>``
+    (``wins_eos``, ``gap_lower_last``, ...)."""
+    return {
+        f"{key}_{st}": phrase for st, gap in gaps.items() for key, phrase in gap_texts(gap).items()
+    }
+
+
 def chapter5(
     *,
     n_resamples: int,
@@ -60,7 +79,7 @@ def chapter5(
     gaps: Mapping[str, pd.DataFrame],
     conv: pd.DataFrame,
 ) -> dict[str, str]:
-    """Every sentence part chapter 5 glues, by glue name.
+    """Every text chapter 5 states, by name (its section functions together).
 
     Args:
         n_resamples: the run's bootstrap resamples.
@@ -78,15 +97,8 @@ def chapter5(
         ``<key>_<setting>``, and ``conv_max``.
     """
     return {
-        "n_pairs": count(int(sts["n"].iloc[0])),
-        "n_resamples": count(n_resamples),
-        "undefined": undefined_layers(sts),
-        **figure4_texts(sts),
+        **scores_texts(sts, n_resamples),
         "native_check": native_check(published),
-        **{
-            f"{key}_{st}": phrase
-            for st, gap in gaps.items()
-            for key, phrase in gap_texts(gap).items()
-        },
+        **gaps_texts(gaps),
         "conv_max": largest_change(conv),
     }

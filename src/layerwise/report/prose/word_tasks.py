@@ -112,15 +112,32 @@ def ddof_texts(ddof: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def convention_texts(models: Mapping[str, LoadedModel], conv: pd.DataFrame) -> dict[str, str]:
-    """Each model's native top-layer convention and the other one captured
-    (``conventions``), and the largest change between them (``conv_max``)."""
-    conventions = [
+def native_conventions(models: Mapping[str, LoadedModel]) -> str:
+    """Each model's native top-layer convention and the other one captured."""
+    return "; ".join(
         f"{lm.spec.name}, native top layer {lm.spec.top_state}, other convention "
         f"{alt_top_name(lm) or 'none'}"
         for lm in models.values()
-    ]
-    return {"conventions": "; ".join(conventions), "conv_max": largest_change(conv)}
+    )
+
+
+def scores_texts(words: pd.DataFrame, n_resamples: int, profile: str) -> dict[str, str]:
+    """The ``word_tasks`` table's words (``n_words``, every task's), the bootstrap's
+    resamples (``n_resamples``), where a score is undefined (``undefined``) and the
+    profile (``profile_name``)."""
+    return {
+        "n_words": count(len(all_task_words())),
+        "n_resamples": count(n_resamples),
+        "undefined": undefined_layers(words),
+        "profile_name": profile,
+    }
+
+
+def convention_texts(models: Mapping[str, LoadedModel], conv: pd.DataFrame) -> dict[str, str]:
+    """Each model's native top-layer convention and the other one captured
+    (``conventions``, :func:`native_conventions`), and the largest change between them
+    (``conv_max``)."""
+    return {"conventions": native_conventions(models), "conv_max": largest_change(conv)}
 
 
 def chapter4(
@@ -138,7 +155,7 @@ def chapter4(
     ddof: pd.DataFrame,
     conv: pd.DataFrame,
 ) -> dict[str, str]:
-    """Every sentence part chapter 4 glues, by glue name.
+    """Every text chapter 4 states, by name (its section functions together).
 
     Args:
         models: role -> loaded model; ``profile``: the run's concrete profile.
@@ -161,10 +178,7 @@ def chapter4(
         :func:`convention_texts`.
     """
     return {
-        "n_words": count(len(all_task_words())),
-        "n_resamples": count(n_resamples),
-        "undefined": undefined_layers(words),
-        "profile_name": profile,
+        **scores_texts(words, n_resamples, profile),
         **claim_texts(claims),
         **figure3_texts(bt),
         **bos_layer_texts(at_layer, layer, depth),
