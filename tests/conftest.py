@@ -25,7 +25,13 @@ TIERS = {
         "test_postprocess.py",
         "test_results.py",
     },
-    "book": {"test_book_html.py", "test_inline.py", "test_jupyterlab.py", "test_project.py"},
+    "book": {
+        "test_book_html.py",
+        "test_inline.py",
+        "test_jupyterlab.py",
+        "test_project.py",
+        "test_reuse.py",
+    },
 }
 
 

@@ -1,7 +1,7 @@
 """The chapters in JupyterLab, as a reader runs them: a real browser, a real server.
 
 JupyterLab (with jupyterlab-myst) is started on 127.0.0.1 in a temporary folder holding
-copies of chapters 1, 3 and 5 whose parameters are set to the ``tiny`` profile at reduced
+copies of chapters 3 and 5 whose parameters are set to the ``tiny`` profile at reduced
 scale (papermill's ``prepare_only``: the cells are the chapter's own). Chromium, driven by
 Selenium, opens each one, runs all its cells, and the test reads what the reader sees:
 
@@ -32,7 +32,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "jupyterlab"
-CHAPTERS = ("01_data", "03_anisotropy", "05_sts")
+CHAPTERS = ("03_anisotropy", "05_sts")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 RAW_MYST = ("{glue", "{eval}", ":::", "```", "Unexecuted inline expression")

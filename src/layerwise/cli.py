@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     book = sub.add_parser("book", help="execute the notebooks and build the site")
     _common(book)
     book.add_argument("--out", default="results")
+    book.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="execute every chapter, even one unchanged since its last run",
+    )
     info = sub.add_parser("info", help="which models a profile uses and whether they are available")
     info.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
     reh = sub.add_parser(
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .site.book import build_book
 
-            build_book(cfg)
+            build_book(cfg, reuse_runs=not args.no_reuse)
     except LayerwiseError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -27,7 +27,8 @@ import yaml
 
 from ..errors import InputError, LayerwiseError, OutputError
 from ..pipeline.config import REVISIONS_ENV, RunConfig
-from . import build_report, inline
+from ..pipeline.profiles import PROFILE_EXTRAS, PROFILES
+from . import build_report, reuse
 
 STAGE = Path("_build") / "src"
 COPY = ("_config.yml", "_toc.yml", "book")
@@ -210,7 +211,12 @@ def notebook_order(root: Path) -> list[Path]:
 
 
 def execute_notebooks(
-    cfg: RunConfig, root: Path, stage: Path, records: dict[str, dict] | None = None
+    cfg: RunConfig,
+    root: Path,
+    stage: Path,
+    records: dict[str, dict] | None = None,
+    reused: list[str] | None = None,
+    reuse_runs: bool = True,
 ) -> dict[str, float]:
     """Run every notebook once with papermill into ``stage``; return wall times.
 
@@ -224,11 +230,14 @@ def execute_notebooks(
     in the kernels (``TQDM_DISABLE``, and ``HF_HUB_DISABLE_PROGRESS_BARS`` for the
     bars transformers draws while weights load): nobody watches them, and a widget
     bar saved in a notebook would make its page load the widget manager from a CDN.
-    """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
 
+    A chapter whose notebook, parameters and inputs are unchanged since its last run (and
+    whose result files are still there) is not executed again: its kept copy is staged
+    (:mod:`layerwise.site.reuse`), its name added to ``reused``. ``reuse_runs=False``
+    executes every chapter. The run's configuration is validated (device, cache, results
+    folder) before the first chapter that must execute; a build that reuses every chapter
+    imports neither torch nor papermill.
+    """
     params = {
         "profile": cfg.concrete_profile,
         "scale": cfg.scale,
@@ -241,15 +250,40 @@ def execute_notebooks(
     timings: dict[str, float] = {}
     work = stage.parent / "run"
     shutil.rmtree(work, ignore_errors=True)
-    kernel_config = Config({"KernelManager": {"transport": "ipc"}})
     os.environ["TQDM_DISABLE"] = "1"  # inherited by the kernels
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    sources = [*PROFILES[cfg.concrete_profile].values(), *PROFILE_EXTRAS[cfg.concrete_profile]]
+    inputs = reuse.inputs_digest(sources)
+    results = (root / cfg.results_dir / cfg.concrete_profile).resolve()
+    validated = False
     for nb in notebook_order(root):
         rel = nb.relative_to(root)
         out = stage / rel
         out.parent.mkdir(parents=True, exist_ok=True)
+        key = reuse.chapter_key(nb, params, inputs)
+        kept = reuse.reusable(root, nb.stem, key) if reuse_runs else None
+        if kept is not None:
+            print(f"reusing {rel}: unchanged since its last run", flush=True)
+            reuse.write_if_changed(out, (root / reuse.STORE / f"{nb.stem}.ipynb").read_bytes())
+            timings[str(rel)] = kept["seconds"]
+            if records is not None:
+                records[str(rel)] = kept["record"]
+            if reused is not None:
+                reused.append(str(rel))
+            continue
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+        from traitlets.config import Config
+
+        from . import inline
+
+        if not validated:  # before the first kernel starts
+            cfg.validate()
+            validated = True
+        kernel_config = Config({"KernelManager": {"transport": "ipc"}})
         record = work / f"{nb.stem}.json"
         source = _with_record_cell(nb, work / rel, record)
+        since = time.time()
         start = time.perf_counter()
         print(f"executing {rel} (profile={params['profile']}, scale={cfg.scale})", flush=True)
         try:
@@ -267,46 +301,53 @@ def execute_notebooks(
             raise chapter_error(rel, err, root / LOGS, out) from err
         timings[str(rel)] = round(time.perf_counter() - start, 1)
         hide_injected_parameters(out)
+        run = json.loads(record.read_text())
         if records is not None:
-            records[str(rel)] = json.loads(record.read_text())
+            records[str(rel)] = run
+        written = reuse.result_files(results, since)
+        reuse.store(root, nb.stem, key, out, run, timings[str(rel)], written)
     return timings
 
 
-def build_book(cfg: RunConfig, root: Path | None = None) -> Path:
-    """Execute the notebooks and build ``_build/html``; returns the index page."""
+def build_book(cfg: RunConfig, root: Path | None = None, reuse_runs: bool = True) -> Path:
+    """Execute the notebooks and build ``_build/html``; returns the index page.
+
+    Unchanged chapters are reused (:func:`execute_notebooks`) unless ``reuse_runs`` is
+    false, and Sphinx re-reads only the staged pages that changed."""
     root = (root or Path.cwd()).resolve()
     if not (root / "_toc.yml").exists():
         raise InputError(f"{root} has no _toc.yml: run `layerwise book` from the repository root")
-    cfg.validate()
     if cfg.revisions:  # the notebooks' kernels inherit the pins
         os.environ[REVISIONS_ENV] = " ".join(f"{k}={v}" for k, v in cfg.revisions.items())
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
-        return _run_build(cfg, root, bin_dir)
+        return _run_build(cfg, root, bin_dir, reuse_runs)
     except OSError as err:
         raise build_folder_error(root, err) from err
 
 
-def _run_build(cfg: RunConfig, root: Path, bin_dir: str) -> Path:
-    """The steps of :func:`build_book` after its checks."""
+def _run_build(cfg: RunConfig, root: Path, bin_dir: str, reuse_runs: bool = True) -> Path:
+    """The steps of :func:`build_book` after its checks. The stage is kept between builds
+    and only what changed is written, so Sphinx re-reads only those pages."""
     stage = root / STAGE
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    stage.mkdir(parents=True, exist_ok=True)
+    chapters = {nb.relative_to(root) for nb in notebook_order(root)}
+    for path in sorted(stage.rglob("*.ipynb")):
+        if path.relative_to(stage) not in chapters:
+            path.unlink()  # a chapter removed from the table of contents
     for name in COPY:
-        src = root / name
-        if src.is_dir():
-            shutil.copytree(src, stage / name)
-        else:
-            shutil.copy2(src, stage / name)
+        reuse.sync_tree(root / name, stage / name)
     start = time.perf_counter()
     records: dict[str, dict] = {}
-    timings = execute_notebooks(cfg, root, stage, records)
+    reused: list[str] = []
+    timings = execute_notebooks(cfg, root, stage, records, reused, reuse_runs)
     timings["notebooks_total"] = round(time.perf_counter() - start, 1)
-    (stage / REPORT_PAGE).write_text(
+    reuse.write_if_changed(
+        stage / REPORT_PAGE,
         build_report.report_markdown(
-            records, timings, profile=cfg.concrete_profile, scale=cfg.scale
-        )
+            records, timings, profile=cfg.concrete_profile, scale=cfg.scale, reused=reused
+        ).encode(),
     )
     cmd = [
         str(Path(bin_dir) / "jupyter-book"),
@@ -329,7 +370,7 @@ def _run_build(cfg: RunConfig, root: Path, bin_dir: str) -> Path:
             "every Sphinx warning fails it), then build the book again."
         )
     timings["jupyter_book"] = round(time.perf_counter() - start, 1)
-    timings |= {"profile": cfg.concrete_profile, "scale": cfg.scale}
+    timings |= {"profile": cfg.concrete_profile, "scale": cfg.scale, "reused": reused}
     (root / "_build" / "timings.json").write_text(json.dumps(timings, indent=2))
     html = root / "_build" / "html"
     n_pages = check_html(html, (str(root), str(Path.home().resolve())))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,13 @@ def report_markdown(
     scale: str,
     versions: Mapping[str, str | None] | None = None,
     built: datetime | None = None,
+    reused: Sequence[str] = (),
 ) -> str:
     """The build report page (MyST markdown). ``records``: chapter -> :func:`record`'s
-    output; ``timings``: chapter -> wall seconds. An en dash marks what a chapter did
-    not record (no cache in chapter 1) or a package that is not installed."""
+    output; ``timings``: chapter -> wall seconds; ``reused``: the chapters this build did
+    not execute because nothing they depend on changed (their record and time are those
+    of the run it reused). An en dash marks what a chapter did not record (no cache in
+    chapter 1) or a package that is not installed."""
     built = built or datetime.now(timezone.utc)
     versions = versions if versions is not None else package_versions(PACKAGES)
     lines = [
@@ -89,19 +92,25 @@ def report_markdown(
         "Wall time of each chapter's execution and, for each kind of cached result, how "
         "many it read from the cache (reused) or computed (and cached): extractions "
         "(hidden states), tables, bootstrap intervals, and other values (token counts, "
-        "sentence sets, checks). A dash: the chapter uses no cache, or none of that kind.",
+        "sentence sets, checks). A dash: the chapter uses no cache, or none of that kind. "
+        "A chapter whose notebook, parameters, package code, data, packages and model "
+        "snapshots are unchanged since its last run is not executed again: *run* says "
+        "`reused` and the row is that earlier run's.",
         "",
-        "| chapter | wall time (s) | "
+        "| chapter | run | wall time (s) | "
         + " | ".join(f"{k} reused | {k} computed" for k in KINDS)
         + " |",
-        "| --- | ---: |" + " ---: | ---: |" * len(KINDS),
+        "| --- | --- | ---: |" + " ---: | ---: |" * len(KINDS),
     ]
     for chapter, rec in records.items():
         counts = rec.get("cache") or {}
         cells = [
             _cell(counts.get(kind, {}).get(how)) for kind in KINDS for how in ("reused", "computed")
         ]
-        lines.append(f"| `{chapter}` | {_cell(timings.get(chapter))} | " + " | ".join(cells) + " |")
+        run = "reused" if chapter in reused else "executed"
+        lines.append(
+            f"| `{chapter}` | {run} | {_cell(timings.get(chapter))} | " + " | ".join(cells) + " |"
+        )
     models: dict[str, Mapping[str, Any]] = {}
     for rec in records.values():
         for role, info in rec.get("models", {}).items():
