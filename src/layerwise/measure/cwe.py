@@ -56,7 +56,7 @@ def window_counters(
     clip_counts = cached_value(cache, "clip counts", clip, texts=texts_digest(texts))
     counters = {"CLIP (exact tokenizer)": (lookup(clip_counts), CLIP_WINDOW)}
     for lm in models:
-        wrap = 2 if lm.spec.native_wrap else 0
+        wrap = len(lm.spec.prefix_ids) + len(lm.spec.suffix_ids)
         counts = real_token_counts(lm, texts, s)
         counters[lm.spec.name] = (lookup(counts, wrap), lm.spec.max_length)
     return counters
