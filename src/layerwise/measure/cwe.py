@@ -122,8 +122,7 @@ def cwe_states(
     def make() -> list[Request]:
         return cwe_sample(lm, sentences, s, include_special=special)[0]
 
-    inputs = texts_digest(sentences, n=s.n_cwe, seed=s.seed, special=special)
-    return extract_states(lm, make, "cwe", s, inputs=inputs, n_reads=s.n_cwe)
+    return extract_states(lm, make, "cwe", s)
 
 
 #: Chapter 3's measures of the CWE sample by name, each giving one value per layer of

@@ -22,7 +22,6 @@ from ..extract.requests import (
 from ..models.spec import LoadedModel
 from ..stats import geometry
 from ..stats.scores import sts_scores
-from ..store.keys import texts_digest
 from .common import MeasureOptions, as_settings, extract_states, per_layer
 
 
@@ -65,14 +64,7 @@ def _sentence_group_states(
         return merged
 
     k = len(group)
-    ex = extract_states(
-        lm,
-        requests,
-        f"sentences {'+'.join(group)}",
-        s,
-        inputs=texts_digest(sentences, settings=list(group)),
-        n_reads=k * len(sentences),
-    )
+    ex = extract_states(lm, requests, f"sentences {'+'.join(group)}", s)
     return {st: ex.take(slice(i, None, k)) for i, st in enumerate(group)}
 
 
