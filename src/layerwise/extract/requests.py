@@ -205,8 +205,9 @@ def cwe_requests(
     Only sentences holding at least one sampled token are run (and tokenized, when
     ``counts``, each sentence's number of real tokens, is given). ``include_special``
     samples over every position of the native input, its special tokens included (the
-    authors' script, methodology note 2), for the ablation of chapter 6. The native input is
-    the tokenizer's own prefix + sentence + suffix (:attr:`ModelSpec.prefix_ids`).
+    authors' script, methodology note 2), for the ablation of chapter 6. The native input
+    is the tokenizer's own prefix + sentence + suffix
+    (:attr:`~layerwise.models.spec.ModelSpec.prefix_ids`).
     """
     spec = lm.spec
     wrap = len(spec.prefix_ids) + len(spec.suffix_ids)

@@ -28,7 +28,7 @@ from .common import MeasureOptions, as_settings, extract_states, per_layer
 def sentence_input_groups(lm: LoadedModel) -> list[tuple[str, ...]]:
     """The sentence settings of ``lm`` grouped by the input they read (chapter 5).
 
-    "eos" reads the wrapped input (:attr:`ModelSpec.wrap_prefix` + sentence +
+    "eos" reads the wrapped input (:attr:`~layerwise.models.spec.ModelSpec.wrap_prefix` + sentence +
     ``wrap_suffix``); "last" the bare sentence; "mean" and "native" the model's native
     input (its tokenizer's own prefix + sentence + suffix). Settings whose inputs are the
     same token ids (for CLIP "eos", "mean" and "native"; for GPT-2 "last" and "mean") are
