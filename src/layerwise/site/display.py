@@ -232,6 +232,7 @@ def model_table(models: Mapping[str, LoadedModel]):
             "open token (wrapped settings)": token(spec.open_id),
             "close token (wrapped settings)": token(spec.close_id),
             "padding token": token(spec.pad_id),
+            "tokenizer adds open/close itself": spec.native_wrap,
             "final norm (module found by the probe)": spec.final_norm or "none",
             "top hidden state (final norm)": spec.top_state,
             "sentence pooling": spec.pooling or "none",
