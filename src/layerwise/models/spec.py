@@ -29,7 +29,7 @@ DISPLAY_NAMES = {
 @dataclass(frozen=True)
 class ModelSpec:
     """What extraction needs to know about a loaded model, every fact measured at load by
-    the probes of :mod:`.probes` (never looked up by name).
+    the probes of ``layerwise.models.probes`` (never looked up by name).
 
     ``prefix_ids``/``suffix_ids``: the special tokens the tokenizer adds around every text
     natively, any number on each side (none: GPT-2; BOS only: Llama; EOS only: T5; BOS and
