@@ -277,3 +277,51 @@ def test_meta_that_is_not_a_json_object_is_rejected(cache):
     np.savez(path, meta=np.array("[1, 2]"), states=np.zeros((1, 2, 3), dtype=np.float32))
     assert cache.load(KEY) is None
     assert not path.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# keys name what was computed: token ids and read spans, whatever code built them
+# ---------------------------------------------------------------------------------------------
+
+
+def test_an_overridden_request_builder_is_never_served_stale_arrays(
+    tiny_gpt2, tmp_path, monkeypatch
+):
+    """A researcher overrides, at run time, the function that builds the word requests so
+    that the first subtoken is read instead of the last: the same words, the same number
+    of reads, the same label. The cache must compute the new reads, not serve the old."""
+    import layerwise.measure.words as measure_words
+    from layerwise.measure.common import MeasureOptions
+
+    s = MeasureOptions(cache=Cache(tmp_path))
+    words = ["supercalifragilistic", "antidisestablishment", "cat"]
+    before = measure_words.word_states(tiny_gpt2, words, ["bare"], s)["bare"]
+    real = measure_words.word_requests
+
+    def first_subtoken(lm, ws, setting, **kw):
+        return [Request(r.ids, ((0, 1),)) for r in real(lm, ws, setting, **kw)]
+
+    monkeypatch.setattr(measure_words, "word_requests", first_subtoken)
+    after = measure_words.word_states(tiny_gpt2, words, ["bare"], s)["bare"]
+    fresh = extract(tiny_gpt2, first_subtoken(tiny_gpt2, words, "bare"))
+    np.testing.assert_allclose(after.states, fresh.states, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(after.states[:2], before.states[:2])  # multi-token words differ
+    np.testing.assert_allclose(after.states[2], before.states[2], rtol=1e-5, atol=1e-6)
+
+
+def test_a_warm_run_tokenizes_but_never_loads_weights(tmp_path):
+    """With the spec cached, a second load defers the weights; a warm extraction builds
+    its requests (tokenizer only) and is served from the cache without them."""
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.measure.words import word_states
+    from layerwise.models.loading import load_model
+
+    cache = Cache(tmp_path / "cache")
+    s = MeasureOptions(cache=cache)
+    cold = load_model("tiny:gpt2", device="cpu", cache_dir=tmp_path / "cache")
+    first = word_states(cold, ["cat", "dog"], ["wrapped", "eos"], s)
+    warm = load_model("tiny:gpt2", device="cpu", cache_dir=tmp_path / "cache", lazy=True)
+    assert not warm.weights_loaded
+    second = word_states(warm, ["cat", "dog"], ["wrapped", "eos"], s)
+    assert not warm.weights_loaded
+    np.testing.assert_array_equal(first["eos"].states, second["eos"].states)

@@ -1,11 +1,12 @@
-"""Command line: ``python -m layerwise reproduce|book|info|rehearse``.
+"""Command line: ``python -m layerwise reproduce|book|info|rehearse|compare|models-page``.
 
 ``reproduce`` computes every result without the book (for researchers who want
 numbers only); ``book`` executes the notebooks with papermill and builds the
 site with jupyter-book; ``info`` shows what a profile resolves to; ``rehearse``
 writes random-weight models with the paper's architectures into a local Hugging
 Face cache and prints the environment that runs the ``paper`` profile on them
-(:mod:`layerwise.models.rehearsal`).
+(:mod:`layerwise.models.rehearsal`); ``models-page`` loads every family of the
+conformance table and writes the book's *Which models work* page (``book/models.md``).
 """
 
 from __future__ import annotations
@@ -86,8 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     reh.add_argument("--hf-home", default=None, help="default: .cache/rehearsal-hf")
     reh.add_argument("--seed", type=int, default=0)
     _compare_parser(sub)
+    sub.add_parser(
+        "models-page",
+        help="load every conformance family and write book/models.md (Which models work)",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.command == "models-page":
+            from .site.models_page import write_page
+
+            print(write_page())
+            return 0
         if args.command == "compare":
             return _compare(args)
         if args.command == "info":

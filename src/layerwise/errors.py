@@ -10,6 +10,7 @@ __all__ = [
     "LayerwiseError",
     "DataError",
     "ModelLoadError",
+    "ProbeError",
     "InputError",
     "CacheError",
     "OutputError",
@@ -26,6 +27,15 @@ class DataError(LayerwiseError):
 
 class ModelLoadError(LayerwiseError):
     """A model cannot be loaded; the message names the model and the remedies."""
+
+
+class ProbeError(ModelLoadError):
+    """A model fact (special tokens, final norm, window, causality) that the load-time
+    probes cannot settle; the message names the model, the fact and the remedy."""
+
+    def __init__(self, model: str, fact: str, why: str, remedy: str) -> None:
+        self.model, self.fact = model, fact
+        super().__init__(f"model {model!r}: cannot settle its {fact}: {why}. Remedy: {remedy}")
 
 
 class InputError(LayerwiseError, ValueError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..models.pooling import native_span, require_pooling
+from ..models.pooling import native_span
 from ..models.spec import LoadedModel
 
 #: Word settings of Table 1, and for each how the word is presented and which position is read.
@@ -33,8 +33,9 @@ WORD_SETTINGS = {
 SENTENCE_SETTINGS = {
     "eos": "open + sentence + close tokens; the closing token",
     "last": "the sentence alone, no special tokens; its last subtoken",
-    "mean": "the model's native input; mean over the sentence's own tokens",
-    "native": "the model's native input; its own pooling (mean over all tokens, wrap included)",
+    "mean": "the model's native input (its own special tokens); mean over the sentence's tokens",
+    "native": "the model's native input; its own pooling (mean over all tokens, specials "
+    "included; the first; or the last)",
 }
 
 
@@ -76,10 +77,8 @@ def word_requests(
     if setting not in WORD_SETTINGS:
         raise InputError(f"unknown word setting {setting!r}; choose one of {list(WORD_SETTINGS)}")
     texts = [" " + w if leading_space else w for w in clean_texts(words, "word")]
-    return [
-        _text_request(lm, toks, setting, wrapped=setting != "bare")
-        for toks in lm.tokens_many(texts)
-    ]
+    how = "bare" if setting == "bare" else "wrapped"
+    return [_text_request(lm, toks, setting, how=how) for toks in lm.tokens_many(texts)]
 
 
 def sentence_requests(lm: LoadedModel, sentences: Sequence[str], setting: str) -> list[Request]:
@@ -88,16 +87,28 @@ def sentence_requests(lm: LoadedModel, sentences: Sequence[str], setting: str) -
         raise InputError(
             f"unknown sentence setting {setting!r}; choose one of {list(SENTENCE_SETTINGS)}"
         )
-    if setting == "native":  # the model's own pooling, read from its files (pooling.py)
-        mode = require_pooling(lm.spec.source)
-        reqs = [
-            _text_request(lm, toks, "mean", wrapped=lm.spec.native_wrap)
-            for toks in lm.tokens_many(clean_texts(sentences, "sentence"))
-        ]
-        return [Request(ids=r.ids, reads=(native_span(mode, len(r.ids)),)) for r in reqs]
-    wrapped = {"eos": True, "last": False, "mean": lm.spec.native_wrap}[setting]
     texts = clean_texts(sentences, "sentence")
-    return [_text_request(lm, toks, setting, wrapped=wrapped) for toks in lm.tokens_many(texts)]
+    if setting == "native":  # the model's own pooling over its native input
+        mode = require_pooling(lm)
+        out = []
+        for toks in lm.tokens_many(texts):
+            ids = lm.spec.native_ids(toks)
+            out.append(Request(ids=ids, reads=(native_span(mode, len(ids)),)))
+        return out
+    how = {"eos": "wrapped", "last": "bare", "mean": "native"}[setting]
+    return [_text_request(lm, toks, setting, how=how) for toks in lm.tokens_many(texts)]
+
+
+def require_pooling(lm: LoadedModel) -> str:
+    """The model's own sentence pooling (found at load, ``spec.pooling``); InputError
+    when it defines none."""
+    if lm.spec.pooling is None:
+        raise InputError(
+            f"{lm.spec.source}: the model defines no sentence pooling (no sentence-transformers "
+            "modules.json with a Pooling module), so the 'native' setting is undefined for it; "
+            "use 'eos', 'last' or 'mean'"
+        )
+    return lm.spec.pooling
 
 
 def clean_texts(texts: Sequence[str], what: str) -> list[str]:
@@ -118,14 +129,20 @@ def clean_texts(texts: Sequence[str], what: str) -> list[str]:
     return out
 
 
-def _text_request(lm: LoadedModel, toks: list[int], setting: str, *, wrapped: bool) -> Request:
+def _text_request(lm: LoadedModel, toks: list[int], setting: str, *, how: str) -> Request:
+    """The request of one text's tokens presented ``how``: ``"bare"`` (no special tokens),
+    ``"wrapped"`` (:attr:`~layerwise.models.spec.ModelSpec.wrap_prefix` + text +
+    ``wrap_suffix``) or ``"native"`` (the tokenizer's own prefix + text + suffix), reading
+    the last subtoken, the last token (``"eos"``) or the mean over the text (``"mean"``)."""
     n = len(toks)
-    if wrapped:
-        ids = (lm.spec.open_id, *toks, lm.spec.close_id)
-        first = 1
-    else:
-        ids = tuple(toks)
-        first = 0
+    spec = lm.spec
+    before, after = {
+        "bare": ((), ()),
+        "wrapped": (spec.wrap_prefix, spec.wrap_suffix),
+        "native": (spec.prefix_ids, spec.suffix_ids),
+    }[how]
+    ids = (*before, *toks, *after)
+    first = len(before)
     if setting == "eos":
         read = (len(ids) - 1, len(ids))
     elif setting == "mean":
@@ -145,13 +162,11 @@ class TokenSample:
 
 
 def native_inputs(lm: LoadedModel, sentences: Sequence[str]) -> tuple[list[tuple[int, ...]], int]:
-    """Token ids of each sentence as the model natively takes it, and the offset of
-    the first real token (1 when the tokenizer wraps, else 0)."""
+    """Token ids of each sentence as the model natively takes it (its own prefix and
+    suffix tokens around it), and the offset of the first real token (the prefix's length)."""
     spec = lm.spec
     sentences = clean_texts(sentences, "sentence")
-    if spec.native_wrap:
-        return [(spec.open_id, *t, spec.close_id) for t in lm.tokens_many(sentences)], 1
-    return [tuple(t) for t in lm.tokens_many(sentences)], 0
+    return [spec.native_ids(t) for t in lm.tokens_many(sentences)], len(spec.prefix_ids)
 
 
 def sample_token_positions(
@@ -189,23 +204,25 @@ def cwe_requests(
 
     Only sentences holding at least one sampled token are run (and tokenized, when
     ``counts``, each sentence's number of real tokens, is given). ``include_special``
-    samples over every position of the native input, BOS/EOS included (the
-    authors' script, methodology note 2), for the ablation of chapter 6.
+    samples over every position of the native input, its special tokens included (the
+    authors' script, methodology note 2), for the ablation of chapter 6. The native input
+    is the tokenizer's own prefix + sentence + suffix
+    (:attr:`~layerwise.models.spec.ModelSpec.prefix_ids`).
     """
     spec = lm.spec
-    wrap = 2 if spec.native_wrap else 0
+    wrap = len(spec.prefix_ids) + len(spec.suffix_ids)
     sentences = clean_texts(sentences, "sentence")
     if counts is None:
         counts = [len(t) for t in lm.tokens_many(sentences)]
     elif len(counts) != len(sentences):
         raise InputError(f"{len(counts)} token counts for {len(sentences)} sentences")
-    offset = 1 if spec.native_wrap and not include_special else 0
+    offset = 0 if include_special else len(spec.prefix_ids)
     sizes = [c + wrap if include_special else c for c in counts]
     sample = sample_token_positions(sizes, n, rng, offset)
     requests = []
     touched = np.unique(sample.sentence)
     for s, toks in zip(touched, lm.tokens_many([sentences[i] for i in touched]), strict=True):
-        ids = (spec.open_id, *toks, spec.close_id) if spec.native_wrap else tuple(toks)
+        ids = spec.native_ids(toks)
         positions = sample.position[sample.sentence == s]
         requests.append(Request(ids=ids, reads=tuple((int(p), int(p) + 1) for p in positions)))
     return requests, sample

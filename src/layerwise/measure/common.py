@@ -60,18 +60,14 @@ def extract_states(
     requests: Sequence[Request] | Callable[[], Sequence[Request]],
     label: str,
     s: MeasureOptions,
-    *,
-    inputs: str | None = None,
-    n_reads: int | None = None,
 ) -> Extracted:
-    """:func:`~layerwise.store.cached.cached_extract` with the run's cache and batching."""
+    """:func:`~layerwise.store.cached.cached_extract` with the run's cache and batching
+    (keyed by the requests' token ids and read spans)."""
     return cached_extract(
         lm,
         requests,
         label=label,
         cache=s.cache,
-        inputs=inputs,
-        n_reads=n_reads,
         batch_size=s.batch_size,
         progress=s.progress,
     )

@@ -56,7 +56,7 @@ def window_counters(
     clip_counts = cached_value(cache, "clip counts", clip, texts=texts_digest(texts))
     counters = {"CLIP (exact tokenizer)": (lookup(clip_counts), CLIP_WINDOW)}
     for lm in models:
-        wrap = 2 if lm.spec.native_wrap else 0
+        wrap = len(lm.spec.prefix_ids) + len(lm.spec.suffix_ids)
         counts = real_token_counts(lm, texts, s)
         counters[lm.spec.name] = (lookup(counts, wrap), lm.spec.max_length)
     return counters
@@ -122,8 +122,7 @@ def cwe_states(
     def make() -> list[Request]:
         return cwe_sample(lm, sentences, s, include_special=special)[0]
 
-    inputs = texts_digest(sentences, n=s.n_cwe, seed=s.seed, special=special)
-    return extract_states(lm, make, "cwe", s, inputs=inputs, n_reads=s.n_cwe)
+    return extract_states(lm, make, "cwe", s)
 
 
 #: Chapter 3's measures of the CWE sample by name, each giving one value per layer of

@@ -11,28 +11,42 @@ import pandas as pd
 from .. import data
 from ..data.reference import PUBLISHED_STSB
 from ..extract.batched import Extracted
-from ..extract.requests import SENTENCE_SETTINGS, Request, clean_texts, sentence_requests, unique
-from ..models.pooling import native_pooling, require_pooling
+from ..extract.requests import (
+    SENTENCE_SETTINGS,
+    Request,
+    clean_texts,
+    require_pooling,
+    sentence_requests,
+    unique,
+)
 from ..models.spec import LoadedModel
 from ..stats import geometry
 from ..stats.scores import sts_scores
-from ..store.keys import texts_digest
 from .common import MeasureOptions, as_settings, extract_states, per_layer
 
 
 def sentence_input_groups(lm: LoadedModel) -> list[tuple[str, ...]]:
     """The sentence settings of ``lm`` grouped by the input they read (chapter 5).
 
-    "eos" reads the wrapped input; "last" the bare sentence; "mean" and "native" the
-    model's native input, wrapped when its tokenizer wraps. Settings of one group read
-    different positions of the same token ids, so one forward pass serves them all.
-    "native" is listed only for a model that defines its pooling (pooling.py).
+    "eos" reads the wrapped input (:attr:`~layerwise.models.spec.ModelSpec.wrap_prefix` + sentence +
+    ``wrap_suffix``); "last" the bare sentence; "mean" and "native" the model's native
+    input (its tokenizer's own prefix + sentence + suffix). Settings whose inputs are the
+    same token ids (for CLIP "eos", "mean" and "native"; for GPT-2 "last" and "mean") are
+    grouped, so one forward pass serves them all. "native" is listed only for a model that
+    defines its pooling (``spec.pooling``).
     """
-    native_wrap = lm.spec.native_wrap
-    wrapped = {"eos": True, "last": False, "mean": native_wrap}
-    if native_pooling(lm.spec.source) is not None:
-        wrapped["native"] = native_wrap
-    return [tuple(st for st in wrapped if wrapped[st] is flag) for flag in (True, False)]
+    spec = lm.spec
+    inputs = {
+        "eos": (spec.wrap_prefix, spec.wrap_suffix),
+        "last": ((), ()),
+        "mean": (spec.prefix_ids, spec.suffix_ids),
+    }
+    if spec.pooling is not None:
+        inputs["native"] = inputs["mean"]
+    groups: dict[tuple, list[str]] = {}
+    for setting, wrap in inputs.items():
+        groups.setdefault(wrap, []).append(setting)
+    return [tuple(g) for g in groups.values()]
 
 
 def _sentence_group_states(
@@ -50,14 +64,7 @@ def _sentence_group_states(
         return merged
 
     k = len(group)
-    ex = extract_states(
-        lm,
-        requests,
-        f"sentences {'+'.join(group)}",
-        s,
-        inputs=texts_digest(sentences, settings=list(group)),
-        n_reads=k * len(sentences),
-    )
+    ex = extract_states(lm, requests, f"sentences {'+'.join(group)}", s)
     return {st: ex.take(slice(i, None, k)) for i, st in enumerate(group)}
 
 
@@ -80,7 +87,7 @@ def sentence_states(
     """
     as_settings(setting, SENTENCE_SETTINGS, "sentence")
     if setting == "native":
-        require_pooling(lm.spec.source)
+        require_pooling(lm)
     texts = clean_texts(sentences, "sentence")
     (group,) = [g for g in sentence_input_groups(lm) if setting in g]
     base = data.sts_benchmark_sentences(data.load_sts_benchmark())
@@ -168,14 +175,14 @@ def published_check(models, s=None):
     rows = []
     for lm in models.values():
         published = PUBLISHED_STSB.get(lm.spec.source)
-        if published is None or native_pooling(lm.spec.source) is None:
+        if published is None or lm.spec.pooling is None:
             continue
         scores = sts_benchmark_scores(lm, ("native",), s)
         top = scores[(scores["top"] == "native") & (scores["layer"] == lm.spec.n_layers)].iloc[0]
         rows.append(
             {
                 "model": lm.spec.name,
-                "pooling": native_pooling(lm.spec.source),
+                "pooling": lm.spec.pooling,
                 "reproduced (top layer)": top["value"],
                 "95% interval": f"{top['low']:.3f} to {top['high']:.3f}",
                 "published": published.value,

@@ -18,7 +18,6 @@ from ..extract.requests import WORD_SETTINGS, Request, clean_texts, unique, word
 from ..models.spec import LoadedModel
 from ..stats.correlation import Score
 from ..stats.scores import valnorm_scores, word_similarity_scores
-from ..store.keys import texts_digest
 from .common import MeasureOptions, as_settings, extract_states, per_layer
 
 #: The five word tasks of Table 1, the four word-similarity benchmarks (Spearman) then
@@ -50,7 +49,6 @@ def word_states(
     expand = np.array([row[w] for w in cleaned], dtype=np.int64)
     out: dict[str, Extracted] = {}
     tag = f"words n={len(distinct)} space={leading_space}"
-    inputs = texts_digest(distinct, leading_space=leading_space)
     if "wrapped" in settings or "eos" in settings:
 
         def both() -> list[Request]:
@@ -58,8 +56,7 @@ def word_states(
             close = word_requests(lm, distinct, "eos", leading_space=leading_space)
             return [Request(a.ids, a.reads + b.reads) for a, b in zip(last, close, strict=True)]
 
-        n_both = 2 * len(distinct)
-        ex = extract_states(lm, both, f"{tag} wrapped+eos", s, inputs=inputs, n_reads=n_both)
+        ex = extract_states(lm, both, f"{tag} wrapped+eos", s)
         out["wrapped"], out["eos"] = ex.take(slice(0, None, 2)), ex.take(slice(1, None, 2))
     if "bare" in settings:
         out["bare"] = extract_states(
@@ -67,8 +64,6 @@ def word_states(
             lambda: word_requests(lm, distinct, "bare", leading_space=leading_space),
             f"{tag} bare",
             s,
-            inputs=inputs,
-            n_reads=len(distinct),
         )
     if distinct == cleaned:
         return {k: out[k] for k in settings}

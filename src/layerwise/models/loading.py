@@ -26,7 +26,7 @@ from ..errors import ModelLoadError
 from ..files import atomic_write_text
 from .device import DTYPES, check_device
 from .fingerprint import DigestMemo, code_version, folder_digest
-from .probes import discover_spec, find_final_norm
+from .probes import discover_spec, find_module
 from .sources import Origin, resolve_origin
 from .spec import LoadedModel, ModelSpec, display_name
 from .weights import load_tokenizer, load_weights, refuse_custom_code
@@ -116,22 +116,21 @@ def load_model(
         tok = load_tokenizer(origin, root / "models" if root else None)
         spec_path = _spec_path(root / "models", origin, device, dtype) if root else None
 
-        def weights() -> tuple[nn.Module, nn.Module | None]:
+        def weights() -> nn.Module:
             check_unchanged(origin, memo)  # the files read are the ones the keys name
             model = load_weights(origin, tok, dtype, root / "models" if root else None)
             check_unchanged(origin, memo)  # and they did not change while being read
-            model = model.to(device=device, dtype=DTYPES[dtype]).eval()
-            return model, find_final_norm(model)
+            return model.to(device=device, dtype=DTYPES[dtype]).eval()
 
         spec = _read_spec(spec_path, device, origin) if (spec_path and lazy) else None
         if spec is not None:
             lm = LoadedModel(spec, tok, loader=lambda: _checked(weights(), spec, spec_path))
         else:
-            model, norm = weights()
+            model = weights()
             spec = discover_spec(origin, tok, model, device, dtype)
             if spec_path is not None:
                 _write_spec(spec_path, spec)
-            lm = LoadedModel(spec, tok, model, norm if spec.top_state != "no_final_norm" else None)
+            lm = LoadedModel(spec, tok, model, find_module(model, spec.final_norm))
     if log:
         how = "weights deferred" if not lm.weights_loaded else f"on {device}"
         log(f"loaded {spec.name} ({source}, {spec.revision}) in {elapsed():.1f}s, {how}")
@@ -139,10 +138,9 @@ def load_model(
 
 
 def _checked(
-    loaded: tuple[nn.Module, nn.Module | None], spec: ModelSpec, spec_path: Path | None
+    model: nn.Module, spec: ModelSpec, spec_path: Path | None
 ) -> tuple[nn.Module, nn.Module | None]:
-    """Weights loaded after a cached spec: check they match it, keep the norm it names."""
-    model, norm = loaded
+    """Weights loaded after a cached spec: check they match it, find the norm it names."""
     config = model.config
     layers, hidden = int(config.num_hidden_layers), int(config.hidden_size)
     if layers != spec.n_layers or hidden != spec.hidden_size:
@@ -151,4 +149,11 @@ def _checked(
             f"its cached spec {spec_path} says {spec.n_layers} of size {spec.hidden_size} "
             f"(a stale spec). Remedy: delete {spec_path} and load the model again."
         )
-    return model, norm if spec.top_state != "no_final_norm" else None
+    try:
+        return model, find_module(model, spec.final_norm)
+    except KeyError:
+        raise ModelLoadError(
+            f"model {spec.source!r}: its cached spec {spec_path} names a final norm "
+            f"{spec.final_norm!r} the weights do not have (a stale spec). Remedy: delete "
+            f"{spec_path} and load the model again."
+        ) from None

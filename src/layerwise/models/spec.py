@@ -24,22 +24,32 @@ DISPLAY_NAMES = {
     "tiny:gpt2": "tiny GPT-2 (random)",
     "tiny:bert": "tiny BERT (random)",
 }
-#: Where the final layer norm lives, tried in order on the loaded (base) model.
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What extraction needs to know about a loaded model, all found at load time.
+    """What extraction needs to know about a loaded model, every fact measured at load by
+    the probes of ``layerwise.models.probes`` (never looked up by name).
 
-    ``open_id``/``close_id`` wrap a text in the "wrapped" setting: the tokens the
-    tokenizer adds itself (CLIP: BOS/EOS; BERT: CLS/SEP) or, for tokenizers that
-    add none (GPT-2), the document-boundary token ``<|endoftext|>`` on both sides.
-    ``native_wrap`` says whether the model's tokenizer adds them by default.
-    ``top_state`` says what the last hidden state is: ``"post_norm"`` (after the
-    final layer norm: GPT-2, Llama), ``"pre_norm"`` (before it: CLIP's text
-    encoder) or ``"no_final_norm"`` (BERT-like models).
-    ``causal`` says whether the state at position p depends only on tokens 0..p,
-    found by a probe pass that changes the last token (never from the name).
+    ``prefix_ids``/``suffix_ids``: the special tokens the tokenizer adds around every text
+    natively, any number on each side (none: GPT-2; BOS only: Llama; EOS only: T5; BOS and
+    EOS: CLIP; ``[CLS]``/``[SEP]``: BERT; two at the end: XLNet). The model's *native
+    input* is ``prefix + text + suffix``; the ``mean`` and ``native`` sentence settings and
+    the CWE sample read it.
+    ``open_id``/``close_id`` wrap a text in the paper's "wrapped" and "eos" settings
+    (:attr:`wrap_prefix`, :attr:`wrap_suffix`): on each side the tokenizer's own tokens
+    where it adds some, else the document-boundary token ``<|endoftext|>`` (GPT-2, the
+    authors' wrapping), else BOS / EOS.
+    ``top_state`` says what ``hidden_states[-1]`` is: ``"post_norm"`` (after the final
+    norm: GPT-2, Llama), ``"pre_norm"`` (before it: CLIP's text encoder) or
+    ``"no_final_norm"`` (nothing acts after the last block: BERT-like models);
+    ``final_norm`` names the module the probe found acting after the last block (``""``
+    when none), whatever it is called.
+    ``max_length`` is the usable window, verified by a forward pass at the boundary
+    (``declared_window``: the smallest the config or tokenizer declares; 0 when none).
+    ``causal`` says whether the state at position p depends only on tokens 0..p, found by a
+    probe pass that changes the last token. ``pooling``: the model's own sentence pooling
+    (``"mean"``, ``"cls"``, ``"last"``; ``None`` when it defines none).
     ``revision`` is the hub snapshot commit, or a digest for folders and packages;
     ``fingerprint`` is what cache keys use: it changes whenever the weights do.
     """
@@ -54,13 +64,40 @@ class ModelSpec:
     open_id: int
     close_id: int
     pad_id: int
-    native_wrap: bool
     top_state: str
     device: str
     dtype: str
+    prefix_ids: tuple[int, ...] = ()
+    suffix_ids: tuple[int, ...] = ()
+    final_norm: str = ""
+    pooling: str | None = None
+    declared_window: int = 0
     causal: bool = False
     fingerprint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # a spec read back from JSON holds lists
+        object.__setattr__(self, "prefix_ids", tuple(int(t) for t in self.prefix_ids))
+        object.__setattr__(self, "suffix_ids", tuple(int(t) for t in self.suffix_ids))
+
+    @property
+    def native_wrap(self) -> bool:
+        """Whether the tokenizer adds special tokens to a text natively."""
+        return bool(self.prefix_ids or self.suffix_ids)
+
+    @property
+    def wrap_prefix(self) -> tuple[int, ...]:
+        """Tokens before the text in the "wrapped" and "eos" settings."""
+        return self.prefix_ids or (self.open_id,)
+
+    @property
+    def wrap_suffix(self) -> tuple[int, ...]:
+        """Tokens after the text in the "wrapped" and "eos" settings ("eos" reads the last)."""
+        return self.suffix_ids or (self.close_id,)
+
+    def native_ids(self, toks: Sequence[int]) -> tuple[int, ...]:
+        """The model's native input of a text's tokens: ``prefix + toks + suffix``."""
+        return (*self.prefix_ids, *toks, *self.suffix_ids)
 
     @property
     def n_states(self) -> int:

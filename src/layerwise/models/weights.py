@@ -250,6 +250,45 @@ def load_weights(origin: Origin, tok: Any, dtype: str, cache_dir: Path | None) -
         if config.model_type == "clip":  # a full CLIP checkpoint: only its text encoder
             with _skipping_keys(CLIPTextModel, CLIP_NON_TEXT_KEYS):
                 return CLIPTextModel.from_pretrained(origin.folder, **kwargs)
-        return AutoModel.from_pretrained(origin.folder, **kwargs)
+        base = base_class(config)
+        if base is not None:  # saved as a base model AutoModel does not map (T5EncoderModel)
+            model = base.from_pretrained(origin.folder, **kwargs)
+        else:
+            model = AutoModel.from_pretrained(origin.folder, **kwargs)
+            if getattr(config, "is_encoder_decoder", False):  # only the encoder reads text
+                model = model.get_encoder()
     except UNREADABLE_WEIGHTS as err:
         raise weights_error(origin, err) from err
+    refuse_non_text(origin, model)
+    return model
+
+
+def base_class(config: Any) -> type | None:
+    """The transformers class the config's ``architectures`` names, when it is a base
+    model (``...Model`` without a head: ``T5EncoderModel``, ``SiglipTextModel``) that
+    AutoModel would replace by another (T5's encoder-decoder) or not map at all."""
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    names = getattr(config, "architectures", None) or []
+    if not names:
+        return None
+    name = names[0]
+    if not name.endswith("Model") or "LMHead" in name or "For" in name:
+        return None
+    if MODEL_MAPPING_NAMES.get(config.model_type) == name:
+        return None
+    return getattr(transformers, name, None)
+
+
+def refuse_non_text(origin: Origin, model: nn.Module) -> None:
+    """A model whose forward takes no token ids (vision, audio) is refused, naming why."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    if "input_ids" not in params:
+        raise ModelLoadError(
+            f"model {origin.source!r} ({type(model).__name__}) is not a text model: its "
+            "forward takes no input_ids (a vision or audio model?). layerwise measures "
+            "text models; for a contrastive model, save its text encoder alone."
+        )

@@ -226,11 +226,16 @@ def model_table(models: Mapping[str, LoadedModel]):
             "hidden states per token": spec.n_states,
             "hidden size": spec.hidden_size,
             "context window (tokens)": spec.max_length,
-            "open token": token(spec.open_id),
-            "close token": token(spec.close_id),
+            "tokens the tokenizer adds before a text": " ".join(token(list(spec.prefix_ids)))
+            or "none",
+            "tokens it adds after a text": " ".join(token(list(spec.suffix_ids))) or "none",
+            "open token (wrapped settings)": token(spec.open_id),
+            "close token (wrapped settings)": token(spec.close_id),
             "padding token": token(spec.pad_id),
             "tokenizer adds open/close itself": spec.native_wrap,
+            "final norm (module found by the probe)": spec.final_norm or "none",
             "top hidden state (final norm)": spec.top_state,
+            "sentence pooling": spec.pooling or "none",
             "device": spec.device,
             "dtype": spec.dtype,
         }

@@ -16,7 +16,7 @@ from ..extract.requests import Request
 from ..models.fingerprint import package_hash
 from ..models.spec import LoadedModel
 from .cache import Cache
-from .keys import cache_key, key_of, model_identity
+from .keys import cache_key, key_of
 
 
 def value_key(what: str, **parts: Any) -> str:
@@ -53,36 +53,30 @@ def cached_extract(
     *,
     label: str,
     cache: Cache | None = None,
-    inputs: str | None = None,
-    n_reads: int | None = None,
     **kwargs,
 ) -> Extracted:
     """:func:`~layerwise.extract.batched.extract` through ``cache`` (no cache: compute).
 
-    ``requests`` may be a function that builds them; then ``inputs`` (a digest of the
-    texts and parameters they are built from, :func:`texts_digest`) and ``n_reads``
-    key and check the entry, and the texts are tokenized only on a miss. The
-    model's weights are touched only on a miss.
+    ``requests`` may be a function that builds them; it is called on every run, hit or
+    miss, because the key names what is computed: the exact token ids and read spans of
+    every request (:func:`~layerwise.store.keys.cache_key`), never the texts or the code
+    they were built from. So no edited file, changed sampler or function overridden in a
+    notebook can be served another computation's arrays. Building requests only
+    tokenizes (seconds); the model's weights are touched only on a miss.
     """
-    if callable(requests):
-        if inputs is None or n_reads is None:
-            raise InputError("requests given as a function need `inputs` and `n_reads`")
-        make = requests
-        key = key_of({"model": model_identity(lm), "label": label, "inputs": inputs})
-    else:
-        built = list(requests)
-        make = lambda: built  # noqa: E731
-        n_reads = sum(len(r.reads) for r in built)
-        key = cache_key(lm, built, label)
+    built = list(requests() if callable(requests) else requests)
+    if not built:
+        raise InputError(f"{label}: nothing to extract: no requests")
     if cache is None:
-        return extract(lm, make(), desc=label, **kwargs)
+        return extract(lm, built, desc=label, **kwargs)
+    n_reads = sum(len(r.reads) for r in built)
     expect = (n_reads, lm.spec.n_states, lm.spec.hidden_size)
     alt = lm.spec.top_state != "no_final_norm"
 
     def compute() -> Extracted:
-        result = extract(lm, make(), desc=label, **kwargs)
+        result = extract(lm, built, desc=label, **kwargs)
         if result.states.shape != expect:
             raise InputError(f"{label}: extraction gave {result.states.shape}, expected {expect}")
         return result
 
-    return cache.get_or_compute(key, compute, expect=expect, alt=alt)
+    return cache.get_or_compute(cache_key(lm, built, label), compute, expect=expect, alt=alt)

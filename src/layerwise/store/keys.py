@@ -1,10 +1,12 @@
 """Cache keys: what determines a result, hashed.
 
 A key names the model (:func:`model_identity`: fingerprint of its weights, dtype, device
-type, the spec fields extraction uses, the extraction code's hash), the inputs (the
-requests' token ids and read spans, :func:`requests_digest` in
-:mod:`layerwise.extract.requests`, or the texts and parameters they are built from,
-:func:`texts_digest`) and a label. Chapter 2 explains the cache.
+type, the spec fields extraction uses, the extraction code's hash), the inputs and a
+label. An extraction's inputs are always the exact token ids and read spans of its
+requests (:func:`requests_digest` in :mod:`layerwise.extract.requests`), whatever code
+built them, so a changed request builder can never be served another computation's
+arrays; cheap values computed from texts (token counts) are keyed by the texts and
+parameters (:func:`texts_digest`). Chapter 2 explains the cache.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ KEY_SPEC_FIELDS = (
     "n_layers",
     "hidden_size",
     "top_state",
+    "final_norm",
+    "prefix_ids",
+    "suffix_ids",
     "open_id",
     "close_id",
     "pad_id",
@@ -57,6 +62,6 @@ def cache_key(lm: LoadedModel, requests: Sequence[Request], label: str) -> str:
 
 
 def texts_digest(texts: Sequence[str], **params: object) -> str:
-    """sha256 of texts and the parameters that turn them into requests: the input part
-    of a key that can be computed without tokenizing (see :func:`cached_extract`)."""
+    """sha256 of texts and parameters: the input part of the key of a value computed from
+    texts alone (token counts), never of extracted states (:func:`cache_key`)."""
     return key_of({"texts": list(texts), "params": params})

@@ -1,0 +1,304 @@
+"""The conformance suite: every family of ``layerwise.models.conformance.FAMILIES`` (tiny
+random models written to a folder as ``save_pretrained`` does, each with a tokenizer that
+reproduces its family's special-token template) is loaded with ``load_model`` and checked
+against plain transformers calls written here, independently of the probes:
+
+- the spec's facts (special tokens, final norm and the ``hidden_states[-1]`` convention,
+  window, causality, pooling);
+- the hidden states extraction returns at its read positions, against a plain forward pass;
+- the ``native`` sentence setting, against sentence-transformers-style pooling of the
+  tokenizer's own encoding.
+
+The three faults of issue 16 are checked by value: final norms found whatever they are
+called (Phi, OPT, ModernBERT), special tokens on one side only (Llama's BOS, SigLIP's and
+T5's EOS), two at the end (XLNet), a prepended ``</s>`` (OPT).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from layerwise.errors import ModelLoadError, ProbeError
+from layerwise.extract import extract
+from layerwise.extract.requests import sentence_requests, word_requests
+from layerwise.models import conformance as C
+from layerwise.models import load_model
+
+FAMILY_NAMES = [f.name for f in C.FAMILIES]
+#: What each family's source code does after its last block (read from transformers):
+#: the norm's module name and whether hidden_states[-1] is taken before or after it.
+EXPECTED_NORM = {
+    "GPT-2": ("post_norm", "ln_f"),
+    "GPT-Neo": ("post_norm", "ln_f"),
+    "GPT-J": ("post_norm", "ln_f"),
+    "GPT-NeoX (Pythia)": ("post_norm", "final_layer_norm"),
+    "OPT": ("post_norm", "decoder.final_layer_norm"),
+    "BLOOM": ("post_norm", "ln_f"),
+    "Llama": ("post_norm", "norm"),
+    "Mistral": ("post_norm", "norm"),
+    "Qwen2": ("post_norm", "norm"),
+    "Gemma": ("post_norm", "norm"),
+    "Phi": ("post_norm", "final_layernorm"),
+    "Falcon": ("post_norm", "ln_f"),
+    "BERT": ("no_final_norm", ""),
+    "RoBERTa": ("no_final_norm", ""),
+    "DistilBERT": ("no_final_norm", ""),
+    "ALBERT": ("no_final_norm", ""),
+    "ELECTRA": ("no_final_norm", ""),
+    "DeBERTa-v2": ("no_final_norm", ""),
+    "MPNet": ("no_final_norm", ""),
+    "ModernBERT": ("post_norm", "final_norm"),
+    "XLNet": ("no_final_norm", ""),
+    "CLIP (text)": ("pre_norm", "final_layer_norm"),
+    "SigLIP (text)": ("pre_norm", "final_layer_norm"),
+    "T5 (encoder)": ("post_norm", "encoder.final_layer_norm"),
+}
+#: Families whose attention is causal (a state never depends on later tokens).
+CAUSAL = {f.name for f in C.FAMILIES if f.kind == "decoder"} | {"CLIP (text)"}
+
+
+def test_the_table_covers_at_least_20_families_and_every_template():
+    assert len(C.FAMILIES) >= 20
+    assert {f.template for f in C.FAMILIES} == set(C.TEMPLATES)
+    assert set(EXPECTED_NORM) == set(FAMILY_NAMES)
+
+
+@pytest.fixture(scope="session")
+def conformance_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("conformance")
+
+
+_LOADED: dict = {}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"\W+", "_", name)
+
+
+@pytest.fixture(params=FAMILY_NAMES)
+def row(request, conformance_dir):
+    """(family, loaded model, plain tokenizer, plain model) of each family, built once."""
+    return _load_row(request.param, conformance_dir)
+
+
+def _load_row(name: str, conformance_dir):
+    if name not in _LOADED:
+        torch.set_num_threads(1)
+        from transformers import AutoTokenizer
+
+        fam = C.family(name)
+        folder = C.build_family(fam, conformance_dir / _slug(name))
+        lm = load_model(str(folder), device="cpu")
+        _LOADED[name] = (fam, lm, AutoTokenizer.from_pretrained(folder), lm.model)
+    return _LOADED[name]
+
+
+def test_the_models_page_is_generated_from_the_suite(conformance_dir):
+    """book/models.md is what `python -m layerwise models-page` writes now."""
+    from layerwise.files import repository_root
+    from layerwise.site import models_page
+
+    models = {name: _load_row(name, conformance_dir)[1] for name in FAMILY_NAMES}
+    page = (repository_root(__file__) / models_page.PAGE).read_text(encoding="utf-8")
+    assert page == models_page.render(models), (
+        "book/models.md is stale: run `python -m layerwise models-page` and commit it"
+    )
+
+
+def _plain(model, ids: list[int]):
+    with torch.inference_mode():
+        return model(input_ids=torch.tensor([ids]), output_hidden_states=True)
+
+
+def _runs(model, n: int, token: int) -> bool:
+    try:
+        out = _plain(model, [token] * n)
+    except (IndexError, RuntimeError, ValueError):
+        return False
+    return all(bool(torch.isfinite(h).all()) for h in out.hidden_states)
+
+
+def test_facts_match_plain_transformers(row):
+    fam, lm, tok, model = row
+    spec = lm.spec
+    # special tokens: the template's tokens, and tok(text) = prefix + bare + suffix
+    prefix, suffix = (tuple(tok.convert_tokens_to_ids(list(t))) for t in C.TEMPLATES[fam.template])
+    assert (spec.prefix_ids, spec.suffix_ids) == (prefix, suffix)
+    for text in C.TEXTS:
+        bare = tok(text, add_special_tokens=False)["input_ids"]
+        assert tok(text)["input_ids"] == [*prefix, *bare, *suffix]
+    # final norm: hook the module the spec names, compare with a plain forward pass
+    top, name = EXPECTED_NORM[fam.name]
+    assert (spec.top_state, spec.final_norm) == (top, name)
+    ids = tok(C.TEXTS[0])["input_ids"]
+    seen: dict = {}
+    if name:
+        module = dict(model.named_modules())[name]
+        handle = module.register_forward_hook(lambda m, i, o: seen.update(pre=i[0], post=o))
+    out = _plain(model, ids)
+    if name:
+        handle.remove()
+        assert torch.allclose(
+            seen["post"].reshape(-1), out.last_hidden_state.reshape(-1), atol=1e-6
+        )
+        assert not torch.allclose(seen["pre"].reshape(-1), seen["post"].reshape(-1), atol=1e-3)
+        expected_last = seen["post"] if top == "post_norm" else seen["pre"]
+        assert torch.allclose(
+            out.hidden_states[-1].reshape(-1), expected_last.reshape(-1), atol=1e-6
+        )
+    else:
+        assert torch.equal(out.hidden_states[-1], out.last_hidden_state)
+    assert (spec.n_layers, spec.hidden_size) == (len(out.hidden_states) - 1, C.WIDTH)
+    # window: a forward pass of max_length tokens runs; one more fails, unless the
+    # positions extrapolate and the window is what the config or tokenizer declares
+    token = ids[len(prefix)]
+    assert _runs(model, spec.max_length, token)
+    declared = min(
+        v
+        for v in (
+            getattr(model.config, "max_position_embeddings", None),
+            getattr(model.config, "n_positions", None),
+            tok.model_max_length if tok.model_max_length < 10**7 else None,
+        )
+        if isinstance(v, int) and v > 0  # XLNet's config says -1: none
+    )
+    assert not _runs(model, spec.max_length + 1, token) or spec.max_length == declared
+    # causality: change the last token, compare the earlier states
+    other = tok("dog", add_special_tokens=False)["input_ids"][0]
+    a, b = _plain(model, ids[:-1] + [other]), _plain(model, ids[:-1] + [token])
+    earlier_same = all(
+        torch.allclose(x[:, :-1], y[:, :-1], atol=1e-6)
+        for x, y in zip(a.hidden_states, b.hidden_states, strict=True)
+    )
+    assert spec.causal is earlier_same is (fam.name in CAUSAL)
+    assert spec.pooling == fam.pooling
+
+
+def test_states_at_read_positions_match_a_plain_forward_pass(row):
+    fam, lm, tok, model = row
+    requests = [
+        *word_requests(lm, ["cat", "zebra"], "wrapped"),
+        *word_requests(lm, ["zebra"], "eos"),
+        *word_requests(lm, ["zebra"], "bare"),
+        *sentence_requests(lm, C.TEXTS, "mean"),
+        *sentence_requests(lm, C.TEXTS, "native"),
+    ]
+    got = extract(lm, requests, batch_size=4, progress=False)
+    name = lm.spec.final_norm
+    row_i = 0
+    for r in requests:
+        seen: dict = {}
+        handle = None
+        if name:
+            module = dict(model.named_modules())[name]
+            handle = module.register_forward_hook(
+                lambda m, i, o, seen=seen: seen.update(pre=i[0], post=o)
+            )
+        out = _plain(model, list(r.ids))
+        if handle is not None:
+            handle.remove()
+        for start, stop in r.reads:
+            want = np.stack([h[0, start:stop].mean(0).numpy() for h in out.hidden_states])
+            np.testing.assert_allclose(got.states[row_i], want, rtol=1e-4, atol=1e-5)
+            if name:
+                alt = seen["post" if lm.spec.top_state == "pre_norm" else "pre"]
+                alt = alt.reshape(1, -1, lm.spec.hidden_size)  # XLNet is time-major
+                np.testing.assert_allclose(
+                    got.top_alt[row_i], alt[0, start:stop].mean(0).numpy(), rtol=1e-4, atol=1e-5
+                )
+            else:
+                assert got.top_alt is None
+            row_i += 1
+
+
+def sentence_transformers_pooling(tok, model, texts, mode: str) -> np.ndarray:
+    """What sentence-transformers computes: the tokenizer's own encoding, the model's
+    ``last_hidden_state`` (token embeddings), then mean over the attention mask, the first
+    token or the last real token."""
+    out = []
+    for text in texts:
+        enc = tok(text, return_tensors="pt")
+        with torch.inference_mode():
+            emb = model(**enc).last_hidden_state[0]
+        mask = enc["attention_mask"][0].float()
+        if mode == "mean":
+            out.append(((emb * mask[:, None]).sum(0) / mask.sum()).numpy())
+        elif mode == "cls":
+            out.append(emb[0].numpy())
+        else:
+            out.append(emb[int(mask.sum()) - 1].numpy())
+    return np.stack(out)
+
+
+def test_native_setting_is_the_models_own_sentence_embedding(row):
+    fam, lm, tok, model = row
+    got = extract(lm, sentence_requests(lm, C.TEXTS, "native"), progress=False)
+    # sentence-transformers reads last_hidden_state: after the final norm when there is one
+    top = got.top_alt if lm.spec.top_state == "pre_norm" else got.states[:, -1]
+    want = sentence_transformers_pooling(tok, model, C.TEXTS, fam.pooling)
+    rel = np.linalg.norm(top - want, axis=1) / np.linalg.norm(want, axis=1)
+    assert rel.max() < 1e-5
+
+
+# ---------------------------------------------------------------- the three faults, by value
+@pytest.mark.parametrize(
+    "name, norm",
+    [("Phi", "final_layernorm"), ("OPT", "decoder.final_layer_norm"), ("ModernBERT", "final_norm")],
+)
+def test_final_norms_are_found_whatever_they_are_called(name, norm, conformance_dir):
+    fam = C.family(name)
+    folder = C.build_family(fam, conformance_dir / f"fault-{_slug(name)}")
+    lm = load_model(str(folder), device="cpu")
+    assert (lm.spec.top_state, lm.spec.final_norm) == ("post_norm", norm)
+    got = extract(lm, word_requests(lm, ["cat"], "wrapped"), progress=False)
+    assert got.top_alt is not None  # the other top-layer convention exists
+
+
+@pytest.mark.parametrize(
+    "name, prefix, suffix",
+    [
+        ("Llama", ("<s>",), ()),
+        ("OPT", ("</s>",), ()),
+        ("SigLIP (text)", (), ("</s>",)),
+        ("XLNet", (), ("<sep>", "<cls>")),
+    ],
+)
+def test_special_tokens_on_one_side_or_several(name, prefix, suffix, conformance_dir):
+    fam = C.family(name)
+    folder = C.build_family(fam, conformance_dir / f"tokens-{_slug(name)}")
+    lm = load_model(str(folder), device="cpu")
+    tokens = lm.tokenizer.convert_ids_to_tokens
+    assert (tuple(tokens(list(lm.spec.prefix_ids))), tuple(tokens(list(lm.spec.suffix_ids)))) == (
+        prefix,
+        suffix,
+    )
+    (req,) = sentence_requests(lm, ["the cat sat"], "mean")
+    n = len(lm.tokens("the cat sat"))
+    assert req.reads == ((len(prefix), len(prefix) + n),)  # the sentence's own tokens
+    assert len(req.ids) == len(prefix) + n + len(suffix)  # in its native input
+
+
+# ---------------------------------------------------------------- refusals
+def test_a_model_without_a_declared_window_is_refused_naming_the_fact(tmp_path):
+    fam = C.family("XLNet")
+    tok = C.build_tokenizer(fam.template)  # no model_max_length, and XLNet declares none
+    C.build_model(fam, tok).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    with pytest.raises(ProbeError, match="context window") as err:
+        load_model(str(tmp_path), device="cpu")
+    assert err.value.fact == "context window" and str(tmp_path) in str(err.value)
+
+
+def test_a_vision_model_is_refused_with_the_reason(tmp_path):
+    from transformers import ViTConfig, ViTModel
+
+    ViTModel(
+        ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    ).save_pretrained(tmp_path)
+    C.build_tokenizer("cls/sep").save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError, match="not a text model"):
+        load_model(str(tmp_path), device="cpu")
