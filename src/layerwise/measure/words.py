@@ -24,7 +24,7 @@ from .common import MeasureOptions, as_settings, check_settings, extract_states,
 #: The five word tasks of Table 1, the four word-similarity benchmarks (Spearman) then
 #: ValNorm (Pearson).
 WORD_TASKS = (*data.WORD_SIMILARITY_TASKS, "valnorm")
-#: Which subtoken represents a word the tokenizer splits: the paper's ``last``, or ``first``.
+#: Which subtoken represents a word the tokenizer splits (the paper reads the ``last``).
 SUBTOKENS = ("last", "first")
 
 
