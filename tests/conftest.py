@@ -25,7 +25,7 @@ TIERS = {
         "test_postprocess.py",
         "test_results.py",
     },
-    "book": {"test_book_html.py", "test_project.py"},
+    "book": {"test_book_html.py", "test_exercises.py", "test_project.py"},
 }
 
 
