@@ -27,6 +27,7 @@ TIERS = {
     },
     "book": {
         "test_book_html.py",
+        "test_exercises.py",
         "test_inline.py",
         "test_jupyterlab.py",
         "test_project.py",

@@ -302,10 +302,10 @@ def test_report_markdown_lists_chapters_models_and_versions():
     assert text.startswith("# Build report\n")
     assert "2026-01-02 03:04 UTC" in text and "`make book PROFILE=tiny SCALE=reduced`" in text
     dash = "\u2013"
-    assert f"| `notebooks/01_data.ipynb` | 2.5 | {' | '.join([dash] * 8)} |" in text
+    assert f"| `notebooks/01_data.ipynb` | executed | 2.5 | {' | '.join([dash] * 8)} |" in text
     # extractions, tables (none: dashes), intervals, values (none)
     cells = ["4", "1", dash, dash, "7", "0", dash, dash]
-    row = f"| `notebooks/02_extraction.ipynb` | 10.0 | {' | '.join(cells)} |"
+    row = f"| `notebooks/02_extraction.ipynb` | executed | 10.0 | {' | '.join(cells)} |"
     assert row in text
     assert "| contrastive | MiniLM | `package:x` | `r1` | cpu | float32 |" in text
     assert "| torch | 2.5.0 |" in text and "| gguf | \u2013 |" in text

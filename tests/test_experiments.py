@@ -405,3 +405,62 @@ def test_check_settings():
     measure_common.check_settings(["eos"], ["eos", "last"], "sentence")
     with pytest.raises(InputError, match="unknown sentence setting"):
         measure_common.check_settings(["eos", "bogus"], ["eos", "last"], "sentence")
+
+
+# ---------------------------------------------------------------------------------------------
+# the exercises' calls: first or last subtoken, any word pairs, STS-B pair by pair
+# ---------------------------------------------------------------------------------------------
+
+
+def test_subtoken_requests_read_the_first_or_the_last_piece(tiny_gpt2, tiny_clip):
+    from layerwise.extract.requests import word_requests
+    from layerwise.measure.words import subtoken_requests
+
+    n = len(tiny_gpt2.tokens("magician"))
+    assert n == 2  # GPT-2 splits it when there is no leading space: mag + ician
+    (last,) = subtoken_requests(tiny_gpt2, ["magician"], "bare")
+    (first,) = subtoken_requests(tiny_gpt2, ["magician"], "bare", subtoken="first")
+    assert last == word_requests(tiny_gpt2, ["magician"], "bare")[0]
+    assert first.ids == last.ids
+    assert (first.reads, last.reads) == (((0, 1),), ((n - 1, n),))
+    (wrapped,) = subtoken_requests(tiny_gpt2, ["magician"], "wrapped", subtoken="first")
+    assert wrapped.ids[0] == tiny_gpt2.spec.open_id and wrapped.reads == ((1, 2),)
+    # a word kept whole: both rules read the same position
+    (whole,) = subtoken_requests(tiny_clip, ["cat"], "wrapped", subtoken="first")
+    assert whole == word_requests(tiny_clip, ["cat"], "wrapped")[0]
+    with pytest.raises(InputError, match="closing token"):
+        subtoken_requests(tiny_gpt2, ["cat"], "eos", subtoken="first")
+    with pytest.raises(InputError, match="subtoken"):
+        subtoken_requests(tiny_gpt2, ["cat"], "bare", subtoken="middle")
+
+
+def test_word_pair_scores_equal_the_task_scores_on_the_task_pairs(word_scores, tiny_gpt2, settings):
+    from layerwise.measure.words import word_pair_scores
+
+    pairs = data.load_word_pairs("rg65")
+    got = word_pair_scores(tiny_gpt2, pairs, settings, setting="bare", task="rg65")
+    want = word_scores["tiny:gpt2"]
+    want = want[(want.setting == "bare") & (want.task == "rg65")]
+    assert list(zip(got.layer, got.top, strict=True)) == _expected_layers(tiny_gpt2)
+    assert got.value.to_numpy() == pytest.approx(want.value.to_numpy(), abs=1e-6)
+    assert (got.n == 65).all() and (got.subtoken == "last").all() and (got.task == "rg65").all()
+    assert (got.low <= got.value).all() and (got.value <= got.high).all()
+    first = word_pair_scores(tiny_gpt2, pairs, settings, setting="bare", subtoken="first")
+    assert (first.subtoken == "first").all() and (first.task == "pairs").all()
+    assert not np.allclose(first.value, got.value)  # many RG65 words are split by GPT-2
+    with pytest.raises(InputError, match="at least 3"):
+        word_pair_scores(tiny_gpt2, pairs[:2], settings)
+
+
+def test_sts_pair_cosines_give_the_benchmark_score(clip_sts, tiny_clip, settings):
+    df = measure_sentences.sts_pair_cosines(tiny_clip, "eos", settings)
+    assert len(df) == 1379
+    assert list(df.columns) == ["genre", "sentence1", "sentence2", "gold", "cosine", "rank_gap"]
+    assert df["rank_gap"].between(-1, 1).all()
+    top = _row(clip_sts, setting="eos", layer=tiny_clip.spec.n_layers, top="native")
+    assert stats.spearmanr(df.gold, df.cosine).statistic == pytest.approx(top.value, abs=1e-6)
+    captions = [p for p in data.load_sts_benchmark() if p.genre == "main-captions"]
+    part = measure_sentences.sts_pair_cosines(tiny_clip, "eos", settings, layer=1, pairs=captions)
+    assert len(part) == len(captions) and (part.genre == "main-captions").all()
+    with pytest.raises(InputError, match="outside"):
+        measure_sentences.sts_pair_cosines(tiny_clip, "eos", settings, layer=99)

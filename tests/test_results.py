@@ -147,3 +147,18 @@ def test_top_conventions_pairs_native_top_with_the_other_convention():
 def test_setting_label_names_paper_rows_and_extras():
     assert report_text.setting_label("causal", "wrapped") == "GPT-2, with BOS"
     assert "not in the paper" in report_text.setting_label("contrastive", "bare")
+
+
+def test_top_in_other_convention_swaps_only_the_top_layer_of_normed_models():
+    g = _frame("causal", "G", [0.2, 0.9], measure="self_similarity")
+    c = _frame("contrastive", "C", [0.1, 0.3], measure="self_similarity")  # no final norm
+    alt = g.iloc[[1]].assign(top="pre_norm", value=0.5, low=0.4, high=0.6)
+    out = report_text.top_in_other_convention(pd.concat([g, alt, c]))
+    assert (out["top"] == "native").all() and len(out) == 4
+    got = out.set_index(["model", "layer"])[["value", "low", "high"]]
+    assert got.loc[("G", 1)].tolist() == [0.5, 0.4, 0.6]
+    assert got.loc[("G", 0)].tolist() == pytest.approx([0.2, 0.1, 0.3])
+    assert got.loc["C"]["value"].tolist() == [0.1, 0.3]
+    # a table without another convention comes back as its native rows
+    same = report_text.top_in_other_convention(c)
+    pd.testing.assert_frame_equal(same, c.reset_index(drop=True))

@@ -18,8 +18,16 @@ from .measure.sentences import (
     sentence_self_similarity,
     sentence_states,
     sts_benchmark_scores,
+    sts_pair_cosines,
 )
-from .measure.words import WORD_TASKS, task_items, word_states, word_task_scores
+from .measure.words import (
+    WORD_TASKS,
+    subtoken_requests,
+    task_items,
+    word_pair_scores,
+    word_states,
+    word_task_scores,
+)
 
 __all__ = [
     "WORD_TASKS",
@@ -32,7 +40,10 @@ __all__ = [
     "sentence_self_similarity",
     "sentence_states",
     "sts_benchmark_scores",
+    "sts_pair_cosines",
+    "subtoken_requests",
     "task_items",
+    "word_pair_scores",
     "word_states",
     "word_task_scores",
 ]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import data
 from ..data.reference import PUBLISHED_STSB
+from ..errors import InputError
 from ..extract.batched import Extracted
 from ..extract.requests import (
     SENTENCE_SETTINGS,
@@ -191,3 +192,43 @@ def published_check(models, s=None):
             }
         )
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
+def sts_pair_cosines(
+    lm: LoadedModel,
+    setting: str = "eos",
+    s: MeasureOptions | None = None,
+    *,
+    layer: int | None = None,
+    pairs: Sequence[data.StsPair] | None = None,
+) -> pd.DataFrame:
+    """Each STS Benchmark pair with its gold score and the cosine of its two sentence
+    vectors at one layer: the items behind one point of Figure 4 (chapter 5).
+
+    ``layer`` defaults to the top layer (native convention); ``pairs`` to the 1,379 test
+    pairs. Columns ``genre``, ``sentence1``, ``sentence2``, ``gold``, ``cosine`` and
+    ``rank_gap``, the gold score's percentile rank minus the cosine's: positive where the
+    model ranks a pair as less similar than people do, negative where it ranks it as more
+    similar. The states come from :func:`sentence_states`, so a warm cache runs no model.
+    """
+    s = MeasureOptions() if s is None else s
+    pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
+    layer = lm.spec.n_layers if layer is None else int(layer)
+    if not 0 <= layer <= lm.spec.n_layers:
+        raise InputError(f"layer {layer} outside 0..{lm.spec.n_layers} of {lm.spec.name}")
+    sentences = data.sts_benchmark_sentences(pairs)
+    index = {t: i for i, t in enumerate(sentences)}
+    x = sentence_states(lm, sentences, setting, s).states[:, layer]
+    a = x[[index[p.sentence1] for p in pairs]]
+    b = x[[index[p.sentence2] for p in pairs]]
+    df = pd.DataFrame(
+        {
+            "genre": [p.genre for p in pairs],
+            "sentence1": [p.sentence1 for p in pairs],
+            "sentence2": [p.sentence2 for p in pairs],
+            "gold": [p.score for p in pairs],
+            "cosine": geometry.cosine_rows(a, b),
+        }
+    )
+    df["rank_gap"] = df["gold"].rank(pct=True) - df["cosine"].rank(pct=True)
+    return df

@@ -18,11 +18,13 @@ from ..extract.requests import WORD_SETTINGS, Request, clean_texts, unique, word
 from ..models.spec import LoadedModel
 from ..stats.correlation import Score
 from ..stats.scores import valnorm_scores, word_similarity_scores
-from .common import MeasureOptions, as_settings, extract_states, per_layer
+from .common import MeasureOptions, as_settings, check_settings, extract_states, per_layer
 
 #: The five word tasks of Table 1, the four word-similarity benchmarks (Spearman) then
 #: ValNorm (Pearson).
 WORD_TASKS = (*data.WORD_SIMILARITY_TASKS, "valnorm")
+#: Which subtoken represents a word the tokenizer splits (the paper reads the ``last``).
+SUBTOKENS = ("last", "first")
 
 
 def word_states(
@@ -169,6 +171,80 @@ def word_task_scores(
                 )
 
             rows += per_layer(lm, ex, measure, setting=setting, task=task)
+    df = pd.DataFrame(rows)
+    df["leading_space"] = leading_space
+    return df
+
+
+def subtoken_requests(
+    lm: LoadedModel,
+    words: Sequence[str],
+    setting: str,
+    *,
+    subtoken: str = "last",
+    leading_space: bool = False,
+) -> list[Request]:
+    """One request per word in a Table 1 setting, reading its ``last`` or ``first`` subtoken.
+
+    ``last`` is the paper's rule and gives
+    :func:`~layerwise.extract.requests.word_requests` unchanged. ``first`` reads the word's
+    first subtoken instead: position 0 in the ``bare`` setting, the position after the open
+    token in ``wrapped``. A word the tokenizer keeps whole has one subtoken, read by both
+    rules. The ``eos`` setting reads the closing token, so only ``last`` is accepted there;
+    an unknown setting or subtoken is an :class:`~layerwise.errors.InputError`.
+    """
+    check_settings([subtoken], SUBTOKENS, "subtoken")
+    if setting == "eos" and subtoken != "last":
+        raise InputError("the eos setting reads the closing token: choose subtoken='last'")
+    reqs = word_requests(lm, words, setting, leading_space=leading_space)
+    if subtoken == "last":
+        return reqs
+    first = 1 if setting == "wrapped" else 0
+    return [Request(r.ids, ((first, first + 1),)) for r in reqs]
+
+
+def word_pair_scores(
+    lm: LoadedModel,
+    pairs: Sequence[data.WordPair],
+    s: MeasureOptions | None = None,
+    *,
+    setting: str = "wrapped",
+    subtoken: str = "last",
+    leading_space: bool = False,
+    task: str = "pairs",
+) -> pd.DataFrame:
+    """Per-layer Spearman's rho between word-pair cosines and ratings, for any list of pairs.
+
+    The estimator of chapter 4's similarity tasks on pairs the caller chooses: a data set
+    that does not ship with the package, or a part of one. Only the words of ``pairs``
+    are extracted (each distinct word once); ``subtoken`` picks the subtoken that
+    represents a word split into several (:func:`subtoken_requests`). Returns one row per
+    layer, plus the top layer in the other final-norm convention: ``model``, ``layer``,
+    ``top``, ``setting``, ``subtoken``, ``task`` (the label given), ``value``, and the 95%
+    bootstrap interval over pairs ``low``, ``high`` with ``n`` pairs. Fewer than three pairs
+    is an :class:`~layerwise.errors.InputError`.
+    """
+    s = MeasureOptions() if s is None else s
+    pairs = list(pairs)
+    if len(pairs) < 3:
+        raise InputError(f"word_pair_scores needs at least 3 pairs, got {len(pairs)}")
+    first = clean_texts([p.word1 for p in pairs], "word")
+    second = clean_texts([p.word2 for p in pairs], "word")
+    distinct = unique(first + second)
+    row = {w: i for i, w in enumerate(distinct)}
+    reqs = subtoken_requests(lm, distinct, setting, subtoken=subtoken, leading_space=leading_space)
+    label = f"word pairs {setting} subtoken={subtoken} space={leading_space}"
+    ex = extract_states(lm, reqs, label, s)
+    a, b = ex.take([row[w] for w in first]), ex.take([row[w] for w in second])
+    human = np.array([p.score for p in pairs])
+    rng = s.rng(150)
+
+    def measure(view):
+        return word_similarity_scores(
+            view(a), view(b), human, rng=rng, n_resamples=s.n_resamples, memo=s.memo
+        )
+
+    rows = per_layer(lm, ex, measure, setting=setting, subtoken=subtoken, task=task)
     df = pd.DataFrame(rows)
     df["leading_space"] = leading_space
     return df

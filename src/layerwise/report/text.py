@@ -102,6 +102,34 @@ def top_conventions(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def top_in_other_convention(df: pd.DataFrame) -> pd.DataFrame:
+    """The native rows of a tidy table, each model's top layer read in the other
+    final-norm convention (methodology note 7).
+
+    ``df`` has the columns ``layer``, ``top`` and ``value`` (and ``low``, ``high`` when it
+    holds intervals), like every table of chapters 3-5. A native row that has a row in the
+    other convention (the same values in every column but ``top``, ``value``, ``low`` and
+    ``high``) takes that row's values; rows of models without a final layer norm stay as
+    they are, and the rows of the other convention are dropped. The result reads like the
+    table itself, so :func:`~layerwise.report.table1.claim_checks` can re-check the paper's
+    claims with every top layer in the other convention (chapter 6).
+    """
+    values = [c for c in ("value", "low", "high") if c in df.columns]
+    keys = [c for c in df.columns if c not in {"top", *values}]
+    native = df["top"] == "native"
+    alt = df[~native]
+    out = df[native].copy()
+    if alt.empty:
+        return out.reset_index(drop=True)
+    if alt.duplicated(keys).any():
+        raise ValueError("two rows of the other convention share their key columns")
+    lookup = alt.set_index(keys)[values]
+    where = pd.MultiIndex.from_frame(out[keys])
+    hit = where.isin(lookup.index)
+    out.loc[hit, values] = lookup.loc[where[hit]].to_numpy()
+    return out.reset_index(drop=True)
+
+
 def layerwise_gap(df: pd.DataFrame, a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:
     """Per-layer values of selection ``a`` and of selection ``b`` read at the same
     relative depth (:func:`at_relative_depth`), and the gap ``a - b``.
