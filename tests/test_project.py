@@ -44,6 +44,8 @@ def test_lock_pins_every_runtime_dependency():
         "matplotlib",
         "pandas",
         "tqdm",
+        "dask",
+        "distributed",
     ):
         assert name in lock, name
 
