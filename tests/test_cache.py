@@ -175,7 +175,7 @@ def test_changed_array_with_stale_checksum_is_rejected(cache):
     path = cache.save(KEY, _toy())
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    arrays["states"] = arrays["states"] + 1.0
+    arrays["layers"] = arrays["layers"] + 1.0
     np.savez(path, **arrays)
     _assert_rejected_then_recomputed(cache, path)
 
@@ -244,11 +244,11 @@ def test_failed_write_leaves_nothing_behind(cache, monkeypatch):
     cache.save(KEY, _toy())
     good = cache.path(KEY).read_bytes()
 
-    def partial_savez(handle, **arrays):
+    def partial_write(handle, key, result):
         handle.write(b"PK\x03\x04 partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_cache.np, "savez", partial_savez)
+    monkeypatch.setattr(store_cache, "_write_arrays", partial_write)
     with pytest.raises(CacheError, match="disk full"):
         cache.save(KEY, _toy(with_alt=False))
     # the previous entry is intact and no temporary file is left
@@ -274,7 +274,7 @@ def test_corrupted_zip_version_field_is_rejected(cache):
 def test_meta_that_is_not_a_json_object_is_rejected(cache):
     path = cache.path(KEY)
     path.parent.mkdir(parents=True)
-    np.savez(path, meta=np.array("[1, 2]"), states=np.zeros((1, 2, 3), dtype=np.float32))
+    np.savez(path, meta=np.array("[1, 2]"), layers=np.zeros((1, 2, 3), dtype=np.float32))
     assert cache.load(KEY) is None
     assert not path.exists()
 
@@ -325,3 +325,51 @@ def test_a_warm_run_tokenizes_but_never_loads_weights(tmp_path):
     second = word_states(warm, ["cat", "dog"], ["wrapped", "eos"], s)
     assert not warm.weights_loaded
     np.testing.assert_array_equal(first["eos"].states, second["eos"].states)
+
+
+# ---------------------------------------------------------------------------------------------
+# states on disk, one layer at a time (issue 17)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_entry_is_layer_major_and_read_one_layer_at_a_time(cache, monkeypatch):
+    """An entry holds the states layer-major (``layers`` [n_states, n, d]): a hit reads
+    each layer by itself from the file (equal to the saved states), and reads them all
+    only when ``states`` is asked for."""
+    toy = _toy()
+    path = cache.save(KEY, toy)
+    with np.load(path, allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["layers"], np.moveaxis(toy.states, 1, 0))
+    got = cache.load(KEY, expect=(5, 3, 8), alt=True)
+    assert got.on_disk and got.file == path and got.shape == (5, 3, 8)
+    reads: list[int] = []
+    real = np.fromfile
+
+    def counting(handle, dtype, count):
+        reads.append(count)
+        return real(handle, dtype=dtype, count=count)
+
+    monkeypatch.setattr(np, "fromfile", counting)
+    for k in range(3):
+        np.testing.assert_array_equal(got.layer(k), toy.states[:, k])
+    assert reads == [5 * 8] * 3  # one layer's floats per read, never the whole array
+    np.testing.assert_array_equal(got.states, toy.states)
+    np.testing.assert_array_equal(got.top_alt, toy.top_alt)
+
+
+def test_extraction_spills_to_disk_and_equals_the_in_memory_result(tmp_path, tiny_gpt2):
+    """``extract(..., spill=folder)`` writes the states layer-major to a temporary there as
+    the batches come: the same numbers as in memory; through the cache the spill becomes
+    the entry and is removed."""
+    requests = word_requests(tiny_gpt2, ["cat", "dog", "house", "river", "sky"], "wrapped")
+    memory = extract(tiny_gpt2, requests, batch_size=2)
+    spilled = extract(tiny_gpt2, requests, batch_size=2, spill=tmp_path)
+    assert spilled.on_disk and spilled.file.parent == tmp_path
+    assert spilled.file.name.startswith(".layerwise-states-")
+    np.testing.assert_array_equal(spilled.states, memory.states)
+    np.testing.assert_array_equal(spilled.top_alt, memory.top_alt)
+    cache = Cache(tmp_path / "c")
+    got = cached_extract(tiny_gpt2, requests, label="t", cache=cache, batch_size=2)
+    assert got.on_disk and got.file == cache.path(cache_key(tiny_gpt2, requests, "t"))
+    assert not [p for p in cache.root.iterdir() if p.name.startswith(".layerwise-")]
+    np.testing.assert_array_equal(got.states, memory.states)

@@ -195,8 +195,10 @@ def test_compare_rejects_duplicate_and_empty_sources(tmp_path):
 
 
 def test_compare_tables_warm_loads_no_states(two_states, tiny_gpt2, tiny_clip, monkeypatch):
-    """The four tables are cached: a warm call loads no states and returns the same frames,
-    another model order is a miss. And the cached numbers are the measurements: the raw
+    """The four tables are cached: a warm call loads no states and returns the same frames;
+    another model order misses the tables but reads each model's cached share of them
+    (still no states), so its per-model tables are the same rows in the new order. And the
+    cached numbers are the measurements: the raw
     postprocessing scores of RG65 and STS-B at every layer, and the paired table's raw
     scores, layers and differences, equal scipy's Spearman of numpy cosines computed here."""
     states, s = two_states  # the states are in this cache already; no table is
@@ -207,11 +209,22 @@ def test_compare_tables_warm_loads_no_states(two_states, tiny_gpt2, tiny_clip, m
         raise AssertionError("a warm run must not load states")
 
     monkeypatch.setattr(measure_multi, "load_states", no_states)
+    monkeypatch.setattr(measure_multi, "gather_states", no_states)
     warm = measure_multi.compare_tables([tiny_gpt2, tiny_clip], s)
     for name in measure_multi.COMPARE_TABLES:
         pd.testing.assert_frame_equal(warm[name], cold[name], check_dtype=False)
-    with pytest.raises(AssertionError, match="must not load states"):
-        measure_multi.compare_tables([tiny_clip, tiny_gpt2], s)  # another model order: a miss
+    misses = s.cache.counts["tables"]["computed"]
+    swapped = measure_multi.compare_tables([tiny_clip, tiny_gpt2], s)  # another model order
+    assert s.cache.counts["tables"]["computed"] == misses + 4  # the four tables: a miss
+    for name in ("isotropy", "rogue_dimensions", "postprocessing"):
+        a, b = (cold[name][cold[name]["model"] == ms.name] for ms in states)
+        want = pd.concat([b, a], ignore_index=True)
+        pd.testing.assert_frame_equal(swapped[name], want, check_dtype=False)
+    flipped = swapped["paired_differences"]
+    assert (flipped["model_a"] == states[1].name).all()
+    np.testing.assert_allclose(
+        flipped["difference"], -cold["paired_differences"]["difference"], atol=1e-12
+    )
 
     post, paired = warm["postprocessing"], warm["paired_differences"]
     rho = {(ms.name, t): _plain_task_scores(ms, t) for ms in states for t in ("rg65", "stsb")}

@@ -46,6 +46,8 @@ def test_lock_pins_every_runtime_dependency():
         "tqdm",
         "sphinx-exercise",
         "jupyterlab-myst",
+        "dask",
+        "distributed",
     ):
         assert name in lock, name
 

@@ -43,7 +43,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", default="full", choices=["full", "reduced"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "float16", "bfloat16"],
+        help="auto: bfloat16 on a GPU that runs it, else float32",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument(
         "--cache-dir",
@@ -133,19 +138,72 @@ def _compare_parser(sub) -> None:
         help="isotropy, rogue dimensions, postprocessing and paired "
         "differences for N models (hub ids, folders, package:, tiny:)",
     )
-    cmp.add_argument("models", nargs="+", help="model sources, e.g. tiny:gpt2 tiny:clip")
+    cmp.add_argument(
+        "models",
+        nargs="+",
+        help="model sources, e.g. tiny:gpt2 tiny:clip, each optionally at a hub revision: "
+        "EleutherAI/pythia-160m@step3000",
+    )
     _common(cmp)
     cmp.add_argument("--out", required=True, help="folder for the tables")
     cmp.add_argument("--n-cwe", type=int, default=None, help="CWE sample size (default: scale's)")
     cmp.add_argument("--n-resamples", type=int, default=None, help="bootstrap resamples")
+    where = cmp.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="run the models on a local Dask cluster of N processes (default: one after another)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the models on an existing Dask cluster (tcp://host:8786; dask-jobqueue "
+        "reaches Slurm/PBS); its workers must share the cache folder",
+    )
+    cmp.add_argument(
+        "--device-map",
+        default=None,
+        choices=["auto", "balanced", "balanced_low_0", "sequential"],
+        help="spread a model larger than one device over the GPUs, the CPU and disk (accelerate)",
+    )
+    cmp.add_argument(
+        "--max-memory",
+        type=_max_memory,
+        default=None,
+        metavar="DEV=SIZE,...",
+        help="memory per device for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB",
+    )
+    cmp.add_argument("--offload-folder", default=None, help="where --device-map offloads to disk")
+
+
+def _max_memory(text: str) -> dict[str, str]:
+    out = {}
+    for item in text.split(","):
+        dev, sep, size = item.strip().partition("=")
+        if not sep or not dev or not size:
+            raise argparse.ArgumentTypeError(
+                f"expected DEVICE=SIZE pairs separated by commas (0=70GiB,cpu=200GiB), got {text!r}"
+            )
+        out[dev] = size
+    return out
 
 
 def _compare(args: argparse.Namespace) -> int:
     from .pipeline.compare import run_compare
 
     # the profile is unused by compare: the models are named on the command line
-    cfg = _run_config(args, profile="tiny", n_cwe=args.n_cwe, n_resamples=args.n_resamples)
-    run_compare(args.models, cfg, args.out)
+    cfg = _run_config(
+        args,
+        profile="tiny",
+        n_cwe=args.n_cwe,
+        n_resamples=args.n_resamples,
+        device_map=args.device_map,
+        max_memory=args.max_memory,
+        offload_folder=args.offload_folder,
+    )
+    run_compare(args.models, cfg, args.out, workers=args.workers, scheduler=args.scheduler)
     return 0
 
 

@@ -25,38 +25,162 @@ How (chapter 2, ``notebooks/02_extraction``):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError, ModelLoadError
+from ..files import temp_name
 from ..models.spec import LoadedModel
 from .requests import Request
 
 
-@dataclass
+class RawLayers:
+    """Hidden states kept layer-major on disk: float32 ``[n_states, n, d]`` (little-endian,
+    C order) from byte ``offset`` of the file ``path``, read one layer at a time, so a
+    measurement holds one layer's ``[n, d]`` in memory, never ``[n, n_states, d]``.
+
+    The file is read with plain reads (no memory map, whose touched pages would count as
+    the process's memory). Raises :class:`OSError` when the file is gone or short.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], offset: int, shape: tuple[int, int, int]):
+        self.path = Path(path)
+        self.offset = int(offset)
+        self.shape = tuple(int(s) for s in shape)  # (n, n_states, d)
+
+    def layer(self, k: int) -> np.ndarray:
+        """Layer ``k`` (0 = embeddings) as a new float32 array ``[n, d]``."""
+        n, n_states, d = self.shape
+        if not 0 <= int(k) < n_states:
+            raise IndexError(f"layer {k} of {n_states} states")
+        count = n * d
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset + int(k) * count * 4)
+            out = np.fromfile(handle, dtype="<f4", count=count)
+        if out.size != count:
+            raise OSError(f"{self.path} is shorter than its {n_states} layers of {n} x {d}")
+        return out.astype(np.float32, copy=False).reshape(n, d)
+
+
 class Extracted:
     """Hidden states at the requested reads.
 
     ``states``: ``[n_reads, n_states, d]`` float32, layer 0 = embedding output;
     ``top_alt``: ``[n_reads, d]``, the top layer in the other final-norm
     convention (``None`` when the model has no final norm).
+
+    The states are held in memory, or on disk (``layers``, a :class:`RawLayers`: a cache
+    entry, or extraction's spill file); then :meth:`layer` reads one layer at a time and
+    ``states`` reads them all into memory on first use (the same numbers either way).
     """
 
-    states: np.ndarray
-    top_alt: np.ndarray | None
+    def __init__(
+        self,
+        states: np.ndarray | None = None,
+        top_alt: np.ndarray | None = None,
+        *,
+        layers: RawLayers | None = None,
+    ) -> None:
+        if (states is None) == (layers is None):
+            raise InputError("Extracted needs the states in memory or on disk (one of them)")
+        self._states = states
+        self._layers = layers
+        self.top_alt = top_alt
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_reads, n_states, d)``, without reading the states."""
+        if self._states is not None:
+            return tuple(self._states.shape)  # type: ignore[return-value]
+        return self._layers.shape  # type: ignore[union-attr]
+
+    @property
+    def n_states(self) -> int:
+        return self.shape[1]
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the states are read from disk layer by layer (not yet all in memory)."""
+        return self._states is None
+
+    @property
+    def file(self) -> Path | None:
+        """The file the states are read from (None: in memory)."""
+        return None if self._layers is None else self._layers.path
+
+    @property
+    def states(self) -> np.ndarray:
+        """All layers ``[n_reads, n_states, d]`` (read from disk on first use, then kept)."""
+        if self._states is None:
+            n, n_states, d = self.shape
+            out = np.empty((n, n_states, d), dtype=np.float32)
+            for k in range(n_states):
+                out[:, k] = self._layers.layer(k)  # type: ignore[union-attr]
+            self._states = out
+        return self._states
+
+    def layer(self, k: int) -> np.ndarray:
+        """Layer ``k``'s states ``[n_reads, d]``; from disk, only that layer is read."""
+        if self._states is not None:
+            return self._states[:, k]
+        return self._layers.layer(k)  # type: ignore[union-attr]
 
     def __len__(self) -> int:
-        return len(self.states)
+        return self.shape[0]
 
     def take(self, index: np.ndarray | slice | Sequence[int]) -> Extracted:
+        """The reads at ``index``, in memory."""
         alt = None if self.top_alt is None else self.top_alt[index]
         return Extracted(self.states[index], alt)
+
+
+class _Sink:
+    """Where extraction puts each batch's states: an in-memory ``[n, n_states, d]`` array,
+    or (``spill`` a folder) a layer-major file there, written row by row with ``pwrite`` so
+    the process never holds more than one batch's states."""
+
+    def __init__(self, shape: tuple[int, int, int], spill: Path | None) -> None:
+        self.shape = shape
+        self.path: Path | None = None
+        if spill is None:
+            self.array: np.ndarray | None = np.empty(shape, dtype=np.float32)
+            return
+        self.array = None
+        spill.mkdir(parents=True, exist_ok=True)
+        prefix, suffix = temp_name("states-")
+        fd, name = tempfile.mkstemp(dir=spill, prefix=prefix, suffix=suffix)
+        self.fd, self.path = fd, Path(name)
+        os.ftruncate(fd, int(np.prod(shape)) * 4)
+
+    def write(self, dest: np.ndarray, layer: int, values: np.ndarray) -> None:
+        """``values[i]`` (``[d]``) is read ``dest[i]``'s state at ``layer``."""
+        if self.array is not None:
+            self.array[dest, layer] = values
+            return
+        n, _, d = self.shape
+        rows = np.ascontiguousarray(values, dtype="<f4")
+        for i, row in zip(dest, rows, strict=True):
+            os.pwrite(self.fd, row.data, (int(layer) * n + int(i)) * d * 4)
+
+    def result(self, top_alt: np.ndarray | None) -> Extracted:
+        if self.array is not None:
+            return Extracted(self.array, top_alt)
+        os.close(self.fd)
+        return Extracted(top_alt=top_alt, layers=RawLayers(self.path, 0, self.shape))
+
+    def discard(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.path.unlink(missing_ok=True)
 
 
 #: Padded tokens per batch (``batch_size`` caps the inputs too). On a CPU, small batches
@@ -95,13 +219,19 @@ def extract(
     max_tokens: int | None = None,
     progress: bool | None = None,
     desc: str = "extracting",
+    spill: str | os.PathLike[str] | None = None,
 ) -> Extracted:
     """Run ``requests`` through the model in length-sorted, right-padded batches.
 
     Returns the mean hidden state over each read span at every layer, in the
     order of ``requests`` and, within a request, of its reads. ``max_tokens`` caps
     the padded tokens of a batch (default: :func:`default_max_tokens` of the model's
-    device).
+    device, the same budget on a GPU whatever the dtype). ``spill``: a folder where the
+    states are written layer-major as they come (a temporary of the package's, which the
+    caller moves or removes), so host memory holds one batch's states, not all of them;
+    the result then reads them from there (:class:`RawLayers`). Raises
+    :class:`~layerwise.errors.InputError` for no requests, a bad batch size or an input
+    longer than the window, :class:`~layerwise.errors.ModelLoadError` for non-finite states.
     """
     if not requests:
         raise InputError("nothing to extract: no requests")
@@ -118,7 +248,7 @@ def extract(
     n_reads = np.array([len(r.reads) for r in requests])
     first_read = np.concatenate([[0], np.cumsum(n_reads)[:-1]])
     total = int(n_reads.sum())
-    states = np.empty((total, spec.n_states, spec.hidden_size), dtype=np.float32)
+    sink = _Sink((total, spec.n_states, spec.hidden_size), Path(spill) if spill else None)
     top_alt = (
         np.empty((total, spec.hidden_size), dtype=np.float32)
         if spec.top_state != "no_final_norm"
@@ -137,6 +267,7 @@ def extract(
     # an explicit disable= overrides tqdm's own TQDM_DISABLE default: honour it here (the
     # book's kernels set it, since a saved widget bar would load a CDN script)
     show = show and os.environ.get("TQDM_DISABLE", "") in ("", "0", "false", "False")
+    done = False
     try:
         with torch.inference_mode():
             for batch in tqdm(batches, desc=desc, disable=not show, unit="batch"):
@@ -146,15 +277,19 @@ def extract(
                 hidden = out.hidden_states
                 if len(hidden) != spec.n_states:
                     raise RuntimeError(f"{spec.name} returned {len(hidden)} hidden states")
-                for layer, h in enumerate(hidden):
-                    states[dest, layer] = _gather(h, rows, spans)
+                block = np.stack([_gather(h, rows, spans) for h in hidden], axis=1)
                 if top_alt is not None:
                     top_alt[dest] = _gather(captured[want], rows, spans)
-                check_finite(lm, requests, batch, rows, states[dest], top_alt, dest)
+                check_finite(lm, requests, batch, rows, block, top_alt, dest)
+                for layer in range(spec.n_states):
+                    sink.write(dest, layer, block[:, layer])
+        done = True
     finally:
         if handle is not None:
             handle.remove()
-    return Extracted(states, top_alt)
+        if not done:
+            sink.discard()
+    return sink.result(top_alt)
 
 
 def check_finite(

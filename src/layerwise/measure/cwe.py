@@ -21,7 +21,7 @@ from ..models.tokenizers import CLIP_WINDOW, clip_token_counts
 from ..stats import geometry
 from ..store.cached import cached_value
 from ..store.keys import model_identity, texts_digest
-from .common import MeasureOptions, as_settings, extract_states, per_layer
+from .common import NATIVE, MeasureOptions, as_settings, extract_states, per_layer
 
 
 def real_token_counts(
@@ -139,10 +139,28 @@ CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
 def cwe_geometry(
     ex: Extracted, lm: LoadedModel, measures: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2)."""
+    """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2).
+
+    Layer by layer: every measure of a layer's ``[n, d]`` states, then the next layer, so
+    states read from the cache (:meth:`~layerwise.extract.batched.Extracted.layer`) are
+    in memory one layer at a time (peak host memory grows with ``n x d``, not with the
+    number of layers). One row per measure and layer, plus the top layer in the other
+    final-norm convention, in the order of ``measures``.
+    """
     rows: list[dict] = []
     names = as_settings(measures, CWE_MEASURES, "CWE measure") if measures else CWE_MEASURES
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for k in range(ex.n_states):
+        x = ex.layer(k)
+        for name in names:
+            values[name].append(CWE_MEASURES[name](x))
+        del x
     for name in names:
         fn = CWE_MEASURES[name]
-        rows += per_layer(lm, ex, lambda view, fn=fn: fn(view(ex)), measure=name)
+        rows += per_layer(
+            lm,
+            ex,
+            lambda view, name=name, fn=fn: values[name] if view is NATIVE else fn(view(ex)),
+            measure=name,
+        )
     return pd.DataFrame(rows)

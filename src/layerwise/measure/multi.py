@@ -28,7 +28,7 @@ from ..stats.paired import paired_difference
 from ..stats.postprocess import METHODS, Postprocessor
 from ..stats.scores import sc_weat_effect_sizes, sts_scores
 from ..store.cached import cached_value
-from ..store.keys import model_identity
+from ..store.keys import model_identity, texts_digest
 from .common import MeasureOptions
 from .cwe import cwe_sentences, cwe_states
 from .sentences import sentence_states
@@ -213,18 +213,27 @@ def postprocessing_table(
 # ------------------------------------------------------------------ section 4
 def _item_values(
     words: np.ndarray, sentences: dict[str, np.ndarray], task: str, setting: str
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Per-item values ``[n, L]`` (cosines or effect sizes), the human target, the method."""
+) -> np.ndarray:
+    """Per-item values ``[n, L]`` (cosines or effect sizes) of a task, in the order of
+    :func:`_task_target`'s target."""
     if task == "stsb":
         pairs, sindex = _sts_pairs()
         x = sentences[setting]
         a, b = x[[sindex[p.sentence1] for p in pairs]], x[[sindex[p.sentence2] for p in pairs]]
-        return geometry.cosine_rows(a, b), np.array([p.score for p in pairs]), "spearman"
+        return geometry.cosine_rows(a, b)
     items = task_items(task)
     arrays = [words[r] for r in items.rows]
     if items.method == "pearson":
-        return sc_weat_effect_sizes(*arrays), items.target, items.method
-    return geometry.cosine_rows(*arrays), items.target, items.method
+        return sc_weat_effect_sizes(*arrays)
+    return geometry.cosine_rows(*arrays)
+
+
+def _task_target(task: str) -> tuple[np.ndarray, str]:
+    """The human target ``[n]`` of a task and how it is correlated (``spearman``/``pearson``)."""
+    if task == "stsb":
+        return np.array([p.score for p in data.load_sts_benchmark()]), "spearman"
+    items = task_items(task)
+    return items.target, items.method
 
 
 def _choose(scores: np.ndarray, choice: str) -> int:
@@ -233,33 +242,46 @@ def _choose(scores: np.ndarray, choice: str) -> int:
     return len(scores) - 1 if choice == "top" or best is None else best
 
 
-def paired_table(
-    states: Sequence[ModelStates],
+def _paired_tasks(sentence_setting: str) -> list[tuple[str, str]]:
+    return [(t, WORD_SETTING) for t in WORD_TASKS] + [("stsb", sentence_setting)]
+
+
+def paired_values(
+    ms: ModelStates, methods: Sequence[str] = ("raw", "abtt"), sentence_setting: str = "eos"
+) -> dict[str, dict[str, np.ndarray]]:
+    """One model's share of :func:`paired_table`: method -> task -> per-item values
+    ``[n_items, L+1]`` (cosines, or effect sizes for ValNorm) after that postprocessing,
+    fitted on the model's CWE sample (raw states need no fit)."""
+    pp = Postprocessor.fit(ms.cwe) if set(methods) - {"raw"} else None
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for method in methods:
+        words, x = ms.words, ms.sentences[sentence_setting]
+        if method != "raw":
+            words, x = pp.transform(words, method), pp.transform(x, method)
+        sent = {sentence_setting: x}
+        out[method] = {
+            task: _item_values(words, sent, task, setting)
+            for task, setting in _paired_tasks(sentence_setting)
+        }
+    return out
+
+
+def paired_rows(
+    values: Sequence[tuple[str, dict[str, dict[str, np.ndarray]]]],
     s: MeasureOptions,
     methods: Sequence[str] = ("raw", "abtt"),
     sentence_setting: str = "eos",
 ) -> pd.DataFrame:
-    """For every pair of models (A listed before B), task and layer choice (best, top):
-    score(A) - score(B) with a paired bootstrap 95% CI, under each postprocessing."""
-    tasks = [(t, WORD_SETTING) for t in WORD_TASKS] + [("stsb", sentence_setting)]
-    values: dict[tuple[str, str], dict] = {}
-    for ms in states:
-        # raw states need no fit (chapter 6 asks for raw only)
-        pp = Postprocessor.fit(ms.cwe) if set(methods) - {"raw"} else None
-        for method in methods:
-            words, x = ms.words, ms.sentences[sentence_setting]
-            if method != "raw":
-                words, x = pp.transform(words, method), pp.transform(x, method)
-            sent = {sentence_setting: x}
-            values[(ms.name, method)] = {
-                task: _item_values(words, sent, task, setting) for task, setting in tasks
-            }
+    """The paired table from each model's :func:`paired_values`, given as ``(name, values)``
+    in the models' order: every pair (A listed before B), method, task and layer choice."""
+    tasks = _paired_tasks(sentence_setting)
+    targets = {task: _task_target(task) for task, _ in tasks}
     rows: list[dict] = []
-    for a, b in combinations(states, 2):
+    for (name_a, va), (name_b, vb) in combinations(values, 2):
         for method in methods:
             for t, (task, setting) in enumerate(tasks):
-                xa, target, how = values[(a.name, method)][task]
-                xb = values[(b.name, method)][task][0]
+                xa, xb = va[method][task], vb[method][task]
+                target, how = targets[task]
                 score_a = STATISTICS[how](xa.T, target)
                 score_b = STATISTICS[how](xb.T, target)
                 for choice in ("best", "top"):
@@ -278,8 +300,8 @@ def paired_table(
                         )
                     rows.append(
                         {
-                            "model_a": a.name,
-                            "model_b": b.name,
+                            "model_a": name_a,
+                            "model_b": name_b,
                             "method": method,
                             "task": task,
                             "setting": setting,
@@ -297,34 +319,126 @@ def paired_table(
     return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
+def paired_table(
+    states: Sequence[ModelStates],
+    s: MeasureOptions,
+    methods: Sequence[str] = ("raw", "abtt"),
+    sentence_setting: str = "eos",
+) -> pd.DataFrame:
+    """For every pair of models (A listed before B), task and layer choice (best, top):
+    score(A) - score(B) with a paired bootstrap 95% CI, under each postprocessing."""
+    values = [(ms.name, paired_values(ms, methods, sentence_setting)) for ms in states]
+    return paired_rows(values, s, methods, sentence_setting)
+
+
 # ------------------------------------------------------------------ all of it
+@dataclass
+class ModelParts:
+    """One model's share of the four tables of :data:`COMPARE_TABLES`: its rows of the
+    isotropy, rogue-dimension and postprocessing tables, and its per-item values for the
+    paired table (:func:`paired_values`). A sweep computes one per model, anywhere (a worker
+    of a cluster), and :func:`assemble` joins them into the tables of the models together."""
+
+    name: str
+    isotropy: pd.DataFrame
+    rogue_dimensions: pd.DataFrame
+    postprocessing: pd.DataFrame
+    paired: dict[str, dict[str, np.ndarray]]
+
+
+def _part_params(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> dict:
+    return {
+        "model": model_identity(lm),
+        "sentences": texts_digest(sentences),
+        "params": {"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples},
+    }
+
+
+def model_parts(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> ModelParts:
+    """``lm``'s :class:`ModelParts` over the CWE sentence set ``sentences``, each part kept
+    in ``s.cache`` (keyed by the model's identity, the sentences, the sample sizes and the
+    package's code): a model whose parts are cached reads no states and no weights, so an
+    interrupted sweep resumes where it stopped."""
+    key = _part_params(lm, sentences, s)
+    held: list[ModelStates] = []
+
+    def states() -> list[ModelStates]:
+        if not held:
+            held.append(gather_states(lm, sentences, s))
+        return held
+
+    def table(name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        return cached_value(s.cache, f"compare part {name}", build, table=True, **key)
+
+    iso = table("isotropy", lambda: isotropy_table(states(), s))
+    rogue = table("rogue_dimensions", lambda: rogue_table(states()))
+    post = table("postprocessing", lambda: postprocessing_table(states(), s))
+    encoded = cached_value(
+        s.cache,
+        "compare part paired values",
+        lambda: {
+            method: {task: v.tolist() for task, v in tasks.items()}
+            for method, tasks in paired_values(states()[0]).items()
+        },
+        **key,
+    )
+    paired = {
+        method: {task: np.asarray(v, dtype=np.float64) for task, v in tasks.items()}
+        for method, tasks in encoded.items()
+    }
+    return ModelParts(lm.spec.name, iso, rogue, post, paired)
+
+
+def assemble(parts: Sequence[ModelParts], s: MeasureOptions) -> dict[str, pd.DataFrame]:
+    """The four tables of :data:`COMPARE_TABLES` from the models' parts, in their order:
+    the same rows, in the same order, as the models measured together."""
+
+    def joined(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+
+    return {
+        "isotropy": joined("isotropy"),
+        "rogue_dimensions": joined("rogue_dimensions"),
+        "postprocessing": joined("postprocessing"),
+        "paired_differences": paired_rows([(p.name, p.paired) for p in parts], s),
+    }
+
+
 def compare_tables(
-    models: Sequence[LoadedModel], s: MeasureOptions, log: Callable[[str], None] | None = None
+    models: Sequence[LoadedModel],
+    s: MeasureOptions,
+    log: Callable[[str], None] | None = None,
+    parts: Sequence[ModelParts] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The four tidy tables of :data:`COMPARE_TABLES` for N >= 1 models (paired needs N >= 2).
 
-    Each table is cached like the reproduction's; the models' states
-    (:func:`load_states`) are read only when a table is not, so a warm run loads none.
+    Each table is cached like the reproduction's, and so is each model's share of them
+    (:func:`model_parts`); the models' states are read only when neither is, so a warm run
+    loads none. ``parts``: the models' :class:`ModelParts`, already computed (by the workers
+    of a sweep), in the order of ``models``.
     """
-    loaded: list[list[ModelStates]] = []
+    held: list[dict[str, pd.DataFrame]] = []
 
-    def states() -> list[ModelStates]:
-        if not loaded:
-            loaded.append(load_states(models, s))
-        return loaded[0]
+    def tables() -> dict[str, pd.DataFrame]:
+        if not held:
+            got = parts
+            if got is None:
+                sentences = cwe_sentences(list(models), s)
+                got = [model_parts(lm, sentences, s) for lm in models]
+            held.append(assemble(got, s))
+        return held[0]
 
-    builders = {
-        "isotropy": lambda: isotropy_table(states(), s),
-        "rogue_dimensions": lambda: rogue_table(states()),
-        "postprocessing": lambda: postprocessing_table(states(), s),
-        "paired_differences": lambda: paired_table(states(), s),
-    }
     out = {}
     ids = [model_identity(lm) for lm in models]
     params = {"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples}
-    for name, build in builders.items():
+    for name in COMPARE_TABLES:
         out[name] = cached_value(
-            s.cache, f"compare {name}", build, table=True, models=ids, params=params
+            s.cache,
+            f"compare {name}",
+            lambda name=name: tables()[name],
+            table=True,
+            models=ids,
+            params=params,
         )
         if log:
             log(f"{name}: {len(out[name])} rows")

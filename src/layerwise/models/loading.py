@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import ModelLoadError
 from ..files import atomic_write_text
-from .device import DTYPES, check_device
+from .device import DTYPES, check_device, check_device_map, resolve_dtype
 from .fingerprint import DigestMemo, code_version, folder_digest
 from .probes import discover_spec, find_module
 from .sources import Origin, resolve_origin
@@ -92,22 +92,40 @@ def load_model(
     source: str,
     *,
     device: str = "auto",
-    dtype: str = "float32",
+    dtype: str = "auto",
     revision: str | None = None,
     log: Callable[[str], None] | None = None,
     cache_dir: str | Path | None = None,
     lazy: bool = False,
+    device_map: str | dict | None = None,
+    max_memory: dict | None = None,
+    offload_folder: str | Path | None = None,
 ) -> LoadedModel:
     """Load a tokenizer and base model from a hub id, folder, ``package:`` or ``tiny:`` source.
 
     Looks in the local cache first; when the model is neither cached nor reachable it
     fails within seconds with a :class:`~layerwise.errors.ModelLoadError` naming the
     remedies. It never substitutes another model and never runs a model's own code
-    (``trust_remote_code=False``). ``revision`` pins a hub commit, branch or tag.
-    With ``cache_dir`` the spec (and a converted GGUF tokenizer and weights) is kept there; with
-    ``lazy`` too, the weights are read only when first used (a cache miss).
+    (``trust_remote_code=False``). ``revision`` pins a hub commit, branch or tag; a source
+    may name one itself, ``HUB_ID@REVISION`` (:func:`~.sources.split_revision`).
+    ``dtype``: ``auto`` (bfloat16 on a GPU that runs it, else float32:
+    :func:`~.device.resolve_dtype`), ``float32``, ``float16`` or ``bfloat16``.
+    ``device_map`` (``"auto"`` or a dict; needs accelerate) spreads a model larger than one
+    device over the GPUs, the CPU (``max_memory``, e.g. ``{0: "70GiB", "cpu": "200GiB"}``)
+    and disk (``offload_folder``); inputs then go to ``device`` and accelerate moves each
+    layer's activations. With ``cache_dir`` the spec (and a converted GGUF tokenizer and
+    weights) is kept there; with ``lazy`` too, the weights are read only when first used
+    (a cache miss). Errors on bad input (:class:`~layerwise.errors.InputError`) are raised
+    before any file is read.
     """
+    check_device_map(device_map, max_memory)
     device = check_device(device, dtype)
+    dtype = resolve_dtype(dtype, device)
+    placement = (
+        {"device_map": device_map, "max_memory": max_memory, "offload_folder": offload_folder}
+        if device_map is not None
+        else None
+    )
     root = Path(cache_dir) if cache_dir is not None else None
     memo = DigestMemo(root / "models" / "digests.json" if root else None)
     with _timer() as elapsed:
@@ -118,9 +136,11 @@ def load_model(
 
         def weights() -> nn.Module:
             check_unchanged(origin, memo)  # the files read are the ones the keys name
-            model = load_weights(origin, tok, dtype, root / "models" if root else None)
+            model = load_weights(origin, tok, dtype, root / "models" if root else None, placement)
             check_unchanged(origin, memo)  # and they did not change while being read
-            return model.to(device=device, dtype=DTYPES[dtype]).eval()
+            if placement is None:  # accelerate placed (and will move) a mapped model
+                model = model.to(device=device, dtype=DTYPES[dtype])
+            return model.eval()
 
         spec = _read_spec(spec_path, device, origin) if (spec_path and lazy) else None
         if spec is not None:

@@ -100,12 +100,49 @@ def tiny_model(kind: str, tok: Any) -> nn.Module:
         return GPT2Model(config) if kind == "gpt2" else CLIPTextModel(config)
 
 
+def split_revision(source: str, revision: str | None = None) -> tuple[str, str | None]:
+    """``"EleutherAI/pythia-160m@step3000"`` -> ``("EleutherAI/pythia-160m", "step3000")``.
+
+    A hub id never contains ``@``, so the text after the last ``@`` of a source that is no
+    existing folder is a hub revision (commit, branch or tag; Pythia names its training
+    checkpoints ``step<N>``). ``revision``, when given too, must agree. Returns ``(source,
+    revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
+    Raises :class:`InputError` for an empty revision, two different revisions, or a
+    revision of a ``tiny:``/``package:`` source (those have none).
+    """
+    if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
+        return source, revision
+    base, _, rev = source.rpartition("@")
+    if not base or not rev.strip():
+        raise InputError(
+            f"cannot read the model source {source!r}: write HUB_ID@REVISION with a commit, "
+            "branch or tag after the @ (e.g. EleutherAI/pythia-160m@step3000)"
+        )
+    if base.startswith(("tiny:", "package:")):
+        raise InputError(
+            f"{source!r}: a {base.split(':')[0]}: model has no revisions; name it without @"
+        )
+    if revision is not None and revision != rev:
+        raise InputError(
+            f"{source!r} names revision {rev!r} but revision={revision!r} was also given; "
+            "give it once"
+        )
+    return base, rev
+
+
 def resolve_origin(
     source: str, revision: str | None = None, memo: DigestMemo | None = None
 ) -> Origin:
-    """Identify ``source`` without loading its weights (see :class:`Origin`)."""
+    """Identify ``source`` without loading its weights (see :class:`Origin`).
+
+    ``source`` may name a hub revision, ``HUB_ID@REVISION`` (:func:`split_revision`);
+    the origin keeps the text as given (so two revisions of one model get two display
+    names) and fingerprints the snapshot commit the revision resolves to.
+    """
     if not isinstance(source, str) or not source.strip():
         raise InputError(f"a model source must be a non-empty string, got {source!r}")
+    given = source
+    source, revision = split_revision(source, revision)
     if source.startswith("tiny:"):
         kind = source.split(":", 1)[1]
         if kind not in TINY_TOKENIZERS:
@@ -144,7 +181,8 @@ def resolve_origin(
     if revision is not None and not revision.strip():
         raise InputError("an empty revision was given; pass a commit, branch or tag, or None")
     snap = resolve_hub(source, revision)
-    return Origin(source, "hub", snap.name, f"hub:{source}@{snap.name}", snap)
+    # the fingerprint names the weights (the commit), however the revision was spelled
+    return Origin(given, "hub", snap.name, f"hub:{source}@{snap.name}", snap)
 
 
 def _check_hub_id(source: str) -> None:

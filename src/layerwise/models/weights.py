@@ -18,7 +18,7 @@ from typing import Any
 from safetensors import SafetensorError
 from torch import nn
 
-from ..errors import ModelLoadError
+from ..errors import InputError, ModelLoadError
 from ..files import atomic_folder
 from .device import DTYPES
 from .fingerprint import code_version
@@ -226,12 +226,29 @@ UNREADABLE_WEIGHTS = (
 )
 
 
-def load_weights(origin: Origin, tok: Any, dtype: str, cache_dir: Path | None) -> nn.Module:
+def load_weights(
+    origin: Origin,
+    tok: Any,
+    dtype: str,
+    cache_dir: Path | None,
+    placement: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The base model of ``origin`` in ``dtype``, on the CPU; with ``placement``
+    (``device_map``, ``max_memory``, ``offload_folder`` for ``from_pretrained``) its modules
+    are spread over the GPUs, the CPU and disk by accelerate as they are read, so a model
+    larger than one device never sits whole in one place. Raises :class:`ModelLoadError`
+    for unreadable weights, :class:`InputError` for a placement of a ``tiny:`` model."""
     from transformers import AutoConfig, AutoModel, CLIPTextModel
 
     if origin.kind == "tiny":
+        if placement:
+            raise InputError(
+                f"{origin.source} is built in memory, so it cannot be placed with device_map. "
+                "Remedy: save it with save_pretrained and load that folder."
+            )
         return tiny_model(origin.source.split(":", 1)[1], tok)
     kwargs: dict[str, Any] = {"dtype": DTYPES[dtype], "trust_remote_code": False}
+    kwargs |= {k: v for k, v in (placement or {}).items() if v is not None}
     try:
         if origin.gguf:
             saved = None

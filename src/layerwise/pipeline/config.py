@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import InputError, OutputError
 from ..files import temp_name
 from ..measure.common import MeasureOptions
-from ..models.device import check_device
+from ..models.device import check_device, check_device_map
 from ..models.loading import load_model
 from ..models.spec import LoadedModel
 from ..store.cache import Cache
@@ -59,7 +59,8 @@ class RunConfig:
     scale: str = "full"
     seed: int = 0
     device: str = "auto"
-    dtype: str = "float32"
+    #: "auto": bfloat16 on a GPU that runs it, else float32 (models.device.resolve_dtype)
+    dtype: str = "auto"
     batch_size: int = 64
     results_dir: str = "results"
     cache_dir: str | None = None
@@ -67,6 +68,11 @@ class RunConfig:
     n_resamples: int | None = None
     #: role -> hub revision (commit, branch or tag) to pin, e.g. {"causal": "607a30d..."}
     revisions: dict[str, str] = field(default_factory=dict)
+    #: accelerate's placement of a model larger than one device: "auto" spreads it over the
+    #: GPUs, the CPU (``max_memory``, e.g. {"0": "70GiB", "cpu": "100GiB"}) and disk
+    device_map: str | None = None
+    max_memory: dict[str, str] | None = None
+    offload_folder: str | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -89,6 +95,7 @@ class RunConfig:
         if unknown:
             raise InputError(f"revisions for unknown role(s) {unknown}; roles are {ROLES}")
         check_device(self.device, self.dtype)
+        check_device_map(self.device_map, self.max_memory)
         self.cache().check_readable()  # a warm read-only cache is fine; a miss checks writing
         if outputs:
             ensure_writable_folder(self.out_dir, "results folder (--out)")
@@ -118,6 +125,21 @@ class RunConfig:
             memo=BootstrapMemo(cache),
         )
 
+    def load_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~layerwise.models.loading.load_model` this run
+        sets: device, dtype, the placement of big models and the cache."""
+        memory = None
+        if self.max_memory:  # accelerate names GPUs by index
+            memory = {int(k) if str(k).isdigit() else k: v for k, v in self.max_memory.items()}
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "device_map": self.device_map,
+            "max_memory": memory,
+            "offload_folder": self.offload_folder,
+            "cache_dir": self.cache().root,
+        }
+
     def params(self) -> dict[str, Any]:
         return asdict(self) | {"concrete_profile": self.concrete_profile}
 
@@ -146,16 +168,13 @@ def load_profile(
     """
     cfg.validate(outputs=False)
     sources = resolve_profile(cfg.profile)
-    root = cfg.cache().root
     return {
         role: load_model(
             sources[role],
-            device=cfg.device,
-            dtype=cfg.dtype,
             revision=cfg.revisions.get(role),
             log=log,
-            cache_dir=root,
             lazy=True,
+            **cfg.load_options(),
         )
         for role in ROLES
     }

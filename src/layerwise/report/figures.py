@@ -11,6 +11,7 @@ last layers line up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -390,3 +391,78 @@ def plot_uniformity_alignment(iso: pd.DataFrame, sample: str):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ sweeps: a measure over training
+def revision_steps(models: Sequence[str]) -> dict[str, int]:
+    """Model name -> training step, for models that are revisions of one model named
+    ``NAME@REVISION`` (``pythia-160m@step3000`` -> 3000: the last run of digits of the
+    revision). Raises :class:`~layerwise.errors.InputError` when a name has no revision, the
+    names are not all of one model, or a revision holds no step number."""
+    from ..errors import InputError
+
+    steps: dict[str, int] = {}
+    bases = set()
+    for name in models:
+        base, at, rev = str(name).rpartition("@")
+        digits = re.findall(r"\d+", rev)
+        if not at or not digits:
+            raise InputError(
+                f"{name!r} is not NAME@REVISION with a step number in the revision; plotting "
+                "against the revision needs revisions of one model (e.g. "
+                "EleutherAI/pythia-160m@step3000)"
+            )
+        bases.add(base)
+        steps[name] = int(digits[-1])
+    if len(bases) != 1:
+        raise InputError(
+            f"the models {sorted(models)} are not revisions of one model ({sorted(bases)}); "
+            "compare them by layer with plot_layers instead"
+        )
+    return steps
+
+
+def plot_against_revision(
+    df: pd.DataFrame,
+    *,
+    layer: int | str = "top",
+    ax: Axes | None = None,
+    ylabel: str = "",
+    logx: bool = False,
+    **eq,
+) -> Axes:
+    """A measure against the training step, one point per revision, in step order (chapter
+    7's sweeps: anisotropy over training). ``df`` is a tidy table of ``compare`` over
+    revisions of one model (:func:`revision_steps` reads the steps from the model names);
+    ``eq`` selects the rows (e.g. ``measure="isoscore", sample="cwe"``) so that one row per
+    model remains at ``layer`` (an index, or ``"top"``: each model's last layer). A band
+    shows ``low``/``high`` where the table has them. Raises
+    :class:`~layerwise.errors.InputError` when the rows are not one per revision."""
+    from ..errors import InputError
+
+    sub = select(df, **eq) if eq else df
+    steps = revision_steps(list(dict.fromkeys(sub["model"])))
+    if layer == "top":
+        sub = sub[sub["layer"] == sub.groupby("model")["layer"].transform("max")]
+    else:
+        sub = sub[sub["layer"] == int(layer)]
+    if "top" in sub:
+        sub = sub[sub["top"] == "native"]
+    if sub["model"].duplicated().any() or len(sub) != len(steps):
+        raise InputError(
+            f"expected one row per revision at layer {layer!r}, got {len(sub)} for "
+            f"{len(steps)} revisions: select the rows with measure=..., sample=... (the "
+            "columns that tell them apart)"
+        )
+    sub = sub.assign(step=sub["model"].map(steps)).sort_values("step")
+    ax = ax or plt.subplots(figsize=(6, 3.6))[1]
+    ax.plot(sub["step"].to_numpy(), sub["value"].to_numpy(), marker="o", ms=4)
+    if "low" in sub and sub["low"].notna().any():
+        ax.fill_between(sub["step"], sub["low"], sub["high"], alpha=0.2)
+    if logx:
+        ax.set_xscale("symlog", linthresh=1)
+    base = next(iter(steps)).rpartition("@")[0]
+    ax.set_xlabel(f"training step (revision of {base})")
+    ax.set_ylabel(ylabel or str(eq.get("measure", "value")))
+    ax.set_title(f"layer {layer}")
+    return ax

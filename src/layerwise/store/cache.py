@@ -6,7 +6,8 @@ fingerprint (hub snapshot commit, or a digest of its files; see
 uses, the requests (ids and read spans), the setting's label and a hash of the
 extraction code and of the torch and transformers versions. An entry is one file
 written to a temporary name and renamed into place (atomic on POSIX): ``.npz``
-arrays with the key and a sha256 of their bytes, or a CSV table with a JSON header.
+arrays with the key and a sha256 of their bytes (the states layer-major, so a measurement
+reads one layer at a time), or a CSV table with a JSON header.
 Loading uses ``allow_pickle=False`` and checks the arrays' shapes against the
 request; a truncated, corrupted or mismatched entry is reported, removed where the
 folder allows and recomputed, never used. Writing is proved only before a write (a
@@ -23,8 +24,10 @@ import io
 import json
 import os
 import re
+import struct
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CacheError
-from ..extract.batched import Extracted
+from ..extract.batched import Extracted, RawLayers
 from ..files import (
     ORPHAN_AGE_S,
     atomic_write,
@@ -69,16 +72,6 @@ def default_cache_dir() -> Path:
     if root is not None:
         return root / ".cache" / "layerwise"
     return Path.home() / ".cache" / "layerwise"
-
-
-def _content_hash(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(name.encode())
-        h.update(str(a.shape).encode())
-        h.update(memoryview(a).cast("B"))  # the array's bytes, without copying them
-    return h.hexdigest()
 
 
 @dataclass
@@ -203,38 +196,34 @@ class Cache:
 
         ``expect`` is the ``(n_reads, n_states, d)`` the request must give, and
         ``alt`` whether the entry must (True) or must not (False) hold ``top_alt``.
+        The entry's checksum is verified reading it in chunks; its states are then read
+        one layer at a time when used (:class:`~layerwise.extract.batched.RawLayers`), so
+        loading holds one layer's ``[n, d]`` in memory, never all of them.
         """
         path = self.path(key)
         if not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            meta = json.loads(str(arrays.pop("meta")))
-            if not isinstance(meta, dict) or "states" not in arrays:
-                raise ValueError("not a layerwise cache entry")
-            if meta.get("key") != key or meta.get("sha256") != _content_hash(arrays):
-                raise ValueError("key or checksum mismatch")
-            states = arrays["states"]
-            if expect is not None and tuple(states.shape) != tuple(expect):
-                raise ValueError(f"shape {states.shape} where the request needs {expect}")
-            top_alt = arrays.get("top_alt")
+            meta, layers, top_alt = _read_entry(path, verify=True)
+            if meta.get("key") != key:
+                raise ValueError("key mismatch")
+            if expect is not None and tuple(layers.shape) != tuple(expect):
+                raise ValueError(f"shape {layers.shape} where the request needs {expect}")
             if alt is not None and alt != (top_alt is not None):
                 raise ValueError("top_alt present where none is expected, or missing")
-            if top_alt is not None and top_alt.shape != (states.shape[0], states.shape[2]):
-                raise ValueError(f"top_alt shape {top_alt.shape} does not match {states.shape}")
         except Exception as err:  # noqa: BLE001 - any unreadable entry is rejected, never used
             self._reject(path, err)
             return None
-        return Extracted(states, top_alt)
+        return Extracted(top_alt=top_alt, layers=layers)
 
     def save(self, key: str, result: Extracted) -> Path:
-        arrays = {"states": result.states}
-        if result.top_alt is not None:
-            arrays["top_alt"] = result.top_alt
-        meta = json.dumps({"key": key, "sha256": _content_hash(arrays)})
+        """Write ``result`` under ``key`` (atomically), one layer at a time: an entry is a
+        zip of uncompressed ``.npy`` members, ``layers`` (float32 ``[n_states, n, d]``,
+        layer-major, so one layer is one contiguous run of bytes), ``top_alt`` (``[n, d]``,
+        when the model has a final norm) and ``meta`` (the key and a sha256 of the arrays'
+        bytes, written last)."""
         path = self.path(key)
-        self._write(path, lambda handle: np.savez(handle, meta=np.array(meta), **arrays))
+        self._write(path, lambda handle: _write_arrays(handle, key, result))
         return path
 
     def get_or_compute(
@@ -244,6 +233,9 @@ class Cache:
         expect: tuple[int, int, int] | None = None,
         alt: bool | None = None,
     ) -> Extracted:
+        """The entry for ``key``, or ``compute()`` saved under it. A result computed into a
+        spill file (``extract(..., spill=...)``) is moved into the entry layer by layer and
+        the spill removed; what is returned then reads its layers from the entry."""
         found = self.load(key, expect, alt)
         if found is not None:
             self._count("extractions", True)
@@ -251,8 +243,16 @@ class Cache:
         self.ensure_writable()  # fail before the work, not after it
         self._count("extractions", False)
         result = compute()
-        self.save(key, result)
-        return result
+        try:
+            path = self.save(key, result)
+        finally:
+            spill = result.file
+            if spill is not None and spill != self.path(key):
+                spill.unlink(missing_ok=True)
+        if not result.on_disk:
+            return result
+        _, layers, top_alt = _read_entry(path, verify=False)
+        return Extracted(top_alt=top_alt, layers=layers)
 
     # ------------------------------------------------------------ tables and JSON values
     def get_or_compute_frame(self, key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
@@ -313,6 +313,129 @@ class Cache:
             for kind, n in sorted(self.counts.items())
         )
         return f"{kinds or 'nothing read'}; {len(self.rejected)} rejected (cache {self.root})"
+
+
+#: Bytes read at a time when an array entry is hashed or copied.
+CHUNK = 1 << 20
+#: A zip's local file header: signature, versions, flags, method, time, date, crc, sizes,
+#: then the lengths of the name and of the extra field.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<f4", "fortran_order": False, "shape": tuple(int(s) for s in shape)}
+    )
+    return buffer.getvalue()
+
+
+def _write_arrays(handle: Any, key: str, result: Extracted) -> None:
+    """The zip of :meth:`Cache.save`, streamed from ``result`` one layer at a time."""
+    n, n_states, d = result.shape
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        with zf.open("layers.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header((n_states, n, d)))
+            for k in range(n_states):
+                block = np.ascontiguousarray(result.layer(k), dtype="<f4")
+                digest.update(memoryview(block).cast("B"))
+                member.write(memoryview(block).cast("B"))
+        if result.top_alt is not None:
+            alt = np.ascontiguousarray(result.top_alt, dtype="<f4")
+            digest.update(b"top_alt")
+            digest.update(memoryview(alt).cast("B"))
+            with zf.open("top_alt.npy", "w") as member:
+                member.write(_npy_header(alt.shape))
+                member.write(memoryview(alt).cast("B"))
+        meta = json.dumps({"key": key, "sha256": digest.hexdigest(), "format": 2})
+        with zf.open("meta.npy", "w") as member:
+            np.lib.format.write_array(member, np.array(meta), allow_pickle=False)
+
+
+def _data_start(path: Path, info: zipfile.ZipInfo) -> int:
+    """Byte offset in ``path`` of the first byte of the member ``info``."""
+    with open(path, "rb") as raw:
+        raw.seek(info.header_offset)
+        fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    if fields[0] != b"PK\x03\x04":
+        raise ValueError("bad zip local header")
+    return info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+
+
+def _check_local_headers(path: Path, zf: zipfile.ZipFile) -> None:
+    """ValueError when a member's local header disagrees with the central directory (its
+    time, date or CRC): every byte of an entry is then checked by something."""
+    with open(path, "rb") as raw:
+        for info in zf.infolist():
+            raw.seek(info.header_offset)
+            fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+            y, mo, d, h, mi, s = info.date_time
+            when = (h << 11 | mi << 5 | s // 2, (y - 1980) << 9 | mo << 5 | d)
+            if fields[0] != b"PK\x03\x04" or (fields[4], fields[5]) != when:
+                raise ValueError(f"the local header of {info.filename} is damaged")
+            if fields[6] != info.CRC:
+                raise ValueError(f"the CRC of {info.filename} differs in its two headers")
+
+
+def _member_array_start(path: Path, zf: zipfile.ZipFile, name: str) -> tuple[int, tuple]:
+    """Byte offset in ``path`` of the data of the float32 ``.npy`` member ``name`` (stored,
+    not compressed) and its shape; ValueError for anything else."""
+    info = zf.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"{name} is compressed")
+    with zf.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        header = member.tell()
+    if fortran or dtype != np.dtype("<f4"):
+        raise ValueError(f"{name} is not C-ordered little-endian float32 ({dtype})")
+    start = _data_start(path, info) + header
+    expected = int(np.prod(shape)) * 4
+    if info.file_size != header + expected:
+        raise ValueError(f"{name} holds {info.file_size - header} bytes, its shape {expected}")
+    return start, tuple(int(s) for s in shape)
+
+
+def _read_entry(path: Path, *, verify: bool) -> tuple[dict, RawLayers, np.ndarray | None]:
+    """An array entry's meta, its layers (on disk) and ``top_alt``; ``verify``: check the
+    sha256 of the arrays' bytes against the meta, reading them in chunks. Raises
+    ValueError, KeyError, OSError or zipfile.BadZipFile for an entry that is not valid."""
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if not {"meta.npy", "layers.npy"} <= names:
+            raise ValueError("not a layerwise cache entry (format 2)")
+        with zf.open("meta.npy") as member:
+            meta = json.loads(str(np.lib.format.read_array(member, allow_pickle=False)))
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a JSON object")
+        start, shape = _member_array_start(path, zf, "layers.npy")
+        if len(shape) != 3:
+            raise ValueError(f"layers of shape {shape}")
+        n_states, n, d = shape
+        top_alt = None
+        if "top_alt.npy" in names:
+            with zf.open("top_alt.npy") as member:
+                top_alt = np.lib.format.read_array(member, allow_pickle=False)
+            if top_alt.dtype != np.dtype("<f4") or top_alt.shape != (n, d):
+                raise ValueError(f"top_alt {top_alt.dtype} {top_alt.shape} does not match {shape}")
+        if verify:
+            _check_local_headers(path, zf)
+            digest = hashlib.sha256()
+            header = start - _data_start(path, zf.getinfo("layers.npy"))
+            with zf.open("layers.npy") as member:  # zipfile checks the CRC at the end
+                member.read(header)
+                while chunk := member.read(CHUNK):
+                    digest.update(chunk)
+            if top_alt is not None:
+                digest.update(b"top_alt")
+                digest.update(memoryview(np.ascontiguousarray(top_alt)).cast("B"))
+            if meta.get("sha256") != digest.hexdigest():
+                raise ValueError("checksum mismatch")
+    return meta, RawLayers(path, start, (n, n_states, d)), top_alt
 
 
 def _sha(text: str) -> str:

@@ -74,9 +74,11 @@ def cached_extract(
     alt = lm.spec.top_state != "no_final_norm"
 
     def compute() -> Extracted:
-        result = extract(lm, built, desc=label, **kwargs)
-        if result.states.shape != expect:
-            raise InputError(f"{label}: extraction gave {result.states.shape}, expected {expect}")
+        # the states go to a spill file in the cache folder as they come, then into the
+        # entry layer by layer: host memory holds one batch's states, not all of them
+        result = extract(lm, built, desc=label, spill=cache.root, **kwargs)
+        if result.shape != expect:
+            raise InputError(f"{label}: extraction gave {result.shape}, expected {expect}")
         return result
 
     return cache.get_or_compute(cache_key(lm, built, label), compute, expect=expect, alt=alt)
