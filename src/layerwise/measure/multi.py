@@ -336,8 +336,8 @@ def paired_table(
 class ModelParts:
     """One model's share of the four tables of :data:`COMPARE_TABLES`: its rows of the
     isotropy, rogue-dimension and postprocessing tables, and its per-item values for the
-    paired table (:func:`paired_values`). A sweep computes one per model, anywhere (a worker
-    of a cluster), and :func:`assemble` joins them into the tables of the models together."""
+    paired table (``paired_values``). A sweep computes one per model, anywhere (a worker
+    of a cluster), and ``assemble`` joins them into the tables of the models together."""
 
     name: str
     isotropy: pd.DataFrame

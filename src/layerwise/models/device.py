@@ -69,7 +69,7 @@ def check_device_map(device_map: str | dict | None, max_memory: dict | None = No
 
 def check_device(device: str = "auto", dtype: str = "float32") -> str:
     """The concrete device for ``device``, checked available and able to run ``dtype``
-    (``auto``: the dtype :func:`resolve_dtype` picks there).
+    (``auto``: the dtype :func:`~layerwise.models.device.resolve_dtype` picks there).
 
     Raises :class:`~layerwise.errors.InputError` naming the remedy, before any model is loaded.
     """

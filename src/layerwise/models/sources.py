@@ -107,8 +107,8 @@ def split_revision(source: str, revision: str | None = None) -> tuple[str, str |
     existing folder is a hub revision (commit, branch or tag; Pythia names its training
     checkpoints ``step<N>``). ``revision``, when given too, must agree. Returns ``(source,
     revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
-    Raises :class:`InputError` for an empty revision, two different revisions, or a
-    revision of a ``tiny:``/``package:`` source (those have none).
+    Raises :class:`~layerwise.errors.InputError` for an empty revision, two different
+    revisions, or a revision of a ``tiny:``/``package:`` source (those have none).
     """
     if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
         return source, revision

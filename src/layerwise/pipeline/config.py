@@ -13,17 +13,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, OutputError
 from ..files import temp_name
-from ..measure.common import MeasureOptions
-from ..models.device import check_device, check_device_map
-from ..models.loading import load_model
-from ..models.spec import LoadedModel
-from ..store.cache import Cache
-from ..store.memo import BootstrapMemo
 from .profiles import ROLES, profile_name, resolve_profile
+
+if TYPE_CHECKING:  # imported where used: reading a configuration never imports torch
+    from ..measure.common import MeasureOptions
+    from ..models.spec import LoadedModel
+    from ..store.cache import Cache
 
 #: Sample sizes per scale. ``full`` is the paper's; ``reduced`` is for CI and quick looks.
 SCALES: dict[str, dict[str, int]] = {
@@ -94,6 +93,8 @@ class RunConfig:
         unknown = sorted(set(self.revisions) - set(ROLES))
         if unknown:
             raise InputError(f"revisions for unknown role(s) {unknown}; roles are {ROLES}")
+        from ..models.device import check_device, check_device_map
+
         check_device(self.device, self.dtype)
         check_device_map(self.device_map, self.max_memory)
         self.cache().check_readable()  # a warm read-only cache is fine; a miss checks writing
@@ -102,6 +103,8 @@ class RunConfig:
 
     def cache(self) -> Cache:
         """The run's cache: ``cache_dir``, else :func:`~layerwise.store.cache.default_cache_dir`."""
+        from ..store.cache import Cache
+
         return Cache(self.cache_dir) if self.cache_dir else Cache()
 
     @property
@@ -116,6 +119,9 @@ class RunConfig:
         """The run's :class:`~layerwise.measure.common.MeasureOptions`; its cache also keeps
         the bootstrap intervals (:class:`~layerwise.store.memo.BootstrapMemo`)."""
         cache = self.cache()
+        from ..measure.common import MeasureOptions
+        from ..store.memo import BootstrapMemo
+
         return MeasureOptions(
             n_cwe=self.n_cwe,
             seed=self.seed,
@@ -166,6 +172,8 @@ def load_profile(
 
     The weights are read only when an extraction misses the cache (lazy loading).
     """
+    from ..models.loading import load_model
+
     cfg.validate(outputs=False)
     sources = resolve_profile(cfg.profile)
     return {
