@@ -202,7 +202,9 @@ def _no_model_loads(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a model was loaded before the checks")
 
-    monkeypatch.setattr(pipeline_config, "load_model", boom)
+    import layerwise.models.loading as models_loading
+
+    monkeypatch.setattr(models_loading, "load_model", boom)  # load_profile imports it on use
 
 
 def _cli(argv, capsys) -> tuple[int, str]:

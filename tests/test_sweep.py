@@ -24,7 +24,7 @@ import layerwise.pipeline.compare as pipeline_compare
 from layerwise.cli import main
 from layerwise.errors import InputError
 from layerwise.models.device import check_device_map, resolve_dtype
-from layerwise.models.sources import split_revision
+from layerwise.models.hub import split_revision
 from layerwise.pipeline.config import RunConfig
 
 REPO = "layerwise-test/tiny-gpt2"

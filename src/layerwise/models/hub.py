@@ -12,10 +12,40 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..errors import ModelLoadError
+from ..errors import InputError, ModelLoadError
 from .fingerprint import hub_snapshot
 
 NETWORK_PROBE_TIMEOUT_S = 3.0
+
+
+def split_revision(source: str, revision: str | None = None) -> tuple[str, str | None]:
+    """``"EleutherAI/pythia-160m@step3000"`` -> ``("EleutherAI/pythia-160m", "step3000")``.
+
+    A hub id never contains ``@``, so the text after the last ``@`` of a source that is no
+    existing folder is a hub revision (commit, branch or tag; Pythia names its training
+    checkpoints ``step<N>``). ``revision``, when given too, must agree. Returns ``(source,
+    revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
+    Raises :class:`~layerwise.errors.InputError` for an empty revision, two different
+    revisions, or a revision of a ``tiny:``/``package:`` source (those have none).
+    """
+    if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
+        return source, revision
+    base, _, rev = source.rpartition("@")
+    if not base or not rev.strip():
+        raise InputError(
+            f"cannot read the model source {source!r}: write HUB_ID@REVISION with a commit, "
+            "branch or tag after the @ (e.g. EleutherAI/pythia-160m@step3000)"
+        )
+    if base.startswith(("tiny:", "package:")):
+        raise InputError(
+            f"{source!r}: a {base.split(':')[0]}: model has no revisions; name it without @"
+        )
+    if revision is not None and revision != rev:
+        raise InputError(
+            f"{source!r} names revision {rev!r} but revision={revision!r} was also given; "
+            "give it once"
+        )
+    return base, rev
 
 
 # ---------------------------------------------------------------- hub access

@@ -107,7 +107,7 @@ def load_model(
     fails within seconds with a :class:`~layerwise.errors.ModelLoadError` naming the
     remedies. It never substitutes another model and never runs a model's own code
     (``trust_remote_code=False``). ``revision`` pins a hub commit, branch or tag; a source
-    may name one itself, ``HUB_ID@REVISION`` (:func:`~.sources.split_revision`).
+    may name one itself, ``HUB_ID@REVISION`` (:func:`~.hub.split_revision`).
     ``dtype``: ``auto`` (bfloat16 on a GPU that runs it, else float32:
     :func:`~.device.resolve_dtype`), ``float32``, ``float16`` or ``bfloat16``.
     ``device_map`` (``"auto"`` or a dict; needs accelerate) spreads a model larger than one

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ..errors import DataError, InputError
+from .hub import split_revision
 
 POOLING_MODULE = "sentence_transformers.models.Pooling"
 #: The settings every model has (the paper's two and the mean over the sentence's tokens).
@@ -46,7 +47,8 @@ def model_folder(source: str) -> Path | None:
         return None
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(source, "modules.json")
+    repo, revision = split_revision(source)  # HUB_ID@REV: that revision's snapshot
+    found = try_to_load_from_cache(repo, "modules.json", revision=revision)
     return Path(found).parent if isinstance(found, str) else None
 
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..errors import InputError, ModelLoadError
 from .fingerprint import DigestMemo, folder_digest
-from .hub import resolve_hub
+from .hub import resolve_hub, split_revision
 from .tokenizers import bert_tokenizer, clip_tokenizer, gpt2_tokenizer, package_dir
 
 #: Packages that carry offline weights: source -> (module, pip name, subfolder, gguf file).
@@ -100,44 +100,15 @@ def tiny_model(kind: str, tok: Any) -> nn.Module:
         return GPT2Model(config) if kind == "gpt2" else CLIPTextModel(config)
 
 
-def split_revision(source: str, revision: str | None = None) -> tuple[str, str | None]:
-    """``"EleutherAI/pythia-160m@step3000"`` -> ``("EleutherAI/pythia-160m", "step3000")``.
-
-    A hub id never contains ``@``, so the text after the last ``@`` of a source that is no
-    existing folder is a hub revision (commit, branch or tag; Pythia names its training
-    checkpoints ``step<N>``). ``revision``, when given too, must agree. Returns ``(source,
-    revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
-    Raises :class:`~layerwise.errors.InputError` for an empty revision, two different
-    revisions, or a revision of a ``tiny:``/``package:`` source (those have none).
-    """
-    if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
-        return source, revision
-    base, _, rev = source.rpartition("@")
-    if not base or not rev.strip():
-        raise InputError(
-            f"cannot read the model source {source!r}: write HUB_ID@REVISION with a commit, "
-            "branch or tag after the @ (e.g. EleutherAI/pythia-160m@step3000)"
-        )
-    if base.startswith(("tiny:", "package:")):
-        raise InputError(
-            f"{source!r}: a {base.split(':')[0]}: model has no revisions; name it without @"
-        )
-    if revision is not None and revision != rev:
-        raise InputError(
-            f"{source!r} names revision {rev!r} but revision={revision!r} was also given; "
-            "give it once"
-        )
-    return base, rev
-
-
 def resolve_origin(
     source: str, revision: str | None = None, memo: DigestMemo | None = None
 ) -> Origin:
     """Identify ``source`` without loading its weights (see :class:`Origin`).
 
-    ``source`` may name a hub revision, ``HUB_ID@REVISION`` (:func:`split_revision`);
-    the origin keeps the text as given (so two revisions of one model get two display
-    names) and fingerprints the snapshot commit the revision resolves to.
+    ``source`` may name a hub revision, ``HUB_ID@REVISION``
+    (:func:`~layerwise.models.hub.split_revision`); the origin keeps the text as given
+    (so two revisions of one model get two display names) and fingerprints the snapshot
+    commit the revision resolves to.
     """
     if not isinstance(source, str) or not source.strip():
         raise InputError(f"a model source must be a non-empty string, got {source!r}")

@@ -3,7 +3,7 @@ in one process or fanned out over a Dask cluster, and the profile's extra models
 chapter.
 
 A sweep names its models by source, each optionally at a hub revision
-(``EleutherAI/pythia-160m@step3000``, :func:`~layerwise.models.sources.split_revision`).
+(``EleutherAI/pythia-160m@step3000``, :func:`~layerwise.models.hub.split_revision`).
 Each model's share of the tables (:class:`~layerwise.measure.multi.ModelParts`) is
 computed on its own, one model at a time (``workers=None``) or as one task per model on a
 Dask cluster (``workers=N``: a local cluster of N processes; ``scheduler=ADDRESS``: an
@@ -35,8 +35,8 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..measure.cwe import cwe_sentences
 from ..measure.multi import ModelParts, compare_tables, model_parts
+from ..models.hub import split_revision
 from ..models.loading import load_model
-from ..models.sources import split_revision
 from ..models.spec import LoadedModel
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
