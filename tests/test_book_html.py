@@ -327,3 +327,20 @@ def test_thebe_url_constant_is_not_a_leak_but_a_thebe_script_tag_is():
     assert book.find_leaks(const, MACHINE) == []
     tag = '<script src="https://unpkg.com/thebe@0.8.2/lib/index.js"></script>'
     assert book.find_leaks(tag, MACHINE) == ["https://unpkg.com/thebe@0.8.2/lib/index.js"]
+
+
+def test_auto_says_which_profile_it_chose_and_why(monkeypatch):
+    import layerwise.pipeline.profiles as profiles
+
+    where = {"openai/clip-vit-base-patch32": "cached", "gpt2": "unavailable"}
+    monkeypatch.setattr(profiles, "hub_availability", lambda src: where[src])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    chosen, why = profiles.auto_choice()
+    assert chosen == "offline" and profiles.profile_name("auto") == "offline"
+    assert "`gpt2`" in why.split("not in the local Hugging Face cache:")[1]
+    assert "HF_HUB_OFFLINE is set" in why and 'profile = "paper"' in why
+    text = site_display.banner_text("offline", None, why)
+    assert why in text.splitlines()[0]
+    where["gpt2"] = "reachable"
+    chosen, why = profiles.auto_choice()
+    assert chosen == "paper" and "`gpt2` is reachable" in why
