@@ -108,6 +108,10 @@ def test_tokens_many_equals_tokens_one_by_one(tiny_gpt2, tiny_clip):
     for lm in (tiny_gpt2, tiny_clip):
         assert lm.tokens_many(TEXTS) == [lm.tokens(t) for t in TEXTS]
         assert lm.tokens_many([]) == []
+        # the tokenizer's own default call, text by text (mask and type ids included)
+        own = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
+        assert lm.tokens_many(TEXTS) == own
+        assert all(len(ids) > 0 for ids in own)
 
 
 def test_tokens_many_names_the_bad_item(tiny_gpt2):

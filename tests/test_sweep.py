@@ -288,3 +288,75 @@ def test_device_map_auto_offloads_part_of_a_model_to_disk_and_keeps_its_states(t
     np.testing.assert_allclose(b.top_alt, a.top_alt, rtol=0, atol=1e-6)
     with pytest.raises(InputError, match="save_pretrained"):
         models_loading.load_model("tiny:gpt2", device="cpu", device_map="auto")
+
+
+def test_reproduce_and_book_take_the_placement_of_big_models(monkeypatch, tmp_path):
+    """``--dtype``, ``--device-map``, ``--max-memory`` and ``--offload-folder`` reach the
+    run's configuration from ``reproduce`` and ``book`` as from ``compare``."""
+    import layerwise.pipeline.reproduce as pipeline_reproduce
+    import layerwise.site.book as site_book
+
+    seen: dict[str, RunConfig] = {}
+    monkeypatch.setattr(pipeline_reproduce, "reproduce", lambda cfg: seen.update(reproduce=cfg))
+    monkeypatch.setattr(site_book, "build_book", lambda cfg, **kw: seen.update(book=cfg))
+    placement = ["--device-map", "auto", "--max-memory", "0=70GiB,cpu=100GiB"]
+    placement += ["--offload-folder", str(tmp_path / "off"), "--dtype", "bfloat16"]
+    for command in ("reproduce", "book"):
+        assert main([command, "--profile", "tiny", "--out", str(tmp_path), *placement]) == 0
+        cfg = seen[command]
+        assert (cfg.dtype, cfg.device_map) == ("bfloat16", "auto")
+        assert cfg.max_memory == {"0": "70GiB", "cpu": "100GiB"}
+        assert cfg.offload_folder == str(tmp_path / "off")
+        assert cfg.load_options()["max_memory"] == {0: "70GiB", "cpu": "100GiB"}
+    with pytest.raises(SystemExit):  # argparse's usage error, naming the option
+        main(["reproduce", "--profile", "tiny", "--max-memory", "lots"])
+
+
+def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(tmp_path):
+    """A parameter papermill injects but a chapter never reads would be silently ignored
+    (``--dtype`` was, before): each chapter's ``parameters`` cell declares exactly the
+    book's parameters, its ``open_chapter`` call passes each by name, and the text forms
+    of the book's parameters read back to the run's configuration."""
+    import ast
+    import json
+    from pathlib import Path
+
+    from layerwise.site.book import chapter_parameters, notebook_order
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = RunConfig(
+        profile="tiny", dtype="float16", device_map="sequential", max_memory={"0": "9GiB"}
+    )
+    params = chapter_parameters(cfg, root)
+    notebooks = notebook_order(root)
+    assert len(notebooks) == 7
+    for nb in notebooks:
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        declared = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+        assert len(declared) == 1, nb.name
+        names = {
+            t.id
+            for node in ast.parse("".join(declared[0]["source"])).body
+            for t in node.targets  # type: ignore[attr-defined]
+        }
+        assert names == set(params), nb.name
+        calls = [
+            node
+            for c in cells
+            if c["cell_type"] == "code" and "open_chapter" in "".join(c["source"])
+            for node in ast.walk(ast.parse("".join(c["source"])))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "open_chapter"
+        ]
+        assert len(calls) == 1, nb.name
+        passed = {k.arg: k.value.id for k in calls[0].keywords}  # type: ignore[attr-defined]
+        assert passed == {name: name for name in params}, nb.name
+    back = RunConfig(
+        profile="tiny",
+        dtype=params["dtype"],
+        device_map=params["device_map"],
+        max_memory=params["max_memory"],
+        offload_folder=params["offload_folder"],
+    )
+    assert (back.dtype, back.device_map) == ("float16", "sequential")
+    assert back.max_memory == {"0": "9GiB"}
+    assert back.offload_folder is None and RunConfig(device_map="").device_map is None

@@ -65,6 +65,20 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="pin a hub model's revision (commit, branch or tag) for a role: "
         "contrastive=... or causal=...; repeatable",
     )
+    p.add_argument(
+        "--device-map",
+        default=None,
+        choices=["auto", "balanced", "balanced_low_0", "sequential"],
+        help="spread a model larger than one device over the GPUs, the CPU and disk (accelerate)",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=_max_memory,
+        default=None,
+        metavar="DEV=SIZE,...",
+        help="memory per device for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB",
+    )
+    p.add_argument("--offload-folder", default=None, help="where --device-map offloads to disk")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,32 +176,15 @@ def _compare_parser(sub) -> None:
         help="run the models on an existing Dask cluster (tcp://host:8786; dask-jobqueue "
         "reaches Slurm/PBS); its workers must share the cache folder",
     )
-    cmp.add_argument(
-        "--device-map",
-        default=None,
-        choices=["auto", "balanced", "balanced_low_0", "sequential"],
-        help="spread a model larger than one device over the GPUs, the CPU and disk (accelerate)",
-    )
-    cmp.add_argument(
-        "--max-memory",
-        type=_max_memory,
-        default=None,
-        metavar="DEV=SIZE,...",
-        help="memory per device for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB",
-    )
-    cmp.add_argument("--offload-folder", default=None, help="where --device-map offloads to disk")
 
 
-def _max_memory(text: str) -> dict[str, str]:
-    out = {}
-    for item in text.split(","):
-        dev, sep, size = item.strip().partition("=")
-        if not sep or not dev or not size:
-            raise argparse.ArgumentTypeError(
-                f"expected DEVICE=SIZE pairs separated by commas (0=70GiB,cpu=200GiB), got {text!r}"
-            )
-        out[dev] = size
-    return out
+def _max_memory(text: str) -> dict[str, str] | None:
+    from .pipeline.config import parse_max_memory
+
+    try:
+        return parse_max_memory(text)
+    except LayerwiseError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -199,9 +196,6 @@ def _compare(args: argparse.Namespace) -> int:
         profile="tiny",
         n_cwe=args.n_cwe,
         n_resamples=args.n_resamples,
-        device_map=args.device_map,
-        max_memory=args.max_memory,
-        offload_folder=args.offload_folder,
     )
     run_compare(args.models, cfg, args.out, workers=args.workers, scheduler=args.scheduler)
     return 0
@@ -219,5 +213,8 @@ def _run_config(args: argparse.Namespace, **fields):
         batch_size=args.batch_size,
         results_dir=args.out,
         cache_dir=args.cache_dir,
+        device_map=args.device_map,
+        max_memory=args.max_memory,
+        offload_folder=args.offload_folder,
         **fields,
     )

@@ -95,7 +95,8 @@ def sentence_states(
     known = set(base)
     if texts == base or 2 * sum(t in known for t in texts) < len(texts):
         base = unique(texts)
-    parts = [base, [t for t in unique(texts) if t not in set(base)]]
+    in_base = set(base)
+    parts = [base, [t for t in unique(texts) if t not in in_base]]
     states = _stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
     row = {t: i for i, t in enumerate(parts[0] + parts[1])}
     index = [row[t] for t in texts]

@@ -50,6 +50,22 @@ def parse_revisions(text: str) -> dict[str, str]:
     return out
 
 
+def parse_max_memory(text: str) -> dict[str, str] | None:
+    """``"0=70GiB,1=70GiB,cpu=200GiB"`` (commas or spaces) -> ``{"0": "70GiB", ...}``, the
+    memory per device of a ``device_map`` placement; ``""`` -> None. Raises
+    :class:`~layerwise.errors.InputError` for an item that is not ``DEVICE=SIZE``."""
+    out: dict[str, str] = {}
+    for item in text.replace(",", " ").split():
+        dev, sep, size = item.partition("=")
+        if not sep or not dev or not size:
+            raise InputError(
+                f"cannot read the memory limit {item!r} in {text!r}; write DEVICE=SIZE pairs "
+                "separated by commas, e.g. 0=70GiB,cpu=200GiB"
+            )
+        out[dev] = size
+    return out or None
+
+
 @dataclass
 class RunConfig:
     """Everything a notebook's ``parameters`` cell sets."""
@@ -69,6 +85,8 @@ class RunConfig:
     revisions: dict[str, str] = field(default_factory=dict)
     #: accelerate's placement of a model larger than one device: "auto" spreads it over the
     #: GPUs, the CPU (``max_memory``, e.g. {"0": "70GiB", "cpu": "100GiB"}) and disk
+    #: (a notebook's parameters cell writes ``""`` for None, and ``max_memory`` as text:
+    #: ``"0=70GiB,cpu=100GiB"``, see :func:`parse_max_memory`)
     device_map: str | None = None
     max_memory: dict[str, str] | None = None
     offload_folder: str | None = None
@@ -82,6 +100,10 @@ class RunConfig:
         self.n_cwe = defaults["n_cwe"] if self.n_cwe is None else self.n_cwe
         self.n_resamples = defaults["n_resamples"] if self.n_resamples is None else self.n_resamples
         self.revisions = dict(self.revisions or parse_revisions(os.environ.get(REVISIONS_ENV, "")))
+        if isinstance(self.max_memory, str):
+            self.max_memory = parse_max_memory(self.max_memory)
+        self.device_map = self.device_map or None
+        self.offload_folder = self.offload_folder or None
 
     def validate(self, *, outputs: bool = True) -> None:
         """Check everything a run needs before any model runs; each failure is a

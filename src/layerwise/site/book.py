@@ -210,6 +210,26 @@ def notebook_order(root: Path) -> list[Path]:
     return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
 
 
+def chapter_parameters(cfg: RunConfig, root: Path) -> dict[str, object]:
+    """The values papermill gives each chapter's ``parameters`` cell: every option of the
+    run that a chapter reads (a test checks that each chapter declares exactly these and
+    passes each to :func:`~layerwise.site.chapter.open_chapter`). ``None`` is written as
+    ``""`` and ``max_memory`` as text (``"0=70GiB,cpu=100GiB"``)."""
+    return {
+        "profile": cfg.concrete_profile,
+        "scale": cfg.scale,
+        "seed": cfg.seed,
+        "device": cfg.device,
+        "dtype": cfg.dtype,
+        "device_map": cfg.device_map or "",
+        "max_memory": ",".join(f"{k}={v}" for k, v in (cfg.max_memory or {}).items()),
+        "offload_folder": cfg.offload_folder or "",
+        "batch_size": cfg.batch_size,
+        "results_dir": str((root / cfg.results_dir).resolve()),
+        "cache_dir": cfg.cache_dir or "",
+    }
+
+
 def execute_notebooks(
     cfg: RunConfig,
     root: Path,
@@ -238,15 +258,7 @@ def execute_notebooks(
     folder) before the first chapter that must execute; a build that reuses every chapter
     imports neither torch nor papermill.
     """
-    params = {
-        "profile": cfg.concrete_profile,
-        "scale": cfg.scale,
-        "seed": cfg.seed,
-        "device": cfg.device,
-        "batch_size": cfg.batch_size,
-        "results_dir": str((root / cfg.results_dir).resolve()),
-        "cache_dir": cfg.cache_dir or "",
-    }
+    params = chapter_parameters(cfg, root)
     timings: dict[str, float] = {}
     work = stage.parent / "run"
     shutil.rmtree(work, ignore_errors=True)

@@ -36,6 +36,10 @@ def open_chapter(
     scale: str = "full",
     seed: int = 0,
     device: str = "auto",
+    dtype: str = "auto",
+    device_map: str = "",
+    max_memory: str = "",
+    offload_folder: str = "",
     batch_size: int = 64,
     results_dir: str = "results",
     cache_dir: str | None = "",
@@ -45,8 +49,10 @@ def open_chapter(
     """The :class:`Chapter` of the parameters cell's values, its banner shown.
 
     ``cache_dir`` ``""`` or ``None`` means the default cache
-    (:func:`~layerwise.store.cache.default_cache_dir`). ``show`` displays the banner
-    (default: IPython's ``display``, or nothing outside a kernel). Raises a
+    (:func:`~layerwise.store.cache.default_cache_dir`). ``dtype``, ``device_map``,
+    ``max_memory`` (text, ``"0=70GiB,cpu=100GiB"``) and ``offload_folder`` place a big
+    model (:class:`~layerwise.pipeline.config.RunConfig`; ``""``: one device). ``show``
+    displays the banner (default: IPython's ``display``, or nothing outside a kernel). Raises a
     :class:`~layerwise.errors.LayerwiseError` naming the remedy for a bad parameter, a
     device that cannot run, or a model that cannot be loaded, before any extraction.
     """
@@ -55,6 +61,10 @@ def open_chapter(
         scale=scale,
         seed=seed,
         device=device,
+        dtype=dtype,
+        device_map=device_map,
+        max_memory=max_memory,  # type: ignore[arg-type]  # text, parsed by RunConfig
+        offload_folder=offload_folder,
         batch_size=batch_size,
         results_dir=results_dir,
         cache_dir=cache_dir or None,
