@@ -84,11 +84,27 @@ def cwe_sentences(models: Sequence[LoadedModel], s: MeasureOptions | None = None
     return list(cached_value(cache, "cwe_sentences", compute, models=models_ids))
 
 
+def _counts_from_corpus(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> list[int]:
+    corpus = [x.text for x in data.load_sts_sentences()]
+    known = set(corpus)
+    if not all(t in known for t in sentences):
+        return real_token_counts(lm, sentences, s)
+    table = dict(zip(corpus, real_token_counts(lm, corpus, s), strict=True))
+    return [table[t] for t in sentences]
+
+
 def cwe_sample(
     lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions, *, include_special: bool = False
 ) -> tuple[list[Request], TokenSample]:
-    """The CWE sample of a run (its requests and positions), from cached token counts."""
-    counts = real_token_counts(lm, sentences, s)
+    """The CWE sample of a run (its requests and positions), from cached token counts.
+
+    When every sentence is one of the STS 2012-2016 corpus (the book's sentence set is),
+    the counts are looked up in the corpus's counts, which the window filter
+    (:func:`cwe_sentence_set`) already computed and cached, so a cold run tokenizes the
+    corpus once, not twice; other sentences are counted themselves. The counts are the
+    same either way (a text's count does not depend on the list it is in).
+    """
+    counts = _counts_from_corpus(lm, sentences, s)
     rng = s.rng(1)
     return cwe_requests(lm, sentences, s.n_cwe, rng, include_special=include_special, counts=counts)
 
