@@ -14,12 +14,15 @@ process times five steps:
 - ``extract``: every extraction the tables read (through the cache);
 - ``metrics``: the four tables with one bootstrap resample (point estimates);
 - ``bootstrap``: the four tables at the scale's resamples, minus ``metrics``.
-The cold process also records every extraction it makes (the model, the requests and the
-batching) and, after its five steps, times the bare forward passes of exactly those
-batches (``floor``: the model called on the padded batches with its hidden states out,
-nothing gathered, checked or cached): the time no build can go below on this machine. The
-table prints it beside the cold total, and the JSON gives ``overhead`` = cold total /
-floor (target: 1.4 or less on 2 cores).
+The cold process also times every forward pass of a model inside its extractions
+(``floor``: from the model's forward pre-hook to its forward hook, the model called on
+the padded batch with its hidden states out): the time no build can go below on this
+machine, measured in the same moments as the build, so a change of load on a shared
+machine moves both alike. The table prints it beside the cold total, and the JSON gives
+``overhead`` = cold total / floor (target: 1.4 or less on 2 cores). ``--bare-floor``
+also re-runs the recorded batches as bare forward passes after the five steps
+(``bare_floor``, a cross-check that is only fair on an idle machine: it runs minutes
+later than the build it is compared with).
 In the warm run the tables come from the cache, so ``metrics`` and ``bootstrap``
 are the cost of reading them, and ``bootstrap`` is the difference of two small times:
 it is reported as measured, and a negative value (printed with a note) means the
@@ -49,16 +52,31 @@ STEPS = ("tokenize", "load", "extract", "metrics", "bootstrap")
 HERE = Path(__file__).resolve().parent
 
 
-def _record_extractions(recorded: list) -> None:
+def _record_extractions(recorded: list, forward: dict[str, float]) -> None:
     """Wrap the extraction the cache calls so that each call's model, requests and batching
-    are appended to ``recorded`` (the extraction itself runs unchanged)."""
+    are appended to ``recorded`` (the extraction itself runs unchanged), and time every
+    forward pass of the model inside it: ``forward["seconds"]`` adds up the wall time from
+    the model's forward pre-hook to its forward hook (the model called on the padded batch,
+    hidden states out), ``forward["batches"]`` counts the calls."""
     from layerwise.store import cached
 
     real = cached.extract
+    timed: set[int] = set()
+
+    def start(module, args, kwargs):
+        forward["_start"] = time.perf_counter()
+
+    def stop(module, args, kwargs, output):
+        forward["seconds"] += time.perf_counter() - forward.pop("_start")
+        forward["batches"] += 1
 
     def recording(lm, requests, **kwargs):
         requests = list(requests)
         recorded.append((lm, requests, kwargs.get("batch_size", 64), kwargs.get("max_tokens")))
+        if id(lm) not in timed:  # loads the weights, as the extraction would
+            lm.model.register_forward_pre_hook(start, with_kwargs=True)
+            lm.model.register_forward_hook(stop, with_kwargs=True)
+            timed.add(id(lm))
         return real(lm, requests, **kwargs)
 
     cached.extract = recording
@@ -92,7 +110,7 @@ def bare_forwards(recorded: list) -> tuple[float, int]:
     return seconds, n_batches
 
 
-def _time_steps(profile: str, cache_dir: str) -> dict[str, float]:
+def _time_steps(profile: str, cache_dir: str, bare: bool = False) -> dict[str, float]:
     """One process's timings (see the module docstring)."""
     import torch
 
@@ -109,7 +127,8 @@ def _time_steps(profile: str, cache_dir: str) -> dict[str, float]:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     out: dict[str, float] = {}
     recorded: list = []
-    _record_extractions(recorded)
+    forward = {"seconds": 0.0, "batches": 0}
+    _record_extractions(recorded, forward)
     cfg = RunConfig(profile=profile, scale="reduced", cache_dir=cache_dir, device="cpu")
     start = time.perf_counter()
     models = load_profile(cfg, log=None)
@@ -154,15 +173,19 @@ def _time_steps(profile: str, cache_dir: str) -> dict[str, float]:
     out["bootstrap"] = tables(int(cfg.n_resamples)) - out["metrics"]
     out["extractions"] = len(recorded)
     if recorded:  # a cold run: the floor of the forward passes it made
-        out["floor"], out["floor_batches"] = bare_forwards(recorded)
+        out["floor"], out["floor_batches"] = forward["seconds"], forward["batches"]
+        if bare:
+            out["bare_floor"], out["bare_batches"] = bare_forwards(recorded)
     return out
 
 
-def _child(profile: str, cache_dir: str, result: str) -> None:
-    Path(result).write_text(json.dumps(_time_steps(profile, cache_dir)))
+def _child(profile: str, cache_dir: str, result: str, bare: str) -> None:
+    Path(result).write_text(json.dumps(_time_steps(profile, cache_dir, bare == "bare")))
 
 
-def _run(profile: str, cache_dir: str, hf_home: Path | None) -> dict[str, float]:
+def _run(
+    profile: str, cache_dir: str, hf_home: Path | None, bare: bool = False
+) -> dict[str, float]:
     """One child process; ``hf_home``: run it offline on that Hugging Face cache."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result = handle.name
@@ -170,14 +193,17 @@ def _run(profile: str, cache_dir: str, hf_home: Path | None) -> dict[str, float]
     if hf_home is not None:
         env |= {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, __file__, "--child", profile, cache_dir, result]
+    cmd.append("bare" if bare else "timed")
     subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
     return json.loads(Path(result).read_text())
 
 
 def _profiles(asked: list[str], rehearsal: Path | None) -> dict[str, tuple[str, Path | None]]:
     """Column name -> (profile, Hugging Face cache to run it on)."""
-    if asked:
-        return {p: (p, None) for p in asked}
+    if asked:  # "rehearsal": the paper profile on the rehearsal cache of --rehearsal
+        if "rehearsal" in asked and rehearsal is None:
+            raise SystemExit("--profile rehearsal needs --rehearsal HF_HOME (make rehearse)")
+        return {p: ("paper", rehearsal) if p == "rehearsal" else (p, None) for p in asked}
     found: dict[str, tuple[str, Path | None]] = {"offline": ("offline", None)}
     from layerwise.models import hub_availability
     from layerwise.pipeline.profiles import resolve_profile
@@ -193,7 +219,7 @@ def _profiles(asked: list[str], rehearsal: Path | None) -> dict[str, tuple[str, 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--profile", action="append", default=[], help="offline, paper, tiny")
+    p.add_argument("--profile", action="append", default=[], help="offline, paper, tiny, rehearsal")
     p.add_argument("--json", type=Path, default=Path("_build") / "bench.json")
     p.add_argument("--skip-extraction", action="store_true", help="skip extraction_speed.py")
     p.add_argument(
@@ -201,7 +227,12 @@ def main() -> None:
         type=Path,
         help="also time the paper profile on this rehearsal Hugging Face cache (make rehearse)",
     )
-    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--bare-floor",
+        action="store_true",
+        help="also re-run the cold run's batches as bare forward passes (idle machine only)",
+    )
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         _child(*args.child)
@@ -210,7 +241,7 @@ def main() -> None:
     for column, (profile, hf_home) in _profiles(args.profile, args.rehearsal).items():
         cache_dir = tempfile.mkdtemp(prefix=f"bench-{column}-")
         table[column] = {
-            "cold": _run(profile, cache_dir, hf_home),
+            "cold": _run(profile, cache_dir, hf_home, args.bare_floor),
             "warm": _run(profile, cache_dir, hf_home),
         }
     header = "step        " + "".join(
@@ -249,10 +280,13 @@ def main() -> None:
                 "extractions": cold["extractions"],
             }
             print(
-                f"floor ({column}): bare forward passes {cold['floor']:.1f} s over "
+                f"floor ({column}): forward passes {cold['floor']:.1f} s over "
                 f"{cold['floor_batches']} batches; cold build {total:.1f} s = "
                 f"{total / cold['floor']:.2f}x the floor (target <= 1.4x)"
             )
+            if "bare_floor" in cold:
+                floors[column]["bare_floor_s"] = cold["bare_floor"]
+                print(f"  re-run as bare forward passes afterwards: {cold['bare_floor']:.1f} s")
     report: dict[str, object] = {"steps_seconds": table, "floor": floors}
     if not args.skip_extraction:
         tmp = Path(tempfile.mkdtemp()) / "extraction.json"

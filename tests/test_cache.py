@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -168,6 +169,31 @@ def test_flipped_byte_is_rejected(cache):
     raw[len(raw) // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
     _assert_rejected_then_recomputed(cache, path)
+
+
+def test_an_entry_is_verified_once_per_process_until_its_file_changes(cache, monkeypatch):
+    """A second read of an unchanged entry skips the checksum pass; a byte flipped in place
+    after the first read (same inode, new modification time) is still caught."""
+    path = cache.save(KEY, _toy())
+    verified: list[bool] = []
+    real = store_cache._read_entry
+    monkeypatch.setattr(
+        store_cache,
+        "_read_entry",
+        lambda p, *, verify: verified.append(verify) or real(p, verify=verify),
+    )
+    assert cache.load(KEY) is not None and cache.load(KEY) is not None
+    assert verified == [True, False]
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    before = path.stat()
+    with path.open("r+b") as handle:  # in place: the same file, its bytes changed
+        handle.write(bytes(raw))
+    # a clock tick later, as any real change is (the test writes within the same tick)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10_000_000))
+    assert path.stat().st_ino == before.st_ino
+    _assert_rejected_then_recomputed(cache, path)
+    assert verified[2] is True
 
 
 def test_changed_array_with_stale_checksum_is_rejected(cache):

@@ -59,6 +59,11 @@ OWN_SUBFOLDERS = (
 )
 #: The shard folders of the entries: the first two hex digits of a key.
 _SHARD = re.compile(r"[0-9a-f]{2}")
+#: Entries this process has verified (sha256 and CRC), by path: the file's identity (device,
+#: inode, size, modification time) when it was verified. An entry is replaced only by
+#: renaming a new file into place (a new inode), so an unchanged identity means unchanged
+#: bytes, and reading it again in the same process skips the second pass over its bytes.
+_VERIFIED: dict[str, tuple[int, int, int, int]] = {}
 
 
 def default_cache_dir() -> Path:
@@ -196,7 +201,8 @@ class Cache:
 
         ``expect`` is the ``(n_reads, n_states, d)`` the request must give, and
         ``alt`` whether the entry must (True) or must not (False) hold ``top_alt``.
-        The entry's checksum is verified reading it in chunks; its states are then read
+        The entry's checksum is verified reading it in chunks (once per process while the
+        file stays the same file: :data:`_VERIFIED`); its states are then read
         one layer at a time when used (:class:`~layerwise.extract.batched.RawLayers`), so
         loading holds one layer's ``[n, d]`` in memory, never all of them.
         """
@@ -204,7 +210,10 @@ class Cache:
         if not path.exists():
             return None
         try:
-            meta, layers, top_alt = _read_entry(path, verify=True)
+            known = _VERIFIED.get(str(path))
+            seen = _identity(path)
+            meta, layers, top_alt = _read_entry(path, verify=known != seen)
+            _VERIFIED[str(path)] = seen
             if meta.get("key") != key:
                 raise ValueError("key mismatch")
             if expect is not None and tuple(layers.shape) != tuple(expect):
@@ -212,6 +221,7 @@ class Cache:
             if alt is not None and alt != (top_alt is not None):
                 raise ValueError("top_alt present where none is expected, or missing")
         except Exception as err:  # noqa: BLE001 - any unreadable entry is rejected, never used
+            _VERIFIED.pop(str(path), None)
             self._reject(path, err)
             return None
         return Extracted(top_alt=top_alt, layers=layers)
@@ -436,6 +446,11 @@ def _read_entry(path: Path, *, verify: bool) -> tuple[dict, RawLayers, np.ndarra
             if meta.get("sha256") != digest.hexdigest():
                 raise ValueError("checksum mismatch")
     return meta, RawLayers(path, start, (n, n_states, d)), top_alt
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _sha(text: str) -> str:
