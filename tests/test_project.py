@@ -12,7 +12,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PARAMETERS = {"profile", "scale", "seed", "device", "batch_size", "results_dir", "cache_dir"}
+PARAMETERS = {
+    *("profile", "scale", "seed", "device", "dtype", "device_map", "max_memory"),
+    *("offload_folder", "batch_size", "results_dir", "cache_dir"),
+}
 
 
 def _pins(lines: list[str]) -> set[str]:

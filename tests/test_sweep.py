@@ -112,7 +112,7 @@ def test_revision_reaches_weights_spec_cache_key_and_provenance(offline_hub, tmp
 
 
 def test_revision_figure_plots_one_point_per_revision_in_step_order():
-    from layerwise.report.figures import plot_against_revision, revision_steps
+    from layerwise.report.comparison_figures import plot_against_revision, revision_steps
 
     rows = []
     for step in (3000, 1, 143000, 512):  # named out of order
