@@ -26,6 +26,7 @@ from layerwise import data
 from layerwise.extract.batched import Extracted, RawLayers
 from layerwise.measure.ablations import valnorm_ddof
 from layerwise.measure.common import MeasureOptions
+from layerwise.measure.multi import model_parts
 from layerwise.measure.sentences import (
     sentence_input_groups,
     sentence_self_similarity,
@@ -198,6 +199,54 @@ def test_sts_and_sentence_self_similarity_read_one_layer_at_a_time(
                 want = [_self_similarity(x[:, k]) for k in range(x.shape[1])]
                 got = _values(selfsim, setting="eos")
                 np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_chapter_seven_tables_read_one_layer_at_a_time(monkeypatch, tmp_path, tiny_gpt2):
+    s = _options()
+    sentences = [x.text for x in data.load_sts_sentences()[:40]]
+    streamed, in_memory, fake = both_ways(
+        monkeypatch, tmp_path, lambda: model_parts(tiny_gpt2, sentences, s)
+    )
+    for name in ("isotropy", "rogue_dimensions", "postprocessing"):
+        pd.testing.assert_frame_equal(getattr(streamed, name), getattr(in_memory, name))
+    assert streamed.paired.keys() == in_memory.paired.keys() == {"raw", "abtt"}
+    for method, tasks in streamed.paired.items():
+        assert tasks.keys() == in_memory.paired[method].keys()
+        for task, v in tasks.items():
+            np.testing.assert_array_equal(v, in_memory.paired[method][task])
+
+    # recomputed here: the CWE sample's self-similarity (isotropy table; the expected
+    # cosine of the rogue-dimension table is the same number), raw RG65 and STS-B scores
+    cwe, _ = fake.one("cwe")
+    assert len(cwe) == s.n_cwe
+    want = [_self_similarity(cwe[:, k]) for k in range(cwe.shape[1])]
+    iso, rogue = streamed.isotropy, streamed.rogue_dimensions
+    iso_ss = iso[(iso["sample"] == "cwe") & (iso["measure"] == "self_similarity")]
+    np.testing.assert_allclose(iso_ss.sort_values("layer")["value"], want, atol=1e-9)
+    expected = rogue[rogue["measure"] == "expected_cosine"].sort_values("layer")["value"]
+    np.testing.assert_allclose(expected, want, atol=1e-9)
+    post = streamed.postprocessing
+    raw = post[post["method"] == "raw"]
+    states, _ = fake.one("wrapped+eos")
+    words = states[0::2]  # the wrapped setting: each word's last subtoken
+    row = {w: i for i, w in enumerate(all_task_words())}
+    pairs = data.load_word_pairs("rg65")
+    a, b = [row[p.word1] for p in pairs], [row[p.word2] for p in pairs]
+    cos = _cos(words[a], words[b])
+    np.testing.assert_array_equal(streamed.paired["raw"]["rg65"].shape, cos.shape)
+    np.testing.assert_allclose(streamed.paired["raw"]["rg65"], cos, atol=1e-12)
+    want = _spearman(cos, np.array([p.score for p in pairs]))
+    got = raw[raw["task"] == "rg65"].sort_values("layer")["value"]
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    sts_pairs = data.load_sts_benchmark()
+    srow = {t: i for i, t in enumerate(data.sts_benchmark_sentences(sts_pairs))}
+    (group,) = [g for g in sentence_input_groups(tiny_gpt2) if "eos" in g]
+    states, _ = fake.one("sentences " + "+".join(group))
+    x = states[group.index("eos") :: len(group)]
+    sa, sb = [srow[p.sentence1] for p in sts_pairs], [srow[p.sentence2] for p in sts_pairs]
+    want = _spearman(_cos(x[sa], x[sb]), np.array([p.score for p in sts_pairs]))
+    got = raw[(raw["task"] == "stsb") & (raw["setting"] == "eos")].sort_values("layer")["value"]
+    np.testing.assert_allclose(got, want, atol=1e-9)
 
 
 def test_the_guard_fails_an_analysis_that_reads_every_layer(monkeypatch, tmp_path):
