@@ -119,6 +119,8 @@ def postprocessed_layers(
     fit = bool(set(methods) - {"raw"})
     for raw in ms.layers(cwe=fit or cwe, sentences=sentences):
         pp = Postprocessor.fit(raw.cwe) if fit else None
+        if not cwe:  # read for the fit only: neither transformed nor given
+            raw = LayerStates(raw.layer, None, raw.words, raw.sentences)
         for method in methods:
             x = raw if method == "raw" else raw.transformed(pp, method)  # type: ignore[arg-type]
             yield raw.layer, method, x
