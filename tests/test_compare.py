@@ -151,7 +151,7 @@ def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path, tiny_gpt2, ti
     for ms in (a, b):
         assert ms.cwe.shape[0] == 120
         for layer in range(ms.n_layers + 1):
-            x = ms.cwe[:, layer].astype(np.float64)
+            x = ms.cwe.layer(layer).astype(np.float64)
             at = cwe[(cwe["model"] == ms.name) & (cwe["layer"] == layer)].set_index("measure")
             assert at.loc["uniformity", "value"] == pytest.approx(_plain_uniformity(x), abs=1e-6)
             assert at.loc["isoscore", "value"] == pytest.approx(float(reference(x)), abs=1e-6)
@@ -286,14 +286,14 @@ def _plain_task_scores(ms, task: str) -> np.ndarray:
     if task == "stsb":
         pairs = data.load_sts_benchmark()
         row = {t: i for i, t in enumerate(data.sts_benchmark_sentences(pairs))}
-        x = ms.sentences["eos"]
+        x = ms.sentences["eos"].states  # every layer: small tiny-model states
         a = x[[row[p.sentence1] for p in pairs]]
         b = x[[row[p.sentence2] for p in pairs]]
     else:
         pairs = data.load_word_pairs(task)
         row = {w: i for i, w in enumerate(all_task_words())}  # the rows of ms.words
-        a = ms.words[[row[p.word1] for p in pairs]]
-        b = ms.words[[row[p.word2] for p in pairs]]
+        a = ms.words.states[[row[p.word1] for p in pairs]]
+        b = ms.words.states[[row[p.word2] for p in pairs]]
     cos = _plain_cosines(a, b)
     target = np.array([p.score for p in pairs])
     rho = np.array([stats.spearmanr(cos[:, k], target).statistic for k in range(cos.shape[1])])
@@ -366,7 +366,7 @@ def test_isotropy_table_values_recomputed_here(two_states):
     close = [p for p in pairs if p.score >= 4.0]
     for ms in states:
         for layer in range(ms.n_layers + 1):
-            x = ms.cwe[:, layer].astype(np.float64)
+            x = ms.cwe.layer(layer).astype(np.float64)
             assert value(ms, "cwe", "uniformity", layer) == pytest.approx(
                 _plain_uniformity(x), abs=1e-6
             )  # the package sums float32 terms
@@ -379,7 +379,7 @@ def test_isotropy_table_values_recomputed_here(two_states):
             self_sim = (cos.sum() - np.trace(cos)) / (n * (n - 1))
             assert value(ms, "cwe", "self_similarity", layer) == pytest.approx(self_sim, abs=1e-6)
         top = ms.n_layers
-        e = ms.sentences["eos"][:, top].astype(np.float64)
+        e = ms.sentences["eos"].layer(top).astype(np.float64)
         ua = e[[row[p.sentence1] for p in close]]
         ub = e[[row[p.sentence2] for p in close]]
         ua /= np.linalg.norm(ua, axis=1, keepdims=True)

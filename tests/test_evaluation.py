@@ -416,3 +416,31 @@ def test_fast_resampled_spearman_equals_a_plain_loop_that_reranks():
     np.testing.assert_allclose([s.high for s in scores], high, rtol=0, atol=1e-12)
     for layer, s in enumerate(scores):
         assert s.value == pytest.approx(stats.spearmanr(values[:, layer], target).statistic)
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson"])
+def test_resampled_statistic_goes_layer_by_layer(method):
+    """Each layer's bootstrap correlations are those of that layer alone (to the last bit),
+    and a batch of resamples of many layers holds arrays of one layer ([B, n]), never of
+    every layer at once ([B, L, n] float64: 59 MB here), whatever the number of layers."""
+    import tracemalloc
+
+    from layerwise.stats.correlation import _resampled_statistic
+
+    gen = np.random.default_rng(5)
+    n, n_layers, batch = 2000, 37, 100
+    values = np.round(gen.normal(size=(n_layers, n)), 2)  # ties within each layer
+    values[3] = 1.0  # a constant layer: NaN
+    target = np.round(gen.normal(size=n), 1)
+    idx = gen.integers(0, n, (batch, n))
+    tracemalloc.start()
+    try:
+        every = _resampled_statistic(values, target, method)(idx)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert every.shape == (n_layers, batch) and np.isnan(every[3]).all()
+    assert peak < 0.25 * batch * n_layers * n * 8
+    for layer in (0, 3, 17, n_layers - 1):
+        alone = _resampled_statistic(values[layer : layer + 1], target, method)(idx)
+        np.testing.assert_array_equal(every[layer : layer + 1], alone)

@@ -11,7 +11,16 @@ import pytest
 import torch
 
 from layerwise.errors import InputError
-from layerwise.extract.batched import Extracted, _batches, default_max_tokens, extract
+from layerwise.extract.batched import (
+    Extracted,
+    RawLayers,
+    StackedLayers,
+    TakenLayers,
+    _batches,
+    default_max_tokens,
+    extract,
+    stack,
+)
 from layerwise.extract.requests import (
     Request,
     cwe_requests,
@@ -427,6 +436,57 @@ def test_take_selects_states_and_top_alt():
     np.testing.assert_array_equal(part.states[0], ex.states[1])
     np.testing.assert_array_equal(part.top_alt[0], ex.top_alt[1])
     assert Extracted(ex.states, None).take(slice(0, 1)).top_alt is None
+
+
+class CountingLayers:
+    """A layer source over an in-memory ``[n, L, d]`` array that counts its layer reads."""
+
+    def __init__(self, states: np.ndarray) -> None:
+        self.states, self.reads = states, []
+        self.shape = states.shape
+
+    def layer(self, k: int) -> np.ndarray:
+        self.reads.append(k)
+        return self.states[:, k].copy()
+
+
+def test_take_and_stack_are_lazy_views_that_read_one_layer(tmp_path):
+    """A subset, a reordering with repeats, a subset of a subset and a stack of two
+    extractions read only the layer asked for, and hold the numbers numpy's own indexing
+    and concatenation give; ``states`` is never needed."""
+    rng = np.random.default_rng(0)
+    a_states = rng.standard_normal((6, 4, 3), dtype=np.float32)
+    b_states = rng.standard_normal((2, 4, 3), dtype=np.float32)
+    src = CountingLayers(a_states)
+    a = Extracted(top_alt=a_states[:, -1] * 2, layers=src)
+    part = a.take([4, 1, 1, 5])
+    assert part.shape == (4, 4, 3) and part.on_disk and part.file is None
+    np.testing.assert_array_equal(part.layer(2), a_states[[4, 1, 1, 5], 2])
+    np.testing.assert_array_equal(part.top_alt, a_states[[4, 1, 1, 5], -1] * 2)
+    assert src.reads == [2]  # that layer, once
+    inner = part.take(slice(1, None, 2))  # rows 1 and 5 of a: one index into a
+    assert isinstance(inner._layers, TakenLayers) and inner._layers.source is src
+    np.testing.assert_array_equal(inner.layer(0), a_states[[1, 5], 0])
+    np.testing.assert_array_equal(inner.top_alt, a_states[[1, 5], -1] * 2)
+    # on disk: a layer-major file
+    path = tmp_path / "b.f32"
+    np.ascontiguousarray(b_states.transpose(1, 0, 2)).astype("<f4").tofile(path)
+    b = Extracted(top_alt=b_states[:, 0], layers=RawLayers(path, 0, b_states.shape))
+    both = stack([part, b])
+    assert isinstance(both._layers, StackedLayers) and both.shape == (6, 4, 3)
+    src.reads.clear()
+    want = np.concatenate([a_states[[4, 1, 1, 5]], b_states])
+    for k in range(4):
+        np.testing.assert_array_equal(both.take([5, 0, 4]).layer(k), want[[5, 0, 4], k])
+    assert src.reads == [0, 1, 2, 3]
+    np.testing.assert_array_equal(both.top_alt, np.concatenate([part.top_alt, b.top_alt]))
+    np.testing.assert_array_equal(both.states, want)  # every layer, for callers that want it
+    assert stack([b]) is b
+    assert stack([b, Extracted(b_states, None)]).top_alt is None
+    with pytest.raises(InputError, match="outside"):
+        a.take([6])
+    with pytest.raises(InputError, match="different"):
+        stack([a, Extracted(np.zeros((2, 3, 3), dtype=np.float32))])
 
 
 def test_requests_digest_depends_on_ids_and_reads():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from layerwise.errors import InputError
-from layerwise.stats.postprocess import Postprocessor, abtt_components, top_directions
+from layerwise.stats.postprocess import METHODS, Postprocessor, abtt_components, top_directions
 
 
 def planted(seed: int = 0, n: int = 3000, d: int = 20):
@@ -71,6 +71,26 @@ def test_fitted_per_layer_and_applied_to_other_vectors():
     other = rng.normal(size=(5, 3, 8))
     out = pp.transform(other, "centered")
     np.testing.assert_allclose(out, other - sample.mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_one_layer_fit_gives_that_layer_of_the_fit_of_all_layers():
+    """Chapter 7 fits and applies the postprocessing one layer at a time: the same numbers,
+    to the last bit, as the fit of every layer at once."""
+    rng = np.random.default_rng(1)
+    sample = rng.normal(size=(300, 3, 40)).astype(np.float32)
+    other = rng.normal(size=(7, 3, 40)).astype(np.float32)
+    full = Postprocessor.fit(sample, n_components=2)
+    for layer in range(3):
+        one = Postprocessor.fit(sample[:, layer], n_components=2)
+        np.testing.assert_array_equal(one.mean[0], full.mean[layer])
+        np.testing.assert_array_equal(one.std[0], full.std[layer])
+        np.testing.assert_array_equal(one.components[0], full.components[layer])
+        for method in METHODS:
+            got = one.transform(other[:, layer], method)
+            assert got.shape == (7, 40) and got.dtype == np.float32
+            np.testing.assert_array_equal(got, full.transform(other, method)[:, layer])
+    with pytest.raises(InputError, match="do not match"):
+        full.transform(other[:, 0], "centered")  # one layer's states need a one-layer fit
 
 
 def test_bad_input():

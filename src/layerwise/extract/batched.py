@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -70,6 +71,68 @@ class RawLayers:
         return out.astype(np.float32, copy=False).reshape(n, d)
 
 
+class LayerSource(Protocol):
+    """Anything :class:`Extracted` reads its layers from: ``shape`` ``(n, n_states, d)`` and
+    ``layer(k)``, layer ``k``'s ``[n, d]`` states (a :class:`RawLayers` file, a
+    :class:`TakenLayers` or :class:`StackedLayers` view, or another :class:`Extracted`)."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]: ...
+
+    def layer(self, k: int) -> np.ndarray: ...
+
+
+class TakenLayers:
+    """The rows ``index`` (an int array into the source's ``n`` reads) of a
+    :class:`LayerSource`, read lazily: :meth:`layer` reads the source's layer ``k`` and
+    keeps those rows, so a subset or a reordering of reads (the ``wrapped`` and ``eos``
+    halves of one extraction, the pairs of a task) costs one layer at a time, never all
+    layers. Raises :class:`~layerwise.errors.InputError` for an index outside the source."""
+
+    def __init__(self, source: LayerSource, index: np.ndarray | slice | Sequence[int]) -> None:
+        n = source.shape[0]
+        try:
+            rows = np.arange(n)[index]
+        except IndexError as err:
+            raise InputError(f"reads {index!r} outside the {n} reads: {err}") from err
+        if isinstance(source, TakenLayers):  # rows of rows: one index into the first source
+            source, rows = source.source, source.index[rows]
+        self.source = source
+        self.index = np.asarray(rows, dtype=np.int64).reshape(-1)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        _, n_states, d = self.source.shape
+        return (len(self.index), n_states, d)
+
+    def layer(self, k: int) -> np.ndarray:
+        """Layer ``k`` (0 = embeddings) of the rows, a new float32 array ``[len(index), d]``."""
+        return self.source.layer(k)[self.index]
+
+
+class StackedLayers:
+    """:class:`LayerSource` objects of the same number of layers and width, their reads one
+    after another (``np.concatenate`` along the reads, one layer at a time). Raises
+    :class:`~layerwise.errors.InputError` for no parts or parts of different shapes."""
+
+    def __init__(self, parts: Sequence[LayerSource]) -> None:
+        self.parts = list(parts)
+        if not self.parts:
+            raise InputError("nothing to stack: no parts")
+        shapes = {tuple(p.shape[1:]) for p in self.parts}
+        if len(shapes) != 1:
+            raise InputError(f"parts of different layers and widths: {sorted(shapes)}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        n_states, d = self.parts[0].shape[1:]
+        return (sum(p.shape[0] for p in self.parts), n_states, d)
+
+    def layer(self, k: int) -> np.ndarray:
+        """Layer ``k`` of every part, stacked: float32 ``[sum of the parts' n, d]``."""
+        return np.concatenate([p.layer(k) for p in self.parts])
+
+
 class Extracted:
     """Hidden states at the requested reads.
 
@@ -77,9 +140,11 @@ class Extracted:
     ``top_alt``: ``[n_reads, d]``, the top layer in the other final-norm
     convention (``None`` when the model has no final norm).
 
-    The states are held in memory, or on disk (``layers``, a :class:`RawLayers`: a cache
-    entry, or extraction's spill file); then :meth:`layer` reads one layer at a time and
-    ``states`` reads them all into memory on first use (the same numbers either way).
+    The states are held in memory, or read from ``layers``, a :class:`LayerSource`: on
+    disk (a :class:`RawLayers`: a cache entry, or extraction's spill file) or a lazy view
+    of other states (:meth:`take`, :func:`stack`). Then :meth:`layer` reads one layer at a
+    time, and ``states`` reads them all into memory on first use (the same numbers either
+    way); a measurement that holds one layer at a time uses :meth:`layer` only.
     """
 
     def __init__(
@@ -87,7 +152,7 @@ class Extracted:
         states: np.ndarray | None = None,
         top_alt: np.ndarray | None = None,
         *,
-        layers: RawLayers | None = None,
+        layers: LayerSource | None = None,
     ) -> None:
         if (states is None) == (layers is None):
             raise InputError("Extracted needs the states in memory or on disk (one of them)")
@@ -100,7 +165,7 @@ class Extracted:
         """``(n_reads, n_states, d)``, without reading the states."""
         if self._states is not None:
             return tuple(self._states.shape)  # type: ignore[return-value]
-        return self._layers.shape  # type: ignore[union-attr]
+        return tuple(self._layers.shape)  # type: ignore[union-attr, return-value]
 
     @property
     def n_states(self) -> int:
@@ -108,13 +173,14 @@ class Extracted:
 
     @property
     def on_disk(self) -> bool:
-        """Whether the states are read from disk layer by layer (not yet all in memory)."""
+        """Whether :meth:`layer` reads each layer from its source (a file, or a view of other
+        states) because the states are not (yet) all in memory."""
         return self._states is None
 
     @property
     def file(self) -> Path | None:
-        """The file the states are read from (None: in memory)."""
-        return None if self._layers is None else self._layers.path
+        """The file the states are read from (None: in memory, or a view of other states)."""
+        return self._layers.path if isinstance(self._layers, RawLayers) else None
 
     @property
     def states(self) -> np.ndarray:
@@ -128,7 +194,7 @@ class Extracted:
         return self._states
 
     def layer(self, k: int) -> np.ndarray:
-        """Layer ``k``'s states ``[n_reads, d]``; from disk, only that layer is read."""
+        """Layer ``k``'s states ``[n_reads, d]``; from a source, only that layer is read."""
         if self._states is not None:
             return self._states[:, k]
         return self._layers.layer(k)  # type: ignore[union-attr]
@@ -137,9 +203,25 @@ class Extracted:
         return self.shape[0]
 
     def take(self, index: np.ndarray | slice | Sequence[int]) -> Extracted:
-        """The reads at ``index``, in memory."""
-        alt = None if self.top_alt is None else self.top_alt[index]
-        return Extracted(self.states[index], alt)
+        """The reads at ``index`` (a slice, or integer positions, repeats allowed), as a lazy
+        view (:class:`TakenLayers`): its :meth:`layer` reads this one's layer ``k`` only, and
+        ``top_alt`` is indexed at once (one ``[n, d]`` array)."""
+        rows = TakenLayers(self, index).index  # positions in this one's reads
+        alt = None if self.top_alt is None else self.top_alt[rows]
+        source = self if self._states is not None else self._layers
+        return Extracted(top_alt=alt, layers=TakenLayers(source, rows))  # type: ignore[arg-type]
+
+
+def stack(parts: Sequence[Extracted]) -> Extracted:
+    """The reads of ``parts`` one after another, as a lazy view (:class:`StackedLayers`):
+    layer ``k`` reads layer ``k`` of every part. ``top_alt`` is stacked when every part has
+    one, else None. One part is returned as it is."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    alts = [p.top_alt for p in parts]
+    alt = None if any(a is None for a in alts) else np.concatenate(alts)
+    return Extracted(top_alt=alt, layers=StackedLayers(parts))
 
 
 class _Sink:

@@ -18,11 +18,11 @@ from ..extract.requests import unique
 from ..models.spec import LoadedModel
 from ..stats import geometry
 from ..stats.correlation import best_layer
-from ..stats.scores import sc_weat_effect_sizes, valnorm_scores
+from ..stats.scores import sc_weat_effect_sizes, scores_of_effect_sizes, warn_undefined
 from ..store.cached import cached_value
 from ..store.keys import model_identity
 from ..tidy import select
-from .common import MeasureOptions, alt_top_name
+from .common import NATIVE, MeasureOptions, alt_top_name, over_layers, stack_layers
 from .cwe import cwe_sentences, cwe_states
 from .sentences import sentence_self_similarity, sts_benchmark_scores
 from .words import word_states, word_task_scores
@@ -61,9 +61,10 @@ def token_sampling(models: Models, sentences: list[str], s: MeasureOptions) -> l
     """Note 2: sampling real tokens only vs letting BOS/EOS positions be drawn."""
     rows = []
     for lm in models.values():
-        real = geometry.self_similarity(cwe_states(lm, sentences, s).states)
-        special = cwe_states(lm, sentences, s, include_special=True).states
-        anyspecial = geometry.self_similarity(special)
+        selfsim = {"s": geometry.self_similarity}
+        real = over_layers(NATIVE, cwe_states(lm, sentences, s), selfsim)["s"]
+        special = cwe_states(lm, sentences, s, include_special=True)
+        anyspecial = over_layers(NATIVE, special, selfsim)["s"]
         top = len(real) - 1
         for layer in (0, top // 2, top):
             rows.append(
@@ -123,13 +124,19 @@ def valnorm_ddof(lm: LoadedModel, s: MeasureOptions) -> pd.DataFrame:
     words = unique([w.word for w in lex] + list(data.PLEASANT + data.UNPLEASANT))
     index = {w: i for i, w in enumerate(words)}
     valence = np.array([w.valence for w in lex])
-    ex = word_states(lm, words, ["wrapped"], s)["wrapped"].states
-    t = ex[[index[w.word] for w in lex]]
-    a = ex[[index[w] for w in data.PLEASANT]]
-    b = ex[[index[w] for w in data.UNPLEASANT]]
-    r = {d: [x.value for x in valnorm_scores(t, a, b, valence, ddof=d)] for d in (1, 0)}
-    e1, e0 = (sc_weat_effect_sizes(t, a, b, ddof=d) for d in (1, 0))
-    n = len(a) + len(b)
+    ex = word_states(lm, words, ["wrapped"], s)["wrapped"]
+    it = np.array([index[w.word] for w in lex], dtype=np.int64)
+    ia = np.array([index[w] for w in data.PLEASANT], dtype=np.int64)
+    ib = np.array([index[w] for w in data.UNPLEASANT], dtype=np.int64)
+    fns = {
+        d: lambda x, d=d: sc_weat_effect_sizes(x[it], x[ia], x[ib], ddof=d, warn=False)
+        for d in (1, 0)
+    }
+    # one layer of states at a time; the effect sizes [n_words, L+1] of every layer after
+    e1, e0 = (stack_layers(v) for v in over_layers(NATIVE, ex, fns).values())
+    warn_undefined(e1)
+    r = {d: [x.value for x in scores_of_effect_sizes(e, valence)] for d, e in ((1, e1), (0, e0))}
+    n = len(ia) + len(ib)
     return pd.DataFrame(
         {
             "model": lm.spec.name,

@@ -11,8 +11,9 @@ chapter 6).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..stats.correlation import Score
 from ..store.cache import Cache
 from ..store.cached import cached_extract
 from ..store.memo import BootstrapMemo
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,10 +82,42 @@ def alt_top_name(lm: LoadedModel) -> str | None:
     return {"pre_norm": "post_norm", "post_norm": "pre_norm"}.get(lm.spec.top_state)
 
 
-View = Callable[[Extracted], np.ndarray]
-#: The native states ``[n, L+1, d]`` and the alternative top layer as ``[n, 1, d]``.
-NATIVE: View = lambda e: e.states  # noqa: E731
-ALT_TOP: View = lambda e: e.top_alt[:, None]  # noqa: E731
+#: A view of an :class:`Extracted`: the ``[n, d]`` states of each layer it covers, read one
+#: at a time as the iterator is consumed.
+View = Callable[[Extracted], Iterator[np.ndarray]]
+
+
+def NATIVE(ex: Extracted) -> Iterator[np.ndarray]:  # noqa: N802 - a constant-like view
+    """The native states of layers ``0..L``, each ``[n, d]``, read one layer at a time."""
+    return (ex.layer(k) for k in range(ex.n_states))
+
+
+def ALT_TOP(ex: Extracted) -> Iterator[np.ndarray]:  # noqa: N802 - a constant-like view
+    """The top layer in the other final-norm convention, ``ex.top_alt`` ``[n, d]`` (nothing
+    when the model has no final norm)."""
+    return iter(() if ex.top_alt is None else (ex.top_alt,))
+
+
+def over_layers(
+    view: View, ex: Extracted, fns: Mapping[K, Callable[[np.ndarray], T]]
+) -> dict[K, list[T]]:
+    """Every function of ``fns`` on each layer of ``view(ex)``: name -> one result per layer.
+
+    Each layer's ``[n, d]`` states are read once, given to every function, and dropped
+    before the next layer is read, so host memory holds one layer of states (plus what the
+    functions return), whatever the number of layers.
+    """
+    out: dict[K, list[T]] = {name: [] for name in fns}
+    for x in view(ex):
+        for name, fn in fns.items():
+            out[name].append(fn(x))
+        del x
+    return out
+
+
+def stack_layers(values: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-layer item values (each ``[n_items]``) as one ``[n_items, n_layers]`` array."""
+    return np.stack(values, axis=1)
 
 
 def per_layer(
@@ -90,7 +126,8 @@ def per_layer(
     """Rows of ``score`` on every layer, plus the top layer in the other convention.
 
     ``score`` receives a view (:data:`NATIVE` or :data:`ALT_TOP`) to apply to
-    each :class:`Extracted` it reads and returns one value per layer.
+    each :class:`Extracted` it reads (one ``[n, d]`` layer at a time) and returns one value
+    per layer of the view.
     """
     name = lm.spec.name
     rows = [

@@ -176,7 +176,9 @@ def cwe_geometry(
         rows += per_layer(
             lm,
             ex,
-            lambda view, name=name, fn=fn: values[name] if view is NATIVE else fn(view(ex)),
+            lambda view, name=name, fn=fn: (
+                values[name] if view is NATIVE else [fn(x) for x in view(ex)]
+            ),
             measure=name,
         )
     return pd.DataFrame(rows)

@@ -11,7 +11,7 @@ import pandas as pd
 from .. import data
 from ..data.reference import PUBLISHED_STSB
 from ..errors import InputError
-from ..extract.batched import Extracted
+from ..extract.batched import Extracted, stack
 from ..extract.requests import (
     SENTENCE_SETTINGS,
     Request,
@@ -22,8 +22,16 @@ from ..extract.requests import (
 )
 from ..models.spec import LoadedModel
 from ..stats import geometry
-from ..stats.scores import sts_scores
-from .common import MeasureOptions, as_settings, extract_states, per_layer
+from ..stats.geometry import cosine_rows
+from ..stats.scores import scores_of_cosines
+from .common import (
+    MeasureOptions,
+    as_settings,
+    extract_states,
+    over_layers,
+    per_layer,
+    stack_layers,
+)
 
 
 def sentence_input_groups(lm: LoadedModel) -> list[tuple[str, ...]]:
@@ -69,12 +77,6 @@ def _sentence_group_states(
     return {st: ex.take(slice(i, None, k)) for i, st in enumerate(group)}
 
 
-def _stack(parts: Sequence[Extracted]) -> Extracted:
-    alts = [p.top_alt for p in parts]
-    alt = None if any(a is None for a in alts) else np.concatenate(alts)
-    return Extracted(np.concatenate([p.states for p in parts]), alt)
-
-
 def sentence_states(
     lm: LoadedModel, sentences: Sequence[str], setting: str, s: MeasureOptions
 ) -> Extracted:
@@ -97,7 +99,7 @@ def sentence_states(
         base = unique(texts)
     in_base = set(base)
     parts = [base, [t for t in unique(texts) if t not in in_base]]
-    states = _stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
+    states = stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
     row = {t: i for i, t in enumerate(parts[0] + parts[1])}
     index = [row[t] for t in texts]
     return states if index == list(range(len(row))) else states.take(index)
@@ -121,14 +123,22 @@ def sts_benchmark_scores(
     index = {t: i for i, t in enumerate(sentences)}
     gold = np.array([p.score for p in pairs])
     rows: list[dict] = []
+    ia = np.array([index[p.sentence1] for p in pairs], dtype=np.int64)
+    ib = np.array([index[p.sentence2] for p in pairs], dtype=np.int64)
     for k, setting in enumerate(settings):
         ex = sentence_states(lm, sentences, setting, s)
-        a = ex.take([index[p.sentence1] for p in pairs])
-        b = ex.take([index[p.sentence2] for p in pairs])
         rng = s.rng(200 + k)
 
-        def measure(view, a=a, b=b, r=rng):
-            return sts_scores(view(a), view(b), gold, rng=r, n_resamples=s.n_resamples, memo=s.memo)
+        def measure(view, ex=ex, r=rng):
+            cos = over_layers(view, ex, {"cos": lambda x: cosine_rows(x[ia], x[ib])})["cos"]
+            return scores_of_cosines(
+                stack_layers(cos),
+                gold,
+                target_name="gold",
+                rng=r,
+                n_resamples=s.n_resamples,
+                memo=s.memo,
+            )
 
         rows += per_layer(lm, ex, measure, setting=setting, task="stsb")
     return pd.DataFrame(rows)
@@ -159,7 +169,7 @@ def sentence_self_similarity(
         rows += per_layer(
             lm,
             ex,
-            lambda view, ex=ex: geometry.self_similarity(view(ex)),
+            lambda view, ex=ex: over_layers(view, ex, {"s": geometry.self_similarity})["s"],
             setting=setting,
             measure="self_similarity",
         )
@@ -219,7 +229,7 @@ def sts_pair_cosines(
         raise InputError(f"layer {layer} outside 0..{lm.spec.n_layers} of {lm.spec.name}")
     sentences = data.sts_benchmark_sentences(pairs)
     index = {t: i for i, t in enumerate(sentences)}
-    x = sentence_states(lm, sentences, setting, s).states[:, layer]
+    x = sentence_states(lm, sentences, setting, s).layer(layer)
     a = x[[index[p.sentence1] for p in pairs]]
     b = x[[index[p.sentence2] for p in pairs]]
     df = pd.DataFrame(

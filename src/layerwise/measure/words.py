@@ -17,8 +17,24 @@ from ..extract.batched import Extracted
 from ..extract.requests import WORD_SETTINGS, Request, clean_texts, unique, word_requests
 from ..models.spec import LoadedModel
 from ..stats.correlation import Score
-from ..stats.scores import valnorm_scores, word_similarity_scores
-from .common import MeasureOptions, as_settings, check_settings, extract_states, per_layer
+from ..stats.geometry import cosine_rows
+from ..stats.scores import (
+    sc_weat_effect_sizes,
+    scores_of_cosines,
+    scores_of_effect_sizes,
+    valnorm_scores,
+    warn_undefined,
+    word_similarity_scores,
+)
+from .common import (
+    MeasureOptions,
+    as_settings,
+    check_settings,
+    extract_states,
+    over_layers,
+    per_layer,
+    stack_layers,
+)
 
 #: The five word tasks of Table 1, the four word-similarity benchmarks (Spearman) then
 #: ValNorm (Pearson).
@@ -107,6 +123,27 @@ class TaskItems:
             *arrays, self.target, rng=rng, n_resamples=n_resamples, memo=memo
         )
 
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """The task's per-item values on one layer: ``x`` is that layer's states ``[n, d]``
+        of every word of :func:`all_task_words` (in its order); returns float64 ``[n_items]``,
+        the cosine of each pair (similarity tasks) or the SC-WEAT effect size of each target
+        word (ValNorm; NaN where undefined, warned about by :meth:`score_values`)."""
+        arrays = [x[r] for r in self.rows]
+        if self.method == "pearson":
+            return sc_weat_effect_sizes(*arrays, warn=False)
+        return cosine_rows(*arrays)
+
+    def score_values(self, values: np.ndarray, *, rng, n_resamples: int, memo=None) -> list[Score]:
+        """Per-layer :class:`~layerwise.stats.correlation.Score` of the task from its item
+        values ``[n_items, L]`` (:meth:`values` of each layer, stacked): the same numbers as
+        :meth:`scores` on the states of every layer at once."""
+        if self.method == "pearson":
+            warn_undefined(values)
+            return scores_of_effect_sizes(
+                values, self.target, rng=rng, n_resamples=n_resamples, memo=memo
+            )
+        return scores_of_cosines(values, self.target, rng=rng, n_resamples=n_resamples, memo=memo)
+
 
 def task_items(task: str) -> TaskItems:
     """The items of one word task (:data:`WORD_TASKS`), as rows of :func:`all_task_words`.
@@ -161,19 +198,33 @@ def word_task_scores(
     items = {task: task_items(task) for task in tasks}
     rows: list[dict] = []
     for setting, ex in states.items():
+        values = _LayerValues(ex, {task: items[task].values for task in tasks})
         for t, task in enumerate(tasks):
             rng = s.rng(100 + t)
-            parts = [ex.take(r) for r in items[task].rows]
 
-            def measure(view, it=items[task], parts=parts, r=rng):
-                return it.scores(
-                    [view(p) for p in parts], rng=r, n_resamples=s.n_resamples, memo=s.memo
+            def measure(view, it=items[task], task=task, r=rng, values=values):
+                return it.score_values(
+                    values(view, task), rng=r, n_resamples=s.n_resamples, memo=s.memo
                 )
 
             rows += per_layer(lm, ex, measure, setting=setting, task=task)
     df = pd.DataFrame(rows)
     df["leading_space"] = leading_space
     return df
+
+
+class _LayerValues:
+    """Per-item values of several tasks on the layers of one :class:`Extracted`, each view
+    read once (one layer at a time, :func:`~.common.over_layers`) and kept: ``values(view,
+    task)`` is the task's ``[n_items, n_layers]``."""
+
+    def __init__(self, ex: Extracted, fns) -> None:
+        self.ex, self.fns, self.held = ex, fns, {}
+
+    def __call__(self, view, task: str) -> np.ndarray:
+        if view not in self.held:
+            self.held[view] = over_layers(view, self.ex, self.fns)
+        return stack_layers(self.held[view][task])
 
 
 def subtoken_requests(
@@ -235,13 +286,15 @@ def word_pair_scores(
     reqs = subtoken_requests(lm, distinct, setting, subtoken=subtoken, leading_space=leading_space)
     label = f"word pairs {setting} subtoken={subtoken} space={leading_space}"
     ex = extract_states(lm, reqs, label, s)
-    a, b = ex.take([row[w] for w in first]), ex.take([row[w] for w in second])
+    ia = np.array([row[w] for w in first], dtype=np.int64)
+    ib = np.array([row[w] for w in second], dtype=np.int64)
     human = np.array([p.score for p in pairs])
     rng = s.rng(150)
 
     def measure(view):
-        return word_similarity_scores(
-            view(a), view(b), human, rng=rng, n_resamples=s.n_resamples, memo=s.memo
+        cos = over_layers(view, ex, {"cos": lambda x: cosine_rows(x[ia], x[ib])})["cos"]
+        return scores_of_cosines(
+            stack_layers(cos), human, rng=rng, n_resamples=s.n_resamples, memo=s.memo
         )
 
     rows = per_layer(lm, ex, measure, setting=setting, subtoken=subtoken, task=task)

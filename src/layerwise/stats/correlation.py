@@ -233,6 +233,14 @@ class _TieGroups:
         )
         self.has_ties = not bool(new_group.all())
 
+    def rows(self, index: slice) -> _TieGroups:
+        """The groups of the rows ``index`` of a 2-D ``[L, n]`` input (``has_ties`` stays
+        that of every row, so each row is ranked the same way as with all of them)."""
+        part = object.__new__(_TieGroups)
+        part.order, part.start, part.end = self.order[index], self.start[index], self.end[index]
+        part.has_ties = self.has_ties
+        return part
+
 
 def _weighted_ranks(w_sorted: np.ndarray, groups: _TieGroups) -> np.ndarray:
     """Average ranks of items in sorted order, each item repeated ``w`` times.
@@ -265,37 +273,43 @@ def _resampled_statistic(
     order, so nothing is re-sorted per resample, and the target is ranked once
     per resample rather than once per layer.  A resample that is constant in
     either variable gives NaN.
+
+    The layers are computed one after another, each as a ``[B, 1, n]`` block, so the
+    working arrays are ``[B, n]``, not ``[B, L, n]``: a batch of resamples of a
+    37-layer model's 3,500 word pairs holds 2.8 MB per array rather than 104 MB (every
+    element is computed by the same operations either way; tested equal to the last bit).
     """
     n = target.shape[0]
+    n_layers = per_layer.shape[0]
     if method == "spearman":
         x_groups, y_groups = _TieGroups(per_layer), _TieGroups(target)
         mean_rank = (n + 1) / 2.0  # the average ranks of any resample sum to n (n + 1) / 2
 
-    def centred_pair(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weights [B, L, n], centred x [B, L, n] and centred y [B, n]."""
+    def centred_target(w: np.ndarray) -> np.ndarray:
+        """Centred y [B, n] of each resample (weights ``w`` [B, n])."""
         if method == "spearman":
             yc = np.empty_like(w)
             yc[:, y_groups.order] = _weighted_ranks(w[:, y_groups.order], y_groups) - mean_rank
-            ws = w[:, x_groups.order]  # items in each layer's own sort order
-            xc = _weighted_ranks(ws, x_groups) - mean_rank
-            return ws, xc, yc
-        ws = np.broadcast_to(w[:, None, :], (w.shape[0], *per_layer.shape))
-        x_mean = np.einsum("bln,ln->bl", ws, per_layer) / n
-        xc = per_layer - x_mean[..., None]
-        yc = target - (w @ target)[:, None] / n
-        return ws, xc, yc
+            return yc
+        return target - (w @ target)[:, None] / n
 
-    def statistic(i: np.ndarray, axis: int = -1) -> np.ndarray:
-        i = np.moveaxis(np.asarray(i), axis, -1)
-        rows = i.shape[0]
-        flat = (i + (np.arange(rows) * n)[:, None]).ravel()
-        w = np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
-        ws, xc, yc = centred_pair(w)
-        y_aligned = yc[:, x_groups.order] if method == "spearman" else yc[:, None, :]
+    def layer_statistic(w: np.ndarray, yc: np.ndarray, syy: np.ndarray, layer: int) -> np.ndarray:
+        """Correlations [B] of one layer: weights ``w`` [B, n], centred y ``yc`` [B, n]."""
+        one = slice(layer, layer + 1)
+        if method == "spearman":
+            order = x_groups.order[one]  # [1, n]: items in the layer's own sort order
+            ws = w[:, order]  # [B, 1, n]
+            xc = _weighted_ranks(ws, x_groups.rows(one)) - mean_rank
+            y_aligned = yc[:, order]
+        else:
+            values = per_layer[one]  # [1, n]
+            ws = np.broadcast_to(w[:, None, :], (w.shape[0], *values.shape))
+            x_mean = np.einsum("bln,ln->bl", ws, values) / n
+            xc = values - x_mean[..., None]
+            y_aligned = yc[:, None, :]
         wx = ws * xc
         num = np.einsum("bln,bln->bl", wx, np.broadcast_to(y_aligned, wx.shape))
         sxx = np.einsum("bln,bln->bl", wx, xc)
-        syy = np.einsum("bn,bn->b", w * yc, yc)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             r = num / np.sqrt(sxx * syy)
         # centred ranks are exact (half-)integers, so constancy is an exact zero;
@@ -303,10 +317,22 @@ def _resampled_statistic(
         if method == "spearman":
             constant = (sxx == 0) | (syy == 0)
         else:
-            scale_x = np.einsum("bln,ln->bl", ws, per_layer * per_layer)
+            scale_x = np.einsum("bln,ln->bl", ws, values * values)
             scale_y = (w @ (target * target))[:, None]
             constant = (sxx <= 1e-14 * scale_x) | (syy <= 1e-14 * scale_y)
-        return np.clip(np.where(constant, np.nan, r), -1.0, 1.0).T  # [L, B]
+        return np.clip(np.where(constant, np.nan, r), -1.0, 1.0)[:, 0]
+
+    def statistic(i: np.ndarray, axis: int = -1) -> np.ndarray:
+        i = np.moveaxis(np.asarray(i), axis, -1)
+        rows = i.shape[0]
+        flat = (i + (np.arange(rows) * n)[:, None]).ravel()
+        w = np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
+        yc = centred_target(w)
+        syy = np.einsum("bn,bn->b", w * yc, yc)[:, None]
+        out = np.empty((n_layers, rows))
+        for layer in range(n_layers):
+            out[layer] = layer_statistic(w, yc, syy, layer)
+        return out  # [L, B]
 
     return statistic
 

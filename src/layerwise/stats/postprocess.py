@@ -82,17 +82,24 @@ class Postprocessor:
         return cls(np.stack(means), np.stack(stds), np.stack(comps))
 
     def transform(self, x: np.ndarray, method: str) -> np.ndarray:
-        """Apply ``method`` (one of :data:`METHODS`) to ``[n, L, d]`` states; float32."""
+        """Apply ``method`` (one of :data:`METHODS`) to ``[n, L, d]`` states (or ``[n, d]``,
+        one layer, after a one-layer fit); float32 of the same shape. Raises
+        :class:`~layerwise.errors.InputError` for an unknown method or states whose layers
+        and width are not the fitted ones."""
         if method not in METHODS:
             raise InputError(f"unknown postprocessing {method!r}; choose one of {METHODS}")
         arr = as_embeddings(x, "x", min_rows=1)
+        one = arr.ndim == 2 and self.mean.shape[0] == 1
+        if one:
+            arr = arr[:, None, :]
         if arr.ndim != 3 or arr.shape[1:] != self.mean.shape:
             raise InputError(
-                f"states of shape {arr.shape} do not match the fitted layers and width "
+                f"states of shape {np.shape(x)} do not match the fitted layers and width "
                 f"{self.mean.shape}: fit on the same model's states"
             )
         if method == "raw":
-            return np.asarray(arr, dtype=np.float32)
+            out = np.asarray(arr, dtype=np.float32)
+            return out[:, 0] if one else out
         out = np.empty(arr.shape, dtype=np.float32)
         for layer in range(arr.shape[1]):
             y = np.asarray(arr[:, layer], dtype=np.float64) - self.mean[layer]
@@ -103,4 +110,4 @@ class Postprocessor:
                 u = self.components[layer]
                 y = y - (y @ u.T) @ u
             out[:, layer] = y
-        return out
+        return out[:, 0] if one else out

@@ -88,12 +88,38 @@ def cosine_spearman(
     n_resamples: int,
     memo: IntervalMemo | None = None,
 ) -> list[Score]:
+    """Spearman's rho of per-pair cosines against ``target``, per layer, with its CI
+    (:func:`scores_of_cosines` of :func:`~layerwise.stats.geometry.cosine_rows`)."""
+    return scores_of_cosines(
+        cosine_rows(emb1, emb2),
+        target,
+        target_name=target_name,
+        rng=rng,
+        n_resamples=n_resamples,
+        memo=memo,
+    )
+
+
+def scores_of_cosines(
+    cosines: np.ndarray,
+    target: np.ndarray,
+    *,
+    target_name: str = "human",
+    rng: RngLike = None,
+    n_resamples: int = 1000,
+    memo: IntervalMemo | None = None,
+) -> list[Score]:
     """Spearman's rho of per-pair cosines against ``target``, per layer, with its CI.
 
-    Cosines that differ only by rounding are ranked as ties (:func:`snap_near_ties`), so a
-    layer whose cosines are all equal up to rounding has an undefined (NaN) correlation.
+    ``cosines``: ``[n_pairs]`` or ``[n_pairs, L]`` (float64, from
+    :func:`~layerwise.stats.geometry.cosine_rows`, e.g. one layer at a time, stacked);
+    ``target``: ``[n_pairs]`` (``target_name`` names it in errors). Cosines that differ only
+    by rounding are ranked as ties (``snap_near_ties``), so a layer whose cosines are all
+    equal up to rounding has an undefined (NaN) correlation. The bootstrap resamples the
+    pairs of every layer with the same indices (one call for all layers). Raises
+    :class:`~layerwise.errors.InputError` as ``correlation.correlation_scores`` does.
     """
-    cos = cosine_rows(emb1, emb2)
+    cos = np.asarray(cosines)
     return correlation_scores(
         snap_near_ties(cos, axis=0, dtype=cos.dtype),
         target,
@@ -154,6 +180,7 @@ def sc_weat_effect_sizes(
     unpleasant: np.ndarray,
     *,
     ddof: int = 1,
+    warn: bool = True,
 ) -> np.ndarray:
     """Single-category WEAT effect size of every target word, per layer.
 
@@ -164,6 +191,8 @@ def sc_weat_effect_sizes(
         pleasant: ``[n_a, L, d]`` (or ``[n_a, d]``) attribute set A.
         unpleasant: ``[n_b, L, d]`` (or ``[n_b, d]``) attribute set B.
         ddof: 1 for the sample SD (default, ValNorm), 0 for the population SD.
+        warn: warn about undefined effect sizes here (a caller that computes one layer
+            at a time passes False and calls :func:`warn_undefined` once on all layers).
 
     Returns:
         float64 ``[n_w, L]`` (``[n_w]`` for 2-D input).  An effect size whose SD
@@ -196,14 +225,21 @@ def sc_weat_effect_sizes(
         with np.errstate(invalid="ignore", divide="ignore"):
             columns.append(np.where(sd > _SD_FLOOR, diff / sd, np.nan))
     effect = columns[0] if t.ndim == 2 else np.stack(columns, axis=1)
+    if warn:
+        warn_undefined(effect, stacklevel=3)
+    return effect
+
+
+def warn_undefined(effect: np.ndarray, *, stacklevel: int = 2) -> None:
+    """A :class:`RuntimeWarning` counting the undefined (NaN) SC-WEAT effect sizes of
+    ``effect`` (any shape); nothing when all are defined."""
     if np.isnan(effect).any():
         warnings.warn(
             f"{int(np.isnan(effect).sum())} effect size(s) undefined (all cosines to the "
             "attribute words equal); set to NaN",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
-    return effect
 
 
 def valnorm_scores(
@@ -233,8 +269,27 @@ def valnorm_scores(
         scores NaN.
     """
     effect = sc_weat_effect_sizes(targets, pleasant, unpleasant, ddof=ddof)
+    return scores_of_effect_sizes(effect, valence, rng=rng, n_resamples=n_resamples, memo=memo)
+
+
+def scores_of_effect_sizes(
+    effect: np.ndarray,
+    valence: np.ndarray,
+    *,
+    rng: RngLike = None,
+    n_resamples: int = 1000,
+    memo: IntervalMemo | None = None,
+) -> list[Score]:
+    """ValNorm's score from SC-WEAT effect sizes: Pearson's r against the human valence,
+    per layer, with its CI.
+
+    ``effect``: ``[n_w]`` or ``[n_w, L]`` from :func:`sc_weat_effect_sizes` (e.g. one layer
+    at a time, stacked); ``valence``: ``[n_w]``. A layer with an undefined effect size scores
+    NaN. Raises :class:`~layerwise.errors.InputError` as
+    ``correlation.correlation_scores`` does.
+    """
     return correlation_scores(
-        effect,
+        np.asarray(effect),
         valence,
         method="pearson",
         target_name="valence",

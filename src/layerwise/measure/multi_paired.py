@@ -1,0 +1,157 @@
+"""Chapter 7's paired differences: for every pair of models, task and layer choice, the
+difference of their scores with a paired bootstrap interval
+(:func:`~layerwise.stats.paired.paired_difference`).
+
+A model contributes only its per-item values (:func:`paired_values`: cosines, or ValNorm's
+effect sizes, ``[n_items, L+1]``), computed from its states one layer at a time; the
+pairs are formed from those values (:func:`paired_rows`), so a sweep needs no two models'
+states at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..stats.correlation import STATISTICS, best_layer
+from ..stats.paired import paired_difference
+from ..stats.scores import warn_undefined
+from .common import MeasureOptions
+from .multi_states import (
+    WORD_SETTING,
+    ModelStates,
+    postprocessed_layers,
+    stacked,
+    sts_items,
+    task_values,
+)
+from .words import WORD_TASKS, task_items
+
+PAIRED_COLUMNS = (
+    "model_a",
+    "model_b",
+    "method",
+    "task",
+    "setting",
+    "choice",
+    "layer_a",
+    "layer_b",
+    "score_a",
+    "score_b",
+    "difference",
+    "low",
+    "high",
+    "n",
+)
+
+
+def _task_target(task: str) -> tuple[np.ndarray, str]:
+    """The human target ``[n]`` of a task and how it is correlated (``spearman``/``pearson``)."""
+    if task == "stsb":
+        return np.array([p.score for p in data.load_sts_benchmark()]), "spearman"
+    items = task_items(task)
+    return items.target, items.method
+
+
+def _choose(scores: np.ndarray, choice: str) -> int:
+    """The layer of Table 1's "Best" (highest defined score; ties: lowest layer) or "Top"."""
+    best = best_layer(scores)
+    return len(scores) - 1 if choice == "top" or best is None else best
+
+
+def _paired_tasks(sentence_setting: str) -> list[tuple[str, str]]:
+    return [(t, WORD_SETTING) for t in WORD_TASKS] + [("stsb", sentence_setting)]
+
+
+def paired_values(
+    ms: ModelStates, methods: Sequence[str] = ("raw", "abtt"), sentence_setting: str = "eos"
+) -> dict[str, dict[str, np.ndarray]]:
+    """One model's share of :func:`paired_table`: method -> task -> per-item values
+    ``[n_items, L+1]`` (cosines, or effect sizes for ValNorm) after that postprocessing,
+    fitted on the model's CWE sample layer by layer (raw states need no fit). The states
+    are read one layer at a time
+    (:func:`~layerwise.measure.multi_states.postprocessed_layers`)."""
+    sts = sts_items()
+    per_layer: dict[str, dict] = {m: {} for m in methods}
+    for _, method, x in postprocessed_layers(ms, methods, sentences=[sentence_setting]):
+        for key, v in task_values(x, sts, [sentence_setting]).items():
+            per_layer[method].setdefault(key, []).append(v)
+        del x  # before the next layer or method is read
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for method in methods:
+        values = stacked(per_layer[method])
+        out[method] = {
+            task: values[(task, setting)] for task, setting in _paired_tasks(sentence_setting)
+        }
+        warn_undefined(out[method]["valnorm"])
+    return out
+
+
+def paired_rows(
+    values: Sequence[tuple[str, dict[str, dict[str, np.ndarray]]]],
+    s: MeasureOptions,
+    methods: Sequence[str] = ("raw", "abtt"),
+    sentence_setting: str = "eos",
+) -> pd.DataFrame:
+    """The paired table from each model's :func:`paired_values`, given as ``(name, values)``
+    in the models' order: every pair (A listed before B), method, task and layer choice."""
+    tasks = _paired_tasks(sentence_setting)
+    targets = {task: _task_target(task) for task, _ in tasks}
+    rows: list[dict] = []
+    for (name_a, va), (name_b, vb) in combinations(values, 2):
+        for method in methods:
+            for t, (task, setting) in enumerate(tasks):
+                xa, xb = va[method][task], vb[method][task]
+                target, how = targets[task]
+                score_a = STATISTICS[how](xa.T, target)
+                score_b = STATISTICS[how](xb.T, target)
+                for choice in ("best", "top"):
+                    la, lb = _choose(score_a, choice), _choose(score_b, choice)
+                    rng = s.rng(300 + 10 * t + (choice == "top"))
+                    if not (np.isfinite(score_a[la]) and np.isfinite(score_b[lb])):
+                        d = None  # an undefined score (e.g. NaN effect sizes) has no difference
+                    else:
+                        d = paired_difference(
+                            xa[:, la],
+                            xb[:, lb],
+                            target,
+                            method=how,
+                            rng=rng,
+                            n_resamples=s.n_resamples,
+                        )
+                    rows.append(
+                        {
+                            "model_a": name_a,
+                            "model_b": name_b,
+                            "method": method,
+                            "task": task,
+                            "setting": setting,
+                            "choice": choice,
+                            "layer_a": la,
+                            "layer_b": lb,
+                            "score_a": float(score_a[la]),
+                            "score_b": float(score_b[lb]),
+                            "difference": d.value if d else np.nan,
+                            "low": d.low if d else np.nan,
+                            "high": d.high if d else np.nan,
+                            "n": len(target),
+                        }
+                    )
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+
+
+def paired_table(
+    states: Sequence[ModelStates],
+    s: MeasureOptions,
+    methods: Sequence[str] = ("raw", "abtt"),
+    sentence_setting: str = "eos",
+) -> pd.DataFrame:
+    """For every pair of models (A listed before B), task and layer choice (best, top):
+    score(A) - score(B) with a paired bootstrap 95% CI, under each postprocessing. Each
+    model's states are read one layer at a time, one model after the other."""
+    values = [(ms.name, paired_values(ms, methods, sentence_setting)) for ms in states]
+    return paired_rows(values, s, methods, sentence_setting)

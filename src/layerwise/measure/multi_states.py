@@ -1,0 +1,209 @@
+"""Chapter 7's states: one model's CWE, word and sentence states, read one layer at a time.
+
+A :class:`ModelStates` holds :class:`~layerwise.extract.batched.Extracted` objects (cache
+entries, or lazy views of them), never the arrays of every layer: the tables of
+:mod:`layerwise.measure.multi_tables` and :mod:`layerwise.measure.multi_paired` read layer
+``k`` of each sample (:meth:`ModelStates.layers`), compute what they need from it (per-item
+cosines and effect sizes, per-layer estimates) and drop it before reading layer ``k + 1``,
+so an analysis holds one layer's ``[n, d]`` states at a time (issue 17).
+
+States are read with the arguments chapters 3-5 use (the CWE sample over the
+window-filtered STS 2012-2016 sentences, every task word, the STS-B test sentences), so
+with a warm extraction cache nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import data
+from ..extract.batched import Extracted
+from ..models.spec import LoadedModel
+from ..stats.geometry import cosine_rows
+from ..stats.postprocess import Postprocessor
+from .common import MeasureOptions
+from .cwe import cwe_sentences, cwe_states
+from .sentences import sentence_states
+from .words import WORD_TASKS, all_task_words, task_items, word_states
+
+#: The word setting the comparison reads for the word tasks (Table 1's CLIP row and
+#: GPT-2 "with BOS" row use ``wrapped``).
+WORD_SETTING = "wrapped"
+#: The sentence settings the comparison reads for STS-B.
+COMPARED_SENTENCE_SETTINGS = ("eos", "mean")
+#: STS-B pairs with a gold score at least this high are alignment's positive pairs.
+ALIGNMENT_GOLD = 4.0
+
+
+@dataclass
+class ModelStates:
+    """One model's native hidden states for everything chapter 7 measures, each an
+    :class:`~layerwise.extract.batched.Extracted` of ``L+1`` layers read one at a time
+    (``.layer(k)``, ``[n, d]``; ``.states`` reads every layer, for small models only).
+
+    ``cwe``: the CWE sample ``[n_cwe, L+1, d]``; ``words``: every task word in
+    :data:`WORD_SETTING`, rows in the order of :func:`~.words.all_task_words`;
+    ``sentences``: setting -> the STS-B test sentences ``[n_sentences, L+1, d]``, rows in
+    the order of ``layerwise.data.sts_benchmark_sentences``.
+    """
+
+    lm: LoadedModel
+    cwe: Extracted
+    words: Extracted
+    sentences: dict[str, Extracted]
+
+    @property
+    def name(self) -> str:
+        return self.lm.spec.name
+
+    @property
+    def n_layers(self) -> int:
+        return self.lm.spec.n_layers
+
+    def layers(
+        self, *, cwe: bool = True, words: bool = True, sentences: Sequence[str] | None = None
+    ) -> Iterator[LayerStates]:
+        """Layer ``0..L`` of the samples asked for (``sentences``: those settings; None:
+        every setting held), one layer at a time: each :class:`LayerStates` is read when the
+        iterator reaches it, so a consumer that drops it holds one layer."""
+        settings = list(self.sentences) if sentences is None else list(sentences)
+        for k in range(self.n_layers + 1):
+            yield LayerStates(
+                k,
+                self.cwe.layer(k) if cwe else None,
+                self.words.layer(k) if words else None,
+                {st: self.sentences[st].layer(k) for st in settings},
+            )
+
+
+@dataclass
+class LayerStates:
+    """One layer's states of a :class:`ModelStates`: ``cwe`` ``[n_cwe, d]``, ``words``
+    ``[n_words, d]`` and ``sentences`` (setting -> ``[n_sentences, d]``); a sample not read
+    is None (absent for sentences)."""
+
+    layer: int
+    cwe: np.ndarray | None
+    words: np.ndarray | None
+    sentences: dict[str, np.ndarray]
+
+    def transformed(self, pp: Postprocessor, method: str) -> LayerStates:
+        """The same layer after ``method``, ``pp`` fitted on this layer's CWE sample
+        (:meth:`~layerwise.stats.postprocess.Postprocessor.fit` of ``[n, d]``); float32."""
+        if method == "raw":
+            return self
+
+        def apply(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else pp.transform(x, method)
+
+        sent = {st: apply(x) for st, x in self.sentences.items()}
+        return LayerStates(self.layer, apply(self.cwe), apply(self.words), sent)  # type: ignore[arg-type]
+
+
+def postprocessed_layers(
+    ms: ModelStates,
+    methods: Sequence[str],
+    *,
+    cwe: bool = False,
+    sentences: Sequence[str] | None = None,
+) -> Iterator[tuple[int, str, LayerStates]]:
+    """``(layer, method, states)`` for every layer and method of ``methods``: the layer's
+    word and sentence states (and CWE sample, with ``cwe``) after that postprocessing,
+    fitted on the layer's CWE sample
+    (:class:`~layerwise.stats.postprocess.Postprocessor`), one layer read at a time and
+    one method's transformed copy made at a time. The CWE sample is read only when a
+    method needs the fit or ``cwe`` asks for it."""
+    fit = bool(set(methods) - {"raw"})
+    for raw in ms.layers(cwe=fit or cwe, sentences=sentences):
+        pp = Postprocessor.fit(raw.cwe) if fit else None
+        if not cwe:  # read for the fit only: neither transformed nor given
+            raw = LayerStates(raw.layer, None, raw.words, raw.sentences)
+        for method in methods:
+            x = raw if method == "raw" else raw.transformed(pp, method)  # type: ignore[arg-type]
+            yield raw.layer, method, x
+            del x  # before the next method's copy is made
+        del raw, pp  # before the next layer is read
+
+
+def gather_states(
+    lm: LoadedModel,
+    cwe_sentences: Sequence[str],
+    s: MeasureOptions,
+    sentence_settings: Sequence[str] = COMPARED_SENTENCE_SETTINGS,
+) -> ModelStates:
+    """Find (in the extraction cache when warm, else extracting) a model's CWE, word and
+    sentence states; nothing is read into memory here (:class:`ModelStates`)."""
+    cwe = cwe_states(lm, cwe_sentences, s)
+    words = word_states(lm, all_task_words(), (WORD_SETTING,), s)
+    sentences = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    sent = {st: sentence_states(lm, sentences, st, s) for st in sentence_settings}
+    return ModelStates(lm, cwe, words[WORD_SETTING], sent)
+
+
+def load_states(models: Sequence[LoadedModel], s: MeasureOptions) -> list[ModelStates]:
+    """States of every model, the CWEs drawn from one sentence set that fits all of them
+    (the set of chapter 3 when the models' windows are no shorter than CLIP's)."""
+    sentences = cwe_sentences(list(models), s)
+    return [gather_states(lm, sentences, s) for lm in models]
+
+
+def model_rows(ms: ModelStates, values: Sequence[float], **cols) -> list[dict]:
+    """One row per layer of ``values`` with the model, layer and depth (layer / blocks)."""
+    return [
+        {"model": ms.name, "layer": layer, "depth": layer / ms.n_layers, **cols, "value": float(v)}
+        for layer, v in enumerate(values)
+    ]
+
+
+@dataclass(frozen=True)
+class StsItems:
+    """The STS-B test pairs as rows of the sentence states: ``a``, ``b`` the first and second
+    sentence of each pair (``[n_pairs]``), ``gold`` their scores; ``close_a``, ``close_b``
+    the pairs with gold >= :data:`ALIGNMENT_GOLD` (alignment's positive pairs)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    gold: np.ndarray
+    close_a: np.ndarray
+    close_b: np.ndarray
+
+
+def sts_items() -> StsItems:
+    """:class:`StsItems` of the 1,379 STS-B test pairs (read from the vendored file)."""
+    pairs = data.load_sts_benchmark()
+    index = {t: i for i, t in enumerate(data.sts_benchmark_sentences(pairs))}
+    close = [p for p in pairs if p.score >= ALIGNMENT_GOLD]
+
+    def rows(texts) -> np.ndarray:
+        return np.array([index[t] for t in texts], dtype=np.int64)
+
+    return StsItems(
+        rows(p.sentence1 for p in pairs),
+        rows(p.sentence2 for p in pairs),
+        np.array([p.score for p in pairs]),
+        rows(p.sentence1 for p in close),
+        rows(p.sentence2 for p in close),
+    )
+
+
+def task_values(
+    layer: LayerStates, sts: StsItems, sentence_settings: Sequence[str] | None = None
+) -> dict[tuple[str, str], np.ndarray]:
+    """Per-item values of one layer, ``(task, setting) -> [n_items]``: each word task of
+    :data:`~.words.WORD_TASKS` on the layer's word states (pair cosines, ValNorm's SC-WEAT
+    effect sizes, NaN where undefined) and STS-B's pair cosines in each sentence setting
+    (default: every setting of the layer), in that order."""
+    out = {(task, WORD_SETTING): task_items(task).values(layer.words) for task in WORD_TASKS}
+    settings = list(layer.sentences) if sentence_settings is None else sentence_settings
+    for setting in settings:
+        x = layer.sentences[setting]
+        out[("stsb", setting)] = cosine_rows(x[sts.a], x[sts.b])
+    return out
+
+
+def stacked(per_layer: Mapping[tuple[str, str], Sequence[np.ndarray]]) -> dict:
+    """``key -> [n_items, L+1]`` from ``key -> [layer 0's values, ..., layer L's]``."""
+    return {key: np.stack(v, axis=1) for key, v in per_layer.items()}

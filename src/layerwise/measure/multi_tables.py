@@ -1,0 +1,148 @@
+"""Chapter 7's per-model tables: isotropy, rogue dimensions and postprocessing.
+
+Each table has one row per model, layer and quantity, a ``model`` column and a ``depth``
+column (layer / number of blocks) so models of different depths share an axis. Every
+table reads a model's states one layer at a time
+(:meth:`~layerwise.measure.multi_states.ModelStates.layers`):
+the estimators of :mod:`layerwise.stats` (isotropy, geometry, postprocess, scores) run on
+that layer's ``[n, d]`` states, and only their per-layer results (and per-item values,
+whose correlations and bootstrap intervals are taken over every layer at once, with the
+seeds of chapters 4-5) are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..stats import geometry, isotropy
+from ..stats.postprocess import METHODS
+from ..stats.scores import scores_of_cosines
+from .common import NATIVE, MeasureOptions, over_layers
+from .multi_states import (
+    ModelStates,
+    model_rows,
+    postprocessed_layers,
+    stacked,
+    sts_items,
+    task_values,
+)
+from .words import task_items
+
+ROGUE_KS = (1, 3, 10)
+
+
+# ------------------------------------------------------------------ section 1
+def isotropy_table(states: Sequence[ModelStates], s: MeasureOptions) -> pd.DataFrame:
+    """IsoScore, uniformity and self-similarity per layer of the CWE sample and the STS-B
+    sentence vectors; alignment over STS-B pairs with gold >= 4 (sentence samples only)."""
+    sts = sts_items()
+    n_close = len(sts.close_a)
+    measures = {
+        "isoscore": isotropy.isoscore,
+        "uniformity": isotropy.uniformity,
+        "self_similarity": geometry.self_similarity,
+    }
+    rows: list[dict] = []
+    for ms in states:
+        samples = {"cwe": ms.cwe} | {f"sentences {k}": v for k, v in ms.sentences.items()}
+        for sample, ex in samples.items():
+            fns = dict(measures)
+            if sample != "cwe":
+                fns["alignment"] = lambda x: isotropy.alignment(x[sts.close_a], x[sts.close_b])
+            values = over_layers(NATIVE, ex, fns)
+            for measure, v in values.items():
+                n = n_close if measure == "alignment" else len(ex)
+                rows += model_rows(ms, v, sample=sample, measure=measure, n=n)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ section 2
+def rogue_table(states: Sequence[ModelStates], ks: Sequence[int] = ROGUE_KS) -> pd.DataFrame:
+    """Per layer: expected cosine of the CWE sample, the share of it held by the top-k
+    contributing dimensions, and the index of the largest contributor."""
+    rows: list[dict] = []
+    for ms in states:
+        per_layer = over_layers(NATIVE, ms.cwe, {"c": isotropy.cosine_contributions})["c"]
+        contrib = np.stack(per_layer)  # [L+1, d]: d numbers per layer, not the states
+        shares = isotropy.rogue_shares(contrib, tuple(ks))
+        rows += model_rows(ms, contrib.sum(axis=1), measure="expected_cosine")
+        for j, k in enumerate(ks):
+            rows += model_rows(ms, shares[:, j], measure=f"top{k}_share")
+        rows += model_rows(ms, contrib.argmax(axis=1), measure="top_dimension")
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ section 3
+def task_scores(
+    values: dict[tuple[str, str], np.ndarray], s: MeasureOptions
+) -> list[tuple[str, str, list]]:
+    """(task, setting, per-layer Scores) for every word task and STS-B setting of ``values``
+    (:func:`~layerwise.measure.multi_states.task_values` of each layer, stacked:
+    ``[n_items, L+1]``), in its
+    order, with the seeds of chapters 4-5 (word task ``t``: ``100 + t``; the ``k``-th STS-B
+    setting: ``200 + k``)."""
+    out = []
+    word_keys = [key for key in values if key[0] != "stsb"]
+    for t, (task, setting) in enumerate(word_keys):
+        scores = task_items(task).score_values(
+            values[(task, setting)], rng=s.rng(100 + t), n_resamples=s.n_resamples, memo=s.memo
+        )
+        out.append((task, setting, scores))
+    gold = sts_items().gold
+    sts_keys = [key for key in values if key[0] == "stsb"]
+    for k, (task, setting) in enumerate(sts_keys):
+        scores = scores_of_cosines(
+            values[(task, setting)],
+            gold,
+            target_name="gold",
+            rng=s.rng(200 + k),
+            n_resamples=s.n_resamples,
+            memo=s.memo,
+        )
+        out.append((task, setting, scores))
+    return out
+
+
+def postprocessing_table(
+    states: Sequence[ModelStates], s: MeasureOptions, methods: Sequence[str] = METHODS
+) -> pd.DataFrame:
+    """CWE self-similarity and every word task and STS-B at every layer (95% CIs), after
+    each postprocessing fitted on the model's CWE sample, layer by layer."""
+    sts = sts_items()
+    rows: list[dict] = []
+    for ms in states:
+        selfsim: dict[str, list[float]] = {m: [] for m in methods}
+        per_layer: dict[str, dict] = {m: {} for m in methods}
+        for _, method, x in postprocessed_layers(ms, methods, cwe=True):
+            selfsim[method].append(geometry.self_similarity(x.cwe))
+            for key, v in task_values(x, sts).items():
+                per_layer[method].setdefault(key, []).append(v)
+            del x  # before the next layer or method is read
+        for method in methods:
+            rows += model_rows(
+                ms,
+                selfsim[method],
+                method=method,
+                task="cwe_self_similarity",
+                setting="cwe",
+            )
+            for task, setting, scores in task_scores(stacked(per_layer[method]), s):
+                for layer, sc in enumerate(scores):
+                    rows.append(
+                        {
+                            "model": ms.name,
+                            "layer": layer,
+                            "depth": layer / ms.n_layers,
+                            "method": method,
+                            "task": task,
+                            "setting": setting,
+                            "value": sc.value,
+                            "low": sc.low,
+                            "high": sc.high,
+                            "n": sc.n,
+                        }
+                    )
+    return pd.DataFrame(rows)
