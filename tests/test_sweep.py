@@ -340,6 +340,11 @@ def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(t
             for t in node.targets  # type: ignore[attr-defined]
         }
         assert names == set(params), nb.name
+        # papermill reads each of them too (it cannot read a comment holding "=")
+        from papermill.translators import PythonTranslator
+
+        read = PythonTranslator.inspect({"source": "".join(declared[0]["source"])})
+        assert {p.name for p in read} == set(params), nb.name
         calls = [
             node
             for c in cells
