@@ -21,8 +21,8 @@ and four analyses, each in a fresh subprocess per shape:
 each in two ways:
 
 - ``streamed`` (what the package does): every extraction is read from the cache one layer
-  at a time (:meth:`~layerwise.extract.batched.Extracted.layer`);
-- ``all layers``: every :class:`~layerwise.extract.batched.Extracted` the analysis reads is
+  at a time (:meth:`~layerwise.extract.states.Extracted.layer`);
+- ``all layers``: every :class:`~layerwise.extract.states.Extracted` the analysis reads is
   read whole on its first use (``Extracted.states``; ``layer(k)`` patched to go through it),
   as the cache returned states before issue 17.
 
@@ -136,7 +136,7 @@ def _random_extract(lm, requests, *, desc: str, spill=None, **_):
     float32 file in ``spill`` (written one layer at a time) and a random ``top_alt``."""
     import numpy as np
 
-    from layerwise.extract.batched import Extracted, RawLayers
+    from layerwise.extract.states import Extracted, RawLayers
 
     n = sum(len(r.reads) for r in requests)
     shape = (n, lm.spec.n_states, lm.spec.hidden_size)
@@ -186,7 +186,7 @@ def _analysis(name: str):
 def _child(
     folder: str, n: int, n_layers: int, d: int, analysis: str, mode: str, out: str, n_resamples: int
 ) -> None:
-    from layerwise.extract.batched import Extracted
+    from layerwise.extract.states import Extracted
     from layerwise.measure.cwe import cwe_sentences
 
     run = _analysis(analysis)

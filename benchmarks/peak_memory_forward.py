@@ -68,7 +68,7 @@ def _analyse(folder: str, n: int, out: str) -> None:
     (the model's spec and the states come from the cache)."""
     import numpy as np
 
-    from layerwise.extract.batched import Extracted
+    from layerwise.extract.states import Extracted
     from layerwise.measure.common import MeasureOptions
     from layerwise.measure.cwe import cwe_geometry, cwe_sentences, cwe_states
     from layerwise.models.loading import load_model

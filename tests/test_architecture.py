@@ -33,7 +33,7 @@ LAYERS = {
     "data": 3,  # integrity, sts, words, window, overview, registry (DATASETS), reference values
     "stats": 4,  # geometry, isotropy, postprocess, paired, correlation, scores (numpy/scipy only)
     "models": 5,  # spec, tokenizers, fingerprint, rehearsal, hub, device, sources, weights, ...
-    "extract": 6,  # requests (Request, word/sentence settings), batched (extract, check_window)
+    "extract": 6,  # requests (Request, settings), batched (extract), states (Extracted)
     "store": 7,  # cache (arrays, tables, JSON), keys (key_of, cache_key), cached (get-or-compute)
     "measure": 8,  # common (MeasureOptions, per-layer rows), cwe, words, sentences, ablations, ...
     "experiments": 9,  # facade for the README: re-exports measure's public calls

@@ -13,8 +13,9 @@ import pytest
 import layerwise.store.cache as store_cache
 import layerwise.store.cached as store_cached
 from layerwise.errors import CacheError
-from layerwise.extract.batched import Extracted, extract
+from layerwise.extract.batched import extract
 from layerwise.extract.requests import Request, word_requests
+from layerwise.extract.states import Extracted
 from layerwise.store.cache import Cache, default_cache_dir
 from layerwise.store.cached import cached_extract
 from layerwise.store.keys import cache_key
@@ -176,10 +177,10 @@ def test_an_entry_is_verified_once_per_process_until_its_file_changes(cache, mon
     after the first read (same inode, new modification time) is still caught."""
     path = cache.save(KEY, _toy())
     verified: list[bool] = []
-    real = store_cache._read_entry
+    real = store_cache.read_entry
     monkeypatch.setattr(
         store_cache,
-        "_read_entry",
+        "read_entry",
         lambda p, *, verify: verified.append(verify) or real(p, verify=verify),
     )
     assert cache.load(KEY) is not None and cache.load(KEY) is not None
@@ -274,7 +275,7 @@ def test_failed_write_leaves_nothing_behind(cache, monkeypatch):
         handle.write(b"PK\x03\x04 partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_cache, "_write_arrays", partial_write)
+    monkeypatch.setattr(store_cache, "write_arrays", partial_write)
     with pytest.raises(CacheError, match="disk full"):
         cache.save(KEY, _toy(with_alt=False))
     # the previous entry is intact and no temporary file is left

@@ -11,16 +11,7 @@ import pytest
 import torch
 
 from layerwise.errors import InputError
-from layerwise.extract.batched import (
-    Extracted,
-    RawLayers,
-    StackedLayers,
-    TakenLayers,
-    _batches,
-    default_max_tokens,
-    extract,
-    stack,
-)
+from layerwise.extract.batched import _batches, default_max_tokens, extract
 from layerwise.extract.requests import (
     Request,
     cwe_requests,
@@ -31,6 +22,7 @@ from layerwise.extract.requests import (
     unique,
     word_requests,
 )
+from layerwise.extract.states import Extracted, RawLayers, StackedLayers, TakenLayers, stack
 
 #: Sentences of very different lengths (1 to ~35 tokens), unsorted.
 SENTENCES = [

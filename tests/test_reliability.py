@@ -26,8 +26,9 @@ import layerwise.store.cache as store_cache
 import layerwise.store.keys as store_keys
 from layerwise import cli, data
 from layerwise.errors import CacheError, InputError, LayerwiseError, ModelLoadError, OutputError
-from layerwise.extract.batched import Extracted, extract
+from layerwise.extract.batched import extract
 from layerwise.extract.requests import Request, word_requests
+from layerwise.extract.states import Extracted
 from layerwise.files import TEMP_PREFIX
 from layerwise.models import fingerprint
 from layerwise.models.device import check_device

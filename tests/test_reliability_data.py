@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import layerwise.extract.batched as extract_batched
 import layerwise.extract.requests as extract_requests
+import layerwise.extract.states as extract_states
 import layerwise.report.provenance as report_provenance
 import layerwise.report.table1 as report_table1
 import layerwise.report.text as report_text
@@ -191,7 +191,7 @@ def test_unknown_settings_are_input_errors_listing_the_choices(
 
 
 def test_an_unknown_cwe_measure_is_an_input_error(tiny_gpt2) -> None:
-    ex = extract_batched.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
+    ex = extract_states.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
     with pytest.raises(InputError, match=r"unknown CWE measure setting\(s\) \['bogus'\]"):
         experiments.cwe_geometry(ex, tiny_gpt2, ["bogus"])
 

@@ -35,8 +35,8 @@ from layerwise.errors import (
     ModelLoadError,
     OutputError,
 )
-from layerwise.extract.batched import Extracted
 from layerwise.extract.requests import word_requests
+from layerwise.extract.states import Extracted
 from layerwise.models.loading import load_model
 from layerwise.pipeline.config import RunConfig
 from layerwise.store.cache import Cache

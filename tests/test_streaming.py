@@ -2,7 +2,7 @@
 
 Every extraction an analysis asks for is replaced by random states (the same for the same
 extraction), given either in memory or on disk as a layer-major file read through
-:class:`~layerwise.extract.batched.RawLayers`. On disk, ``Extracted.states`` (every layer
+:class:`~layerwise.extract.states.RawLayers`. On disk, ``Extracted.states`` (every layer
 at once) raises, so an analysis that reads all layers fails here; its tables must equal
 the in-memory run's to the last bit, and their values are recomputed here from the random
 states with numpy and scipy (cosines, Spearman, Pearson, self-similarity by the full
@@ -23,7 +23,7 @@ import layerwise.measure.cwe as measure_cwe
 import layerwise.measure.sentences as measure_sentences
 import layerwise.measure.words as measure_words
 from layerwise import data
-from layerwise.extract.batched import Extracted, RawLayers
+from layerwise.extract.states import Extracted, RawLayers
 from layerwise.measure.ablations import valnorm_ddof
 from layerwise.measure.common import MeasureOptions
 from layerwise.measure.multi import model_parts

@@ -18,8 +18,8 @@ from typing import TypeVar
 import numpy as np
 
 from ..errors import InputError
-from ..extract.batched import Extracted
 from ..extract.requests import Request
+from ..extract.states import Extracted
 from ..models.spec import LoadedModel
 from ..stats.correlation import Score
 from ..store.cache import Cache

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from .. import data
-from ..extract.batched import Extracted
 from ..extract.batched import batching_check as extraction_batching_check
 from ..extract.requests import Request, TokenSample, clean_texts, cwe_requests, sentence_requests
+from ..extract.states import Extracted
 from ..models.spec import LoadedModel
 from ..models.tokenizers import CLIP_WINDOW, clip_token_counts
 from ..stats import geometry
@@ -158,7 +158,7 @@ def cwe_geometry(
     """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2).
 
     Layer by layer: every measure of a layer's ``[n, d]`` states, then the next layer, so
-    states read from the cache (:meth:`~layerwise.extract.batched.Extracted.layer`) are
+    states read from the cache (:meth:`~layerwise.extract.states.Extracted.layer`) are
     in memory one layer at a time (peak host memory grows with ``n x d``, not with the
     number of layers). One row per measure and layer, plus the top layer in the other
     final-norm convention, in the order of ``measures``.

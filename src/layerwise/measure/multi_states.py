@@ -1,6 +1,6 @@
 """Chapter 7's states: one model's CWE, word and sentence states, read one layer at a time.
 
-A :class:`ModelStates` holds :class:`~layerwise.extract.batched.Extracted` objects (cache
+A :class:`ModelStates` holds :class:`~layerwise.extract.states.Extracted` objects (cache
 entries, or lazy views of them), never the arrays of every layer: the tables of
 :mod:`layerwise.measure.multi_tables` and :mod:`layerwise.measure.multi_paired` read layer
 ``k`` of each sample (:meth:`ModelStates.layers`), compute what they need from it (per-item
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import data
-from ..extract.batched import Extracted
+from ..extract.states import Extracted
 from ..models.spec import LoadedModel
 from ..stats.geometry import cosine_rows
 from ..stats.postprocess import Postprocessor
@@ -41,7 +41,7 @@ ALIGNMENT_GOLD = 4.0
 @dataclass
 class ModelStates:
     """One model's native hidden states for everything chapter 7 measures, each an
-    :class:`~layerwise.extract.batched.Extracted` of ``L+1`` layers read one at a time
+    :class:`~layerwise.extract.states.Extracted` of ``L+1`` layers read one at a time
     (``.layer(k)``, ``[n, d]``; ``.states`` reads every layer, for small models only).
 
     ``cwe``: the CWE sample ``[n_cwe, L+1, d]``; ``words``: every task word in

@@ -11,7 +11,6 @@ import pandas as pd
 from .. import data
 from ..data.reference import PUBLISHED_STSB
 from ..errors import InputError
-from ..extract.batched import Extracted, stack
 from ..extract.requests import (
     SENTENCE_SETTINGS,
     Request,
@@ -20,6 +19,7 @@ from ..extract.requests import (
     sentence_requests,
     unique,
 )
+from ..extract.states import Extracted, stack
 from ..models.spec import LoadedModel
 from ..stats import geometry
 from ..stats.geometry import cosine_rows

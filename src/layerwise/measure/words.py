@@ -13,8 +13,8 @@ import pandas as pd
 
 from .. import data
 from ..errors import InputError
-from ..extract.batched import Extracted
 from ..extract.requests import WORD_SETTINGS, Request, clean_texts, unique, word_requests
+from ..extract.states import Extracted
 from ..models.spec import LoadedModel
 from ..stats.correlation import Score
 from ..stats.geometry import cosine_rows

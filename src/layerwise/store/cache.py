@@ -24,20 +24,17 @@ import io
 import json
 import os
 import re
-import struct
 import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import CacheError
-from ..extract.batched import Extracted, RawLayers
+from ..extract.states import Extracted
 from ..files import (
     ORPHAN_AGE_S,
     atomic_write,
@@ -45,6 +42,7 @@ from ..files import (
     repository_root,
     temp_name,
 )
+from .entries import file_identity, read_entry, write_arrays
 
 #: Folders below the cache's root that the package creates and writes (``models/`` holds
 #: the specs, converted tokenizers and weights and the digest memo of model files).
@@ -203,7 +201,7 @@ class Cache:
         ``alt`` whether the entry must (True) or must not (False) hold ``top_alt``.
         The entry's checksum is verified reading it in chunks (once per process while the
         file stays the same file: :data:`_VERIFIED`); its states are then read
-        one layer at a time when used (:class:`~layerwise.extract.batched.RawLayers`), so
+        one layer at a time when used (:class:`~layerwise.extract.states.RawLayers`), so
         loading holds one layer's ``[n, d]`` in memory, never all of them.
         """
         path = self.path(key)
@@ -211,8 +209,8 @@ class Cache:
             return None
         try:
             known = _VERIFIED.get(str(path))
-            seen = _identity(path)
-            meta, layers, top_alt = _read_entry(path, verify=known != seen)
+            seen = file_identity(path)
+            meta, layers, top_alt = read_entry(path, verify=known != seen)
             _VERIFIED[str(path)] = seen
             if meta.get("key") != key:
                 raise ValueError("key mismatch")
@@ -233,7 +231,7 @@ class Cache:
         when the model has a final norm) and ``meta`` (the key and a sha256 of the arrays'
         bytes, written last)."""
         path = self.path(key)
-        self._write(path, lambda handle: _write_arrays(handle, key, result))
+        self._write(path, lambda handle: write_arrays(handle, key, result))
         return path
 
     def get_or_compute(
@@ -261,7 +259,7 @@ class Cache:
                 spill.unlink(missing_ok=True)
         if not result.on_disk:
             return result
-        _, layers, top_alt = _read_entry(path, verify=False)
+        _, layers, top_alt = read_entry(path, verify=False)
         return Extracted(top_alt=top_alt, layers=layers)
 
     # ------------------------------------------------------------ tables and JSON values
@@ -323,134 +321,6 @@ class Cache:
             for kind, n in sorted(self.counts.items())
         )
         return f"{kinds or 'nothing read'}; {len(self.rejected)} rejected (cache {self.root})"
-
-
-#: Bytes read at a time when an array entry is hashed or copied.
-CHUNK = 1 << 20
-#: A zip's local file header: signature, versions, flags, method, time, date, crc, sizes,
-#: then the lengths of the name and of the extra field.
-_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
-
-
-def _npy_header(shape: tuple[int, ...]) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buffer, {"descr": "<f4", "fortran_order": False, "shape": tuple(int(s) for s in shape)}
-    )
-    return buffer.getvalue()
-
-
-def _write_arrays(handle: Any, key: str, result: Extracted) -> None:
-    """The zip of :meth:`Cache.save`, streamed from ``result`` one layer at a time."""
-    n, n_states, d = result.shape
-    digest = hashlib.sha256()
-    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        with zf.open("layers.npy", "w", force_zip64=True) as member:
-            member.write(_npy_header((n_states, n, d)))
-            for k in range(n_states):
-                block = np.ascontiguousarray(result.layer(k), dtype="<f4")
-                digest.update(memoryview(block).cast("B"))
-                member.write(memoryview(block).cast("B"))
-        if result.top_alt is not None:
-            alt = np.ascontiguousarray(result.top_alt, dtype="<f4")
-            digest.update(b"top_alt")
-            digest.update(memoryview(alt).cast("B"))
-            with zf.open("top_alt.npy", "w") as member:
-                member.write(_npy_header(alt.shape))
-                member.write(memoryview(alt).cast("B"))
-        meta = json.dumps({"key": key, "sha256": digest.hexdigest(), "format": 2})
-        with zf.open("meta.npy", "w") as member:
-            np.lib.format.write_array(member, np.array(meta), allow_pickle=False)
-
-
-def _data_start(path: Path, info: zipfile.ZipInfo) -> int:
-    """Byte offset in ``path`` of the first byte of the member ``info``."""
-    with open(path, "rb") as raw:
-        raw.seek(info.header_offset)
-        fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-    if fields[0] != b"PK\x03\x04":
-        raise ValueError("bad zip local header")
-    return info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
-
-
-def _check_local_headers(path: Path, zf: zipfile.ZipFile) -> None:
-    """ValueError when a member's local header disagrees with the central directory (its
-    time, date or CRC): every byte of an entry is then checked by something."""
-    with open(path, "rb") as raw:
-        for info in zf.infolist():
-            raw.seek(info.header_offset)
-            fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-            y, mo, d, h, mi, s = info.date_time
-            when = (h << 11 | mi << 5 | s // 2, (y - 1980) << 9 | mo << 5 | d)
-            if fields[0] != b"PK\x03\x04" or (fields[4], fields[5]) != when:
-                raise ValueError(f"the local header of {info.filename} is damaged")
-            if fields[6] != info.CRC:
-                raise ValueError(f"the CRC of {info.filename} differs in its two headers")
-
-
-def _member_array_start(path: Path, zf: zipfile.ZipFile, name: str) -> tuple[int, tuple]:
-    """Byte offset in ``path`` of the data of the float32 ``.npy`` member ``name`` (stored,
-    not compressed) and its shape; ValueError for anything else."""
-    info = zf.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise ValueError(f"{name} is compressed")
-    with zf.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        header = member.tell()
-    if fortran or dtype != np.dtype("<f4"):
-        raise ValueError(f"{name} is not C-ordered little-endian float32 ({dtype})")
-    start = _data_start(path, info) + header
-    expected = int(np.prod(shape)) * 4
-    if info.file_size != header + expected:
-        raise ValueError(f"{name} holds {info.file_size - header} bytes, its shape {expected}")
-    return start, tuple(int(s) for s in shape)
-
-
-def _read_entry(path: Path, *, verify: bool) -> tuple[dict, RawLayers, np.ndarray | None]:
-    """An array entry's meta, its layers (on disk) and ``top_alt``; ``verify``: check the
-    sha256 of the arrays' bytes against the meta, reading them in chunks. Raises
-    ValueError, KeyError, OSError or zipfile.BadZipFile for an entry that is not valid."""
-    with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        if not {"meta.npy", "layers.npy"} <= names:
-            raise ValueError("not a layerwise cache entry (format 2)")
-        with zf.open("meta.npy") as member:
-            meta = json.loads(str(np.lib.format.read_array(member, allow_pickle=False)))
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a JSON object")
-        start, shape = _member_array_start(path, zf, "layers.npy")
-        if len(shape) != 3:
-            raise ValueError(f"layers of shape {shape}")
-        n_states, n, d = shape
-        top_alt = None
-        if "top_alt.npy" in names:
-            with zf.open("top_alt.npy") as member:
-                top_alt = np.lib.format.read_array(member, allow_pickle=False)
-            if top_alt.dtype != np.dtype("<f4") or top_alt.shape != (n, d):
-                raise ValueError(f"top_alt {top_alt.dtype} {top_alt.shape} does not match {shape}")
-        if verify:
-            _check_local_headers(path, zf)
-            digest = hashlib.sha256()
-            header = start - _data_start(path, zf.getinfo("layers.npy"))
-            with zf.open("layers.npy") as member:  # zipfile checks the CRC at the end
-                member.read(header)
-                while chunk := member.read(CHUNK):
-                    digest.update(chunk)
-            if top_alt is not None:
-                digest.update(b"top_alt")
-                digest.update(memoryview(np.ascontiguousarray(top_alt)).cast("B"))
-            if meta.get("sha256") != digest.hexdigest():
-                raise ValueError("checksum mismatch")
-    return meta, RawLayers(path, start, (n, n_states, d)), top_alt
-
-
-def _identity(path: Path) -> tuple[int, int, int, int]:
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _sha(text: str) -> str:

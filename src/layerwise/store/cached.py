@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import InputError
-from ..extract.batched import Extracted, extract
+from ..extract.batched import extract
 from ..extract.requests import Request
+from ..extract.states import Extracted
 from ..models.fingerprint import package_hash
 from ..models.spec import LoadedModel
 from .cache import Cache
