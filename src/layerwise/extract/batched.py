@@ -130,7 +130,7 @@ def extract(
     device, the same budget on a GPU whatever the dtype). ``spill``: a folder where the
     states are written layer-major as they come (a temporary of the package's, which the
     caller moves or removes), so host memory holds one batch's states, not all of them;
-    the result then reads them from there (:class:`RawLayers`). Raises
+    the result then reads them from there (:class:`~layerwise.extract.states.RawLayers`). Raises
     :class:`~layerwise.errors.InputError` for no requests, a bad batch size or an input
     longer than the window, :class:`~layerwise.errors.ModelLoadError` for non-finite states.
     """
