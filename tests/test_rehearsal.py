@@ -23,7 +23,7 @@ import layerwise.site.display as site_display
 from layerwise.errors import InputError
 from layerwise.extract.batched import extract
 from layerwise.extract.requests import sentence_requests
-from layerwise.models import rehearsal
+from layerwise.platform import rehearsal
 from layerwise.models.loading import load_model
 from layerwise.models.weights import CLIP_NON_TEXT_KEYS, _skipping_keys
 
