@@ -151,7 +151,9 @@ def fence_violations(package_dir=None) -> list[str]:
         source = importer.split(".")[1] if "." in importer else "__init__"
         allowed = FENCED.get(target)
         if allowed is not None and source not in allowed:
-            offences.append(f"{path}:{line}: {importer} -> {imported} (the core never imports {target})")
+            offences.append(
+                f"{path}:{line}: {importer} -> {imported} (the core never imports {target})"
+            )
     return offences
 
 

@@ -25,8 +25,8 @@ import torch
 from layerwise.errors import ModelLoadError, ProbeError
 from layerwise.extract import extract
 from layerwise.extract.requests import sentence_requests, word_requests
-from layerwise.platform import conformance as C
 from layerwise.models import load_model
+from layerwise.platform import conformance as C
 
 FAMILY_NAMES = [f.name for f in C.FAMILIES]
 #: What each family's source code does after its last block (read from transformers):

@@ -24,7 +24,7 @@ cheap and imports no torch.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -68,28 +68,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
-
-if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on first use
-    from .errors import (
-        CacheError,
-        DataError,
-        InputError,
-        LayerwiseError,
-        ModelLoadError,
-        OutputError,
-        ProbeError,
-    )
-    from .measure.ablations import deviation_table
-    from .measure.common import MeasureOptions
-    from .measure.cwe import cwe_geometry, cwe_sentences, cwe_states
-    from .measure.multi import compare_tables
-    from .measure.sentences import sentence_self_similarity, sentence_states, sts_benchmark_scores
-    from .measure.words import WORD_TASKS, word_pair_scores, word_states, word_task_scores
-    from .models.loading import load_model
-    from .models.spec import LoadedModel, ModelSpec
-    from .report.table1 import table1
-    from .store.cache import Cache
-    from .tidy import select
 
 
 def __getattr__(name: str) -> Any:

@@ -42,8 +42,7 @@ def __getattr__(name: str) -> Any:
     public = name in importlib.import_module("layerwise").__all__
     new = f"layerwise.{name}" if public else f"layerwise.{module}.{name}"
     warnings.warn(
-        f"layerwise.experiments.{name} is deprecated and goes in the next release; "
-        f"use {new}",
+        f"layerwise.experiments.{name} is deprecated and goes in the next release; use {new}",
         DeprecationWarning,
         stacklevel=2,
     )
