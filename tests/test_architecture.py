@@ -26,23 +26,26 @@ PACKAGE = "layerwise"
 # Layer of each module, by its first component after ``layerwise.`` (bottom layer first; see the
 # target layout of issue 13). A module may import its own layer and lower ones, never higher.
 LAYERS = {
-    "__init__": 0,  # layerwise/__init__.py: __version__ only, imports nothing from the package
     "errors": 0,  # exceptions
     "files": 1,  # sha256_file, atomic writes and folder replace, repository_root, package_versions
     "tidy": 2,  # select(df, **eq): row filter of tidy tables (pandas only)
     "data": 3,  # integrity, sts, words, window, overview, registry (DATASETS), reference values
     "stats": 4,  # geometry, isotropy, postprocess, paired, correlation, scores (numpy/scipy only)
-    "models": 5,  # spec, tokenizers, fingerprint, rehearsal, hub, device, sources, weights, ...
+    "models": 5,  # spec, tokenizers, fingerprint, standin, hub, device, sources, weights, ...
     "extract": 6,  # requests (Request, settings), batched (extract), states (Extracted)
     "store": 7,  # cache (arrays, tables, JSON), keys (key_of, cache_key), cached (get-or-compute)
     "measure": 8,  # common (MeasureOptions, per-layer rows), cwe, words, sentences, ablations, ...
-    "experiments": 9,  # facade for the README: re-exports measure's public calls
     "report": 10,  # provenance, layers, table1, claims, text (fmt, format_ci), figures
     "pipeline": 11,  # profiles, config (RunConfig), tables (compute_table), reproduce, compare
     "site": 12,  # book, build_report, display
-    "cli": 13,  # command line
-    "__main__": 13,  # python -m layerwise
+    "platform": 13,  # fenced: conformance, models page, rehearsal, Dask sweeps (FENCED below)
+    "cli": 14,  # command line
+    "__main__": 14,  # python -m layerwise
+    "__init__": 15,  # layerwise/__init__.py: the public API, names imported on first use
+    "experiments": 15,  # the old facade: warns and hands out the names (one release)
 }
+#: Subpackages the core never imports: only the modules named beside each may.
+FENCED = {"platform": {"platform", "cli", "__main__"}}
 UNKNOWN = "add it to LAYERS in tests/test_architecture.py"
 
 
@@ -140,6 +143,20 @@ def layer_violations(package_dir=None) -> list[str]:
     return offences
 
 
+def fence_violations(package_dir=None) -> list[str]:
+    """Every import of a fenced subpackage (:data:`FENCED`) by a module not allowed to."""
+    offences = []
+    for importer, imported, path, line in import_graph(package_dir or default_package_dir()):
+        target = imported.split(".")[1] if "." in imported else "__init__"
+        source = importer.split(".")[1] if "." in importer else "__init__"
+        allowed = FENCED.get(target)
+        if allowed is not None and source not in allowed:
+            offences.append(
+                f"{path}:{line}: {importer} -> {imported} (the core never imports {target})"
+            )
+    return offences
+
+
 def import_cycles(package_dir=None) -> list[list[str]]:
     """Import cycles among the package's modules, each as [a, b, ..., a].
 
@@ -217,6 +234,11 @@ def test_real_package_imports_only_downwards(package_dir):
     assert not offences, "imports that go up a layer:\n" + "\n".join(offences)
 
 
+def test_the_core_never_imports_the_platform(package_dir):
+    offences = fence_violations(package_dir)
+    assert not offences, "the core reaches into the platform:\n" + "\n".join(offences)
+
+
 def test_real_package_has_no_import_cycles(package_dir):
     cycles = import_cycles(package_dir)
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
@@ -290,6 +312,21 @@ def test_fake_upward_import_inside_a_function_is_reported(tmp_path):
     assert layer_violations(package_dir) == [
         f"{path}:5: layerwise.data.words -> layerwise.models.spec (layer 3 -> layer 5)"
     ]
+
+
+def test_fake_core_import_of_the_platform_is_reported(tmp_path):
+    files = dict(CLEAN)
+    files["platform/__init__.py"] = ""
+    files["platform/sweep.py"] = "from ..models import loading\n"  # the platform uses the core
+    files["data/words.py"] = "def f():\n    from ..platform import sweep\n"  # a core module
+    package_dir = make_package(tmp_path, files)
+    assert fence_violations(package_dir) == [
+        f"{package_dir / 'data' / 'words.py'}:2: layerwise.data.words -> "
+        "layerwise.platform.sweep (the core never imports platform)"
+    ]
+    files["data/words.py"] = CLEAN["data/words.py"]
+    files["cli.py"] = "from .platform import sweep\n"  # the command line may
+    assert fence_violations(make_package(tmp_path / "ok", files)) == []
 
 
 def test_fake_relative_import_cycle_is_reported(tmp_path):

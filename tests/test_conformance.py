@@ -1,4 +1,4 @@
-"""The conformance suite: every family of ``layerwise.models.conformance.FAMILIES`` (tiny
+"""The conformance suite: every family of ``layerwise.platform.conformance.FAMILIES`` (tiny
 random models written to a folder as ``save_pretrained`` does, each with a tokenizer that
 reproduces its family's special-token template) is loaded with ``load_model`` and checked
 against plain transformers calls written here, independently of the probes:
@@ -25,8 +25,8 @@ import torch
 from layerwise.errors import ModelLoadError, ProbeError
 from layerwise.extract import extract
 from layerwise.extract.requests import sentence_requests, word_requests
-from layerwise.models import conformance as C
 from layerwise.models import load_model
+from layerwise.platform import conformance as C
 
 FAMILY_NAMES = [f.name for f in C.FAMILIES]
 #: What each family's source code does after its last block (read from transformers):
@@ -100,7 +100,7 @@ def _load_row(name: str, conformance_dir):
 def test_the_models_page_is_generated_from_the_suite(conformance_dir):
     """book/models.md is what `python -m layerwise models-page` writes now."""
     from layerwise.files import repository_root
-    from layerwise.site import models_page
+    from layerwise.platform import models_page
 
     models = {name: _load_row(name, conformance_dir)[1] for name in FAMILY_NAMES}
     page = (repository_root(__file__) / models_page.PAGE).read_text(encoding="utf-8")

@@ -23,9 +23,9 @@ import layerwise.site.display as site_display
 from layerwise.errors import InputError
 from layerwise.extract.batched import extract
 from layerwise.extract.requests import sentence_requests
-from layerwise.models import rehearsal
 from layerwise.models.loading import load_model
 from layerwise.models.weights import CLIP_NON_TEXT_KEYS, _skipping_keys
+from layerwise.platform import rehearsal
 
 GPT2, CLIP = "gpt2", "openai/clip-vit-base-patch32"
 SENTENCES = ["A man plays a guitar.", "Two dogs run across a wide green field in the sun.", "Hi"]

@@ -21,6 +21,7 @@ import torch
 import layerwise.measure.multi as measure_multi
 import layerwise.models.loading as models_loading
 import layerwise.pipeline.compare as pipeline_compare
+import layerwise.platform.sweep as platform_sweep
 from layerwise.cli import main
 from layerwise.errors import InputError
 from layerwise.models.device import check_device_map, resolve_dtype
@@ -173,8 +174,9 @@ def test_sweep_on_two_workers_gives_the_sequential_tables(tmp_path):
     env = os.environ | one | {"TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
     subprocess.run(argv, check=True, env=env, capture_output=True)
     cfg = _cfg(tmp_path / "c2")
+    runner = platform_sweep.DaskRunner(workers=2, threads=1)
     dist = pipeline_compare.run_compare(
-        SWEEP, cfg, tmp_path / "dist", log=lambda m: None, workers=2, threads=1, progress=False
+        SWEEP, cfg, tmp_path / "dist", log=lambda m: None, runner=runner, progress=False
     )
     assert set(dist) == set(measure_multi.COMPARE_TABLES)
     for name in measure_multi.COMPARE_TABLES:
@@ -229,10 +231,14 @@ def test_compare_refuses_bad_sweeps_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="HUB_ID@REVISION"):
         pipeline_compare.run_compare(["tiny:gpt2", "gpt2@"], cfg, tmp_path)
     with pytest.raises(InputError, match="not both"):
-        pipeline_compare.run_compare(SWEEP, cfg, tmp_path, workers=2, scheduler="tcp://x:1")
-    monkeypatch.setattr(pipeline_compare, "CONNECT_TIMEOUT_S", 1)
+        platform_sweep.DaskRunner(workers=2, scheduler="tcp://x:1")
+    with pytest.raises(InputError, match="positive integer"):
+        platform_sweep.DaskRunner(workers=0)
+    monkeypatch.setattr(platform_sweep, "CONNECT_TIMEOUT_S", 1)
     with pytest.raises(InputError, match="no Dask scheduler answers"):
-        pipeline_compare.run_compare(SWEEP, cfg, tmp_path, scheduler="tcp://127.0.0.1:9")
+        pipeline_compare.run_compare(
+            SWEEP, cfg, tmp_path, runner=platform_sweep.DaskRunner(scheduler="tcp://127.0.0.1:9")
+        )
     err = tmp_path / "err"
     assert main(["compare", "tiny:gpt2@x", "--out", str(err), "--device", "cpu"]) == 2
     with pytest.raises(SystemExit):

@@ -5,7 +5,7 @@ numbers only); ``book`` executes the notebooks with papermill and builds the
 site with jupyter-book; ``info`` shows what a profile resolves to; ``rehearse``
 writes random-weight models with the paper's architectures into a local Hugging
 Face cache and prints the environment that runs the ``paper`` profile on them
-(:mod:`layerwise.models.rehearsal`); ``models-page`` loads every family of the
+(:mod:`layerwise.platform.rehearsal`); ``models-page`` loads every family of the
 conformance table and writes the book's *Which models work* page (``book/models.md``).
 """
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "models-page":
-            from .site.models_page import write_page
+            from .platform.models_page import write_page
 
             print(write_page())
             return 0
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{role:12s} {source:40s} {hub_availability(source)}")
             return 0
         if args.command == "rehearse":
-            from .models import rehearsal
+            from .platform import rehearsal
 
             home = args.hf_home or rehearsal.DEFAULT_HF_HOME
             rehearsal.build(home, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
@@ -197,7 +197,12 @@ def _compare(args: argparse.Namespace) -> int:
         n_cwe=args.n_cwe,
         n_resamples=args.n_resamples,
     )
-    run_compare(args.models, cfg, args.out, workers=args.workers, scheduler=args.scheduler)
+    runner = None
+    if args.workers is not None or args.scheduler is not None:
+        from .platform.sweep import DaskRunner
+
+        runner = DaskRunner(workers=args.workers, scheduler=args.scheduler)
+    run_compare(args.models, cfg, args.out, runner=runner)
     return 0
 
 

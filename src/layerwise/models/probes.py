@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import ProbeError
-from . import rehearsal
+from . import standin
 from .pooling import native_pooling
 from .sources import Origin
 from .spec import ModelSpec, display_name
@@ -358,6 +358,6 @@ def discover_spec(origin: Origin, tok: Any, model: nn.Module, device: str, dtype
         fingerprint=origin.fingerprint,
         # {"rehearsal": True} on rehearsal weights (random, the paper's architectures)
         extra={"rehearsal": True}
-        if origin.folder is not None and rehearsal.is_rehearsal(origin.folder)
+        if origin.folder is not None and standin.is_rehearsal(origin.folder)
         else {},
     )

@@ -1,7 +1,7 @@
 """One function per figure of the paper, with one look across chapters.
 
 Every figure plots a per-layer value from a tidy table (see
-:mod:`layerwise.experiments`), one line per model and setting, the 95%
+:mod:`layerwise.measure`), one line per model and setting, the 95%
 bootstrap interval as a band where the table has one, and the paper's values
 as grey dashed lines with open markers where the paper reports them. Legends
 name the models actually used. When the compared models differ in depth the

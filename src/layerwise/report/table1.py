@@ -72,7 +72,7 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 1 with the paper beside the reproduction.
 
     ``words`` maps role (``contrastive``/``causal``) to that model's
-    :func:`~layerwise.experiments.word_task_scores` table. One row per paper row
+    :func:`~layerwise.measure.words.word_task_scores` table. One row per paper row
     and task: reproduced best (layer) and top, the paper's, and the differences.
     A task whose top (or every) layer is undefined keeps its row with NaN, and the
     ``note`` column says which layers were undefined.

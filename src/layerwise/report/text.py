@@ -74,7 +74,7 @@ def compare_best_top(
     """Best (layer) and top of two runs side by side, with ``alt - base`` differences.
 
     ``base`` and ``alt`` are per-layer tables (as from
-    :func:`~layerwise.experiments.word_task_scores`); ``names`` label the two runs.
+    :func:`~layerwise.measure.words.word_task_scores`); ``names`` label the two runs.
     """
     a, b = (best_and_top(x, by)[by + ["best", "best_layer", "top"]] for x in (base, alt))
     out = a.merge(b, on=by, suffixes=(f" {names[0]}", f" {names[1]}"))

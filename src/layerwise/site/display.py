@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..files import repository_root
-from ..models import rehearsal
+from ..models import standin
 from ..models.spec import LoadedModel
 from ..pipeline.profiles import PROFILES
 from ..report.text import MISSING
@@ -23,11 +23,11 @@ REHEARSAL_HEADLINE = (
 
 
 def is_rehearsal(profile: str, models: Mapping[str, LoadedModel] | None = None) -> bool:
-    """Whether any model used is a rehearsal stand-in (:mod:`layerwise.models.rehearsal`): from
+    """Whether any model used is a rehearsal stand-in (:mod:`layerwise.platform.rehearsal`): from
     the loaded models' specs, or, before any is loaded, from the Hugging Face cache."""
     if models:
         return any(lm.spec.extra.get("rehearsal") for lm in models.values())
-    return any(rehearsal.marker_for(source) for source in PROFILES[profile].values())
+    return any(standin.marker_for(source) for source in PROFILES[profile].values())
 
 
 def banner_text(

@@ -11,7 +11,7 @@ a full CLIP checkpoint loaded into its text encoder, GPT-2 without a padding tok
 CLIP's 77-token window.
 
 The weights are random (seeded), so **the numbers mean nothing**: every snapshot
-carries a marker file, :data:`MARKER`, which :func:`marker_for` finds at load time so
+carries a marker file, :data:`~layerwise.models.standin.MARKER`, which loading finds so
 that the book's banner and ``provenance.json`` say so (``ModelSpec.extra["rehearsal"]``).
 The rehearsal cache lives in its own folder (``.cache/rehearsal-hf`` by default), never
 in the user's Hugging Face cache, so ``PROFILE=auto`` cannot pick it up by accident.
@@ -30,10 +30,21 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from .tokenizers import CLIP_WINDOW, clip_tokenizer, gpt2_tokenizer
+from ..models.standin import MARKER, cached_snapshot, is_rehearsal, marker_for, read_marker
+from ..models.tokenizers import CLIP_WINDOW, clip_tokenizer, gpt2_tokenizer
 
-#: The file in each rehearsal snapshot that marks its weights as random.
-MARKER = "layerwise-rehearsal.json"
+__all__ = [
+    "DEFAULT_HF_HOME",
+    "MARKER",
+    "build",
+    "cached_snapshot",
+    "commit_id",
+    "env_line",
+    "is_rehearsal",
+    "marker_for",
+    "read_marker",
+]
+
 NOTE = "random weights, the paper's architectures; the numbers mean nothing"
 #: Bumped when the layout or the content of a snapshot changes (enters the commit id).
 FORMAT = 1
@@ -79,40 +90,6 @@ def commit_id(repo_id: str, config: Any, seed: int) -> str:
 def repo_folder(hf_home: Path, repo_id: str) -> Path:
     """``<hf_home>/hub/models--<org>--<name>``, the hub cache's folder for a model repo."""
     return Path(hf_home) / "hub" / ("models--" + repo_id.replace("/", "--"))
-
-
-def read_marker(snapshot: Path) -> dict[str, Any] | None:
-    """The rehearsal marker of a snapshot folder, or ``None`` when it has none."""
-    path = Path(snapshot) / MARKER
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
-def is_rehearsal(snapshot: Path) -> bool:
-    """Whether a snapshot (or model) folder holds rehearsal weights."""
-    marker = read_marker(snapshot)
-    return bool(marker and marker.get("rehearsal"))
-
-
-def cached_snapshot(source: str, cache_dir: str | Path | None = None) -> Path | None:
-    """The snapshot folder a hub id resolves to in the Hugging Face cache in use
-    (``HF_HOME``/``HF_HUB_CACHE``, or ``cache_dir``); ``None`` when it is not cached or
-    ``source`` is not a hub id."""
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        found = try_to_load_from_cache(source, "config.json", cache_dir=cache_dir)
-    except ValueError:  # not a hub id (``tiny:``, ``package:`` sources, paths)
-        return None
-    return Path(found).parent if isinstance(found, str) else None
-
-
-def marker_for(source: str, cache_dir: str | Path | None = None) -> dict[str, Any]:
-    """``{"rehearsal": True}`` when ``source`` (a hub id or folder) resolves to rehearsal
-    weights, else ``{}``. This is what model loading puts into ``ModelSpec.extra``."""
-    folder = Path(source) if Path(source).is_dir() else cached_snapshot(source, cache_dir)
-    return {"rehearsal": True} if folder is not None and is_rehearsal(folder) else {}
 
 
 def _up_to_date(snapshot: Path, seed: int) -> bool:

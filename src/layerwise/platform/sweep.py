@@ -1,0 +1,181 @@
+"""A sweep's models fanned out over a Dask cluster: ``compare --workers N`` (a local
+cluster of N processes) or ``compare --scheduler ADDRESS`` (an existing one, e.g. a
+``dask-jobqueue`` SLURMCluster/PBSCluster's).
+
+:class:`DaskRunner` is a runner of :func:`~layerwise.pipeline.compare.run_compare`: one
+task per model computes its :class:`~layerwise.measure.multi.ModelParts` and writes them
+into the content-addressed cache, which the workers must share (a common file system);
+the coordinator assembles the tables from the parts in the order the models were named,
+the same rows as a run in one process. The tables of a cluster equal those of one process
+to the last bit when each process runs its numerical libraries with as many threads (a
+sum split over threads is added in another order): Dask gives its workers one
+BLAS/OpenMP thread (``distributed.nanny.pre-spawn-environ``), so a run in one process
+matches them with ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1`` and
+``torch.set_num_threads(1)``.
+
+Why Dask and not Ray: a sweep is a handful of independent, long (minutes to hours) tasks
+that share files, not memory; Dask's ``distributed`` runs them with a plain ``pip``
+install, starts a local cluster in a test in seconds, and reaches Slurm and PBS through
+``dask-jobqueue`` without a cluster-side service, where Ray needs its own head node and
+object store. Needs the ``cluster`` extra (``pip install 'layerwise[cluster]'``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InputError
+from ..measure.common import MeasureOptions
+from ..measure.cwe import cwe_sentences
+from ..measure.multi import ModelParts, model_parts
+from ..pipeline.compare import (
+    RunnerResult,
+    load_lazily,
+    models_bar,
+    refuse_same_weights,
+    released,
+)
+from ..pipeline.config import RunConfig
+
+#: Seconds to wait for a scheduler named by ``--scheduler`` before giving up.
+CONNECT_TIMEOUT_S = 20
+
+
+class DaskRunner:
+    """Runs a sweep's models on a Dask cluster: a new local one of ``workers`` processes
+    (one thread each), or the one whose scheduler is at ``scheduler``.
+
+    ``threads``: torch threads per worker (default: this machine's cores / ``workers`` for
+    a local cluster; unchanged on a scheduler's). Raises
+    :class:`~layerwise.errors.InputError` at construction, before any model loads, for both
+    or neither of ``workers``/``scheduler`` or a bad ``workers``; when called, for Dask
+    missing or a scheduler that does not answer within :data:`CONNECT_TIMEOUT_S`.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if (workers is None) == (scheduler is None):
+            raise InputError(
+                "give --workers (a local cluster) or --scheduler (an existing one), not both"
+                if workers is not None
+                else "a Dask runner needs --workers N or --scheduler ADDRESS"
+            )
+        if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+            raise InputError(f"--workers must be a positive integer, got {workers!r}")
+        if threads is None and workers:
+            threads = max(1, (os.cpu_count() or 1) // int(workers))
+        self.workers, self.scheduler, self.threads = workers, scheduler, threads
+        self.params: dict[str, Any] = {"workers": workers, "scheduler": scheduler}
+
+    def __call__(
+        self,
+        sources: list[str],
+        cfg: RunConfig,
+        s: MeasureOptions,
+        log: Callable[[str], None],
+        progress: bool | None,
+    ) -> RunnerResult:
+        """One task per model on the cluster: the specs and token counts first (so the
+        coordinator computes the shared CWE sentence set without weights), then each
+        model's parts; the bar counts the models whose parts came back."""
+        client = connect(self.workers, self.scheduler)
+        try:
+            return self._run(client, sources, cfg, s, log, progress)
+        finally:
+            close(client)
+
+    def _run(self, client, sources, cfg, s, log, progress) -> RunnerResult:
+        from distributed import as_completed
+
+        threads = self.threads
+        specs = client.gather(
+            [client.submit(prepare_model, src, cfg, threads, pure=False) for src in sources]
+        )
+        log(f"prepared {len(specs)} models on {len(client.scheduler_info()['workers'])} workers")
+        # the specs are in the shared cache now: no weights load here unless this machine's
+        # device type differs from the workers' (then each is probed once and released)
+        models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
+        refuse_same_weights(sources, models)
+        sentences = cwe_sentences(models, s)
+        futures = {
+            client.submit(measure_model, src, cfg, sentences, threads, pure=False): i
+            for i, src in enumerate(sources)
+        }
+        parts: list[ModelParts | None] = [None] * len(sources)
+        with models_bar(len(sources), progress) as bar:
+            for future in as_completed(futures):
+                i = futures[future]
+                parts[i] = future.result()
+                bar.set_postfix_str(models[i].spec.name)
+                bar.update()
+        return models, parts  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ the tasks of a cluster
+def prepare_model(source: str, cfg: RunConfig, threads: int | None = None) -> dict[str, Any]:
+    """A worker's first task: load ``source`` (its spec, probed once, goes to the shared
+    cache) and count the tokens of the CWE sentences in its tokenizer (cached), so the
+    coordinator reads both without loading weights. Returns the spec as a dict."""
+    _threads(threads)
+    lm = load_lazily(source, cfg, None)
+    cwe_sentences([lm], cfg.options())
+    return lm.spec.as_dict()
+
+
+def measure_model(
+    source: str, cfg: RunConfig, sentences: list[str], threads: int | None = None
+) -> ModelParts:
+    """A worker's second task: ``source``'s :class:`~layerwise.measure.multi.ModelParts`
+    over the sweep's CWE sentence set, written to (or read from) the shared cache."""
+    _threads(threads)
+    return model_parts(load_lazily(source, cfg, None), sentences, cfg.options())
+
+
+def _threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def connect(workers: int | None, scheduler: str | None):
+    """A Dask client: of a new local cluster of ``workers`` processes (one thread each), or
+    of the scheduler at ``scheduler``. InputError naming the remedy when Dask is missing or
+    the scheduler does not answer within :data:`CONNECT_TIMEOUT_S`."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:
+        raise InputError(
+            "--workers and --scheduler need Dask. Remedy: pip install 'layerwise[cluster]' "
+            "(dask and distributed), or drop the option to run the models one after another"
+        ) from err
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise InputError(
+                f"no Dask scheduler answers at {scheduler!r} ({err}). Remedy: start one "
+                "(`dask scheduler`, or a dask-jobqueue cluster) and give its address, e.g. "
+                "tcp://host:8786, or use --workers N for a local cluster"
+            ) from err
+    cluster = LocalCluster(
+        n_workers=int(workers),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+    )
+    return Client(cluster)
+
+
+def close(client) -> None:
+    """Close ``client`` and the local cluster it started, if any."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
