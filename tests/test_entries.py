@@ -127,3 +127,10 @@ def test_a_layer_of_a_vanished_entry_names_the_file_and_the_remedy(cache):
         got.layer(1)
     with pytest.raises(IndexError):
         EntryLayers(cache.path(KEY), (6, 4, 5)).layer(4)
+
+
+def test_an_entry_of_no_reads_round_trips(cache):
+    """An extraction with no reads (``[0, n_states, d]``) is stored and read back."""
+    cache.save(KEY, Extracted(np.zeros((0, 3, 4), np.float32), np.zeros((0, 4), np.float32)))
+    got = cache.load(KEY, expect=(0, 3, 4), alt=True)
+    assert cache.rejected == [] and got.layer(2).shape == (0, 4) and got.top_alt.shape == (0, 4)

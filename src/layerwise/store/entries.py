@@ -47,6 +47,11 @@ SUFFIX = ".safetensors"
 TOP_ALT = "top_alt"
 
 
+def _raw(block: np.ndarray) -> np.ndarray:
+    """The bytes of the C-contiguous ``block`` as a flat uint8 view (no copy; empty allowed)."""
+    return block.reshape(-1).view(np.uint8)
+
+
 def layer_name(k: int) -> str:
     """The tensor name of layer ``k`` (0 = embedding output): ``layer_000``."""
     return f"layer_{int(k):03d}"
@@ -60,7 +65,7 @@ def digest(meta: dict[str, str], tensors: Iterable[tuple[str, np.ndarray]]) -> s
     for name, array in tensors:
         block = np.ascontiguousarray(array)
         h.update(f"\n{name} {block.dtype.str} {list(block.shape)}\n".encode())
-        h.update(memoryview(block).cast("B"))
+        h.update(_raw(block))
     return h.hexdigest()
 
 
@@ -75,7 +80,7 @@ def _tensors(result: Extracted) -> Iterable[tuple[str, np.ndarray]]:
 def _written(handle: Any, tensors: Iterable[tuple[str, np.ndarray]]):
     """Each of ``tensors``, its bytes written to ``handle`` as it passes."""
     for name, block in tensors:
-        handle.write(memoryview(block).cast("B"))
+        handle.write(_raw(block))
         yield name, block
 
 
