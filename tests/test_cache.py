@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 import layerwise.store.cache as store_cache
 import layerwise.store.cached as store_cached
+import layerwise.store.entries as store_entries
 from layerwise.errors import CacheError
 from layerwise.extract.batched import extract
 from layerwise.extract.requests import Request, word_requests
@@ -105,7 +108,7 @@ def test_key_depends_on_label_requests_and_model(tiny_clip, tiny_gpt2, requests)
 
 
 def test_entry_path_is_sharded_by_key_prefix(cache):
-    assert cache.path(KEY) == cache.root / "ab" / f"{KEY}.npz"
+    assert cache.path(KEY) == cache.root / "ab" / f"{KEY}.safetensors"
 
 
 def test_roundtrip_with_and_without_top_alt(cache):
@@ -200,10 +203,11 @@ def test_an_entry_is_verified_once_per_process_until_its_file_changes(cache, mon
 def test_changed_array_with_stale_checksum_is_rejected(cache):
     """Arrays rewritten consistently (a valid file) but not matching the stored sha256."""
     path = cache.save(KEY, _toy())
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    arrays["layers"] = arrays["layers"] + 1.0
-    np.savez(path, **arrays)
+    with safe_open(path, framework="np") as entry:
+        meta = entry.metadata()
+        arrays = {k: entry.get_tensor(k) for k in entry.keys()}
+    arrays["layer_001"] = arrays["layer_001"] + 1.0
+    save_file(arrays, path, metadata=meta)
     _assert_rejected_then_recomputed(cache, path)
 
 
@@ -246,7 +250,8 @@ def test_object_arrays_are_never_unpickled(cache):
     states = np.empty(1, dtype=object)
     states[0] = _Payload()
     meta = json.dumps({"key": KEY, "sha256": "0" * 64})
-    np.savez(path, meta=np.array(meta), states=states)
+    with path.open("wb") as handle:  # the entry's name, a zip's bytes
+        np.savez(handle, meta=np.array(meta), states=states)
     with zipfile.ZipFile(path) as archive:  # the file really holds a pickle
         assert "states.npy" in archive.namelist()
     assert cache.load(KEY) is None
@@ -288,20 +293,19 @@ def test_failed_write_leaves_nothing_behind(cache, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_corrupted_zip_version_field_is_rejected(cache):
+def test_corrupted_header_length_is_rejected(cache):
     path = cache.save(KEY, _toy())
     raw = bytearray(path.read_bytes())
-    central = raw.index(b"PK\x01\x02")  # first central-directory header
-    raw[central + 6] = 0xFF  # 'version needed to extract' -> 255 (unsupported)
+    raw[6] = 0xFF  # the header's length (8 bytes, little-endian) -> past the file's end
     path.write_bytes(bytes(raw))
     assert cache.load(KEY) is None
     assert not path.exists()
 
 
-def test_meta_that_is_not_a_json_object_is_rejected(cache):
+def test_metadata_that_is_not_an_entry_s_is_rejected(cache):
     path = cache.path(KEY)
     path.parent.mkdir(parents=True)
-    np.savez(path, meta=np.array("[1, 2]"), layers=np.zeros((1, 2, 3), dtype=np.float32))
+    save_file({"layer_000": np.zeros((2, 3), dtype=np.float32)}, path, metadata={"k": "[1, 2]"})
     assert cache.load(KEY) is None
     assert not path.exists()
 
@@ -360,26 +364,37 @@ def test_a_warm_run_tokenizes_but_never_loads_weights(tmp_path):
 
 
 def test_entry_is_layer_major_and_read_one_layer_at_a_time(cache, monkeypatch):
-    """An entry holds the states layer-major (``layers`` [n_states, n, d]): a hit reads
-    each layer by itself from the file (equal to the saved states), and reads them all
-    only when ``states`` is asked for."""
+    """An entry holds one tensor per layer (``layer_000`` ... [n, d]): a hit reads each
+    layer by itself from the file (equal to the saved states), and reads them all only
+    when ``states`` is asked for."""
     toy = _toy()
     path = cache.save(KEY, toy)
-    with np.load(path, allow_pickle=False) as data:
-        np.testing.assert_array_equal(data["layers"], np.moveaxis(toy.states, 1, 0))
+    with safe_open(path, framework="np") as entry:
+        for k in range(3):
+            np.testing.assert_array_equal(entry.get_tensor(f"layer_{k:03d}"), toy.states[:, k])
     got = cache.load(KEY, expect=(5, 3, 8), alt=True)
     assert got.on_disk and got.file == path and got.shape == (5, 3, 8)
-    reads: list[int] = []
-    real = np.fromfile
+    reads: list[str] = []
+    real = store_entries.safe_open
 
-    def counting(handle, dtype, count):
-        reads.append(count)
-        return real(handle, dtype=dtype, count=count)
+    class Counting:
+        def __init__(self, *args, **kwargs):
+            self.inner = real(*args, **kwargs).__enter__()
 
-    monkeypatch.setattr(np, "fromfile", counting)
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.inner.__exit__(*exc)
+
+        def get_tensor(self, name):
+            reads.append(name)
+            return self.inner.get_tensor(name)
+
+    monkeypatch.setattr(store_entries, "safe_open", Counting)
     for k in range(3):
         np.testing.assert_array_equal(got.layer(k), toy.states[:, k])
-    assert reads == [5 * 8] * 3  # one layer's floats per read, never the whole array
+    assert reads == ["layer_000", "layer_001", "layer_002"]  # one layer per read, no other
     np.testing.assert_array_equal(got.states, toy.states)
     np.testing.assert_array_equal(got.top_alt, toy.top_alt)
 

@@ -1,6 +1,6 @@
 """Inline expressions: evaluated where the markdown cell stands (papermill's layerwise-inline
 engine, as jupyterlab-myst does in JupyterLab), stored in the cell's metadata, and rendered
-by the book from that metadata (layerwise.site.sphinx_inline) under the strict build."""
+by the book from that metadata (layerwise.site.eval_adapter) under the strict build."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from layerwise.site import inline
+from layerwise.site import eval_adapter, inline
 from layerwise.site.book import chapter_error
 
 
@@ -34,7 +34,7 @@ def _execute(src: Path, out: Path) -> dict:
     papermill.execute_notebook(
         str(src),
         str(out),
-        engine_name=inline.ENGINE_NAME,
+        engine_name=eval_adapter.ENGINE_NAME,
         progress_bar=False,
         kernel_name="python3",
     )
@@ -95,7 +95,7 @@ def test_an_expression_that_fails_stops_the_chapter_and_names_it(tmp_path):
 def _build(folder: Path) -> subprocess.CompletedProcess:
     (folder / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: 'off'\n"
-        "sphinx:\n  extra_extensions:\n    - layerwise.site.sphinx_inline\n"
+        "sphinx:\n  extra_extensions:\n    - layerwise.site.eval_adapter\n"
     )
     (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     jb = Path(sys.executable).parent / "jupyter-book"

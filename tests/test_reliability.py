@@ -220,7 +220,7 @@ def test_cli_unwritable_out_exits_2_before_any_model(tmp_path, monkeypatch, caps
     code, err = _cli([*args, "--out", str(out)], capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: the results folder (--out)")
-    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("*.npz"))
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("*.safetensors"))
 
 
 def test_cli_unwritable_cache_exits_2(tmp_path, monkeypatch, capsys):

@@ -238,7 +238,7 @@ def test_weights_replaced_after_a_lazy_load_are_refused(tmp_path):
     message = _one_line(err.value)
     assert str(folder) in message and "changed since it was loaded" in message
     assert "Remedy: load it again" in message
-    assert not list(root.rglob("*.npz"))  # nothing cached under the old fingerprint
+    assert not list(root.rglob("*.safetensors"))  # nothing cached under the old fingerprint
 
 
 def test_a_spec_cache_hit_keeps_the_models_own_source(tmp_path):
@@ -291,7 +291,7 @@ def test_non_finite_states_stop_extraction_and_cache_nothing(tmp_path):
     assert "non-finite" in message and "layer 2 of 2" in message
     assert "'cat'" in message or "'dog'" in message
     assert "nothing was cached" in message and "Remedy" in message
-    assert not list(cache.root.rglob("*.npz"))
+    assert not list(cache.root.rglob("*.safetensors"))
 
 
 # ---------------------------------------------------------------- 5. every load failure

@@ -3,7 +3,8 @@
 :class:`Extracted` is what extraction (:mod:`layerwise.extract.batched`) and the cache
 (:mod:`layerwise.store.cache`) return: ``[n_reads, n_states, d]`` float32 states, layer 0
 = embedding output, and ``top_alt``, the top layer in the other final-norm convention.
-On disk (:class:`RawLayers`, a layer-major file) or as a lazy view of other extractions
+On disk (:class:`RawLayers`, extraction's layer-major spill file, or a cache entry:
+:class:`layerwise.store.entries.EntryLayers`) or as a lazy view of other extractions
 (:class:`TakenLayers`, :class:`StackedLayers`), :meth:`Extracted.layer` reads one layer
 ``[n, d]``, so an analysis holds one layer in memory, never all of them (chapter 2).
 """
@@ -50,7 +51,8 @@ class RawLayers:
 
 class LayerSource(Protocol):
     """Anything :class:`Extracted` reads its layers from: ``shape`` ``(n, n_states, d)`` and
-    ``layer(k)``, layer ``k``'s ``[n, d]`` states (a :class:`RawLayers` file, a
+    ``layer(k)``, layer ``k``'s ``[n, d]`` states (a :class:`RawLayers` file, a cache entry
+    (:class:`layerwise.store.entries.EntryLayers`), a
     :class:`TakenLayers` or :class:`StackedLayers` view, or another :class:`Extracted`)."""
 
     @property
@@ -118,7 +120,7 @@ class Extracted:
     convention (``None`` when the model has no final norm).
 
     The states are held in memory, or read from ``layers``, a :class:`LayerSource`: on
-    disk (a :class:`RawLayers`: a cache entry, or extraction's spill file) or a lazy view
+    disk (a cache entry, or extraction's spill file, a :class:`RawLayers`) or a lazy view
     of other states (:meth:`take`, :func:`stack`). Then :meth:`layer` reads one layer at a
     time, and ``states`` reads them all into memory on first use (the same numbers either
     way); a measurement that holds one layer at a time uses :meth:`layer` only.
@@ -156,8 +158,10 @@ class Extracted:
 
     @property
     def file(self) -> Path | None:
-        """The file the states are read from (None: in memory, or a view of other states)."""
-        return self._layers.path if isinstance(self._layers, RawLayers) else None
+        """The file the states are read from, a file source's ``path`` (None: in memory, or
+        a view of other states)."""
+        path = getattr(self._layers, "path", None)
+        return None if path is None else Path(path)
 
     @property
     def states(self) -> np.ndarray:

@@ -240,9 +240,9 @@ def execute_notebooks(
 ) -> dict[str, float]:
     """Run every notebook once with papermill into ``stage``; return wall times.
 
-    papermill runs :class:`~layerwise.site.inline.InlineEngine`: each markdown cell's
+    papermill runs :class:`~layerwise.site.eval_adapter.InlineEngine`: each markdown cell's
     ``{eval}`` expressions are evaluated where the cell stands and stored in its metadata,
-    which the book renders (:mod:`layerwise.site.sphinx_inline`).
+    which the book renders (:mod:`layerwise.site.eval_adapter`).
 
     Each run's record (:func:`layerwise.site.build_report.record`) goes into ``records``.
     The kernel talks to papermill over IPC sockets: a local build needs no TCP ports
@@ -287,7 +287,7 @@ def execute_notebooks(
         from papermill.exceptions import PapermillExecutionError
         from traitlets.config import Config
 
-        from . import inline
+        from . import eval_adapter
 
         if not validated:  # before the first kernel starts
             cfg.validate()
@@ -306,7 +306,7 @@ def execute_notebooks(
                 cwd=str(nb.parent),
                 progress_bar=False,
                 kernel_name="python3",
-                engine_name=inline.ENGINE_NAME,
+                engine_name=eval_adapter.ENGINE_NAME,
                 config=kernel_config,
             )
         except PapermillExecutionError as err:

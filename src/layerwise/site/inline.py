@@ -7,12 +7,20 @@ results in the cell's metadata, ``user_expressions``: a list of ``{"expression":
 "result": ...}``, ``result`` being the kernel's reply (``status``, and ``data`` and
 ``metadata`` or ``ename`` and ``evalue``).
 
-The book's build does the same while papermill executes a chapter: :class:`InlineEngine`, a
-papermill engine, runs every cell in order and, on reaching a markdown cell, evaluates its
-expressions in the kernel at that point and stores the results in the same metadata. The
-book then renders each role from the stored result (:mod:`layerwise.site.sphinx_inline`),
-and JupyterLab shows the stored numbers of an executed copy as it shows its own. One
-mechanism, two readers: a number is the value its expression has where the reader meets it.
+The book's build does the same while papermill executes a chapter: on reaching a markdown
+cell, the expressions are evaluated in the kernel at that point (:func:`user_expressions`)
+and the results stored in the same metadata (:func:`stored`); the book then renders each
+role from the stored result (:func:`rendering`), and JupyterLab shows the stored numbers
+of an executed copy as it shows its own. One mechanism, two readers: a number is the
+value its expression has where the reader meets it.
+
+This module holds that mechanism's rules and uses no library's internals; the papermill
+engine and the Sphinx role that apply them, the only code that touches papermill's,
+nbclient's and myst-nb's internals, are :mod:`layerwise.site.eval_adapter`. myst-nb's own
+``{eval}`` role is not used: it evaluates only while myst-nb executes a notebook itself
+(``nb_execution_mode: inline``), whereas the book executes its chapters beforehand with
+papermill (reused when unchanged, :mod:`layerwise.site.reuse`) and builds with execution
+off; ``{glue}`` would need a ``glue()`` call per number in every chapter.
 
 An expression that raises stops the chapter like a failing code cell, naming the
 expression and the error.
@@ -21,20 +29,16 @@ expression and the error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-
-from jupyter_core.utils import run_sync
-from nbclient.util import ensure_async
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
-from papermill.exceptions import PapermillExecutionError
-from papermill.utils import merge_kwargs, remove_args
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 #: The MyST inline role, ``{eval}`expression```.
 EVAL_RE = re.compile(r"\{eval\}`([^`]+)`")
 #: The markdown cell's metadata key jupyterlab-myst reads and writes.
 METADATA_KEY = "user_expressions"
-#: Name under which :class:`InlineEngine` is registered with papermill.
+#: Name under which the engine (:mod:`layerwise.site.eval_adapter`) is registered with
+#: papermill.
 ENGINE_NAME = "layerwise-inline"
 
 
@@ -55,87 +59,88 @@ def stored_results(cells: Iterable[dict]) -> dict[str, list[dict]]:
     return found
 
 
-class InlineExpressionError(PapermillExecutionError):
-    """An ``{eval}`` expression of a markdown cell failed (an undefined name, an
-    exception). A :class:`~papermill.exceptions.PapermillExecutionError`, so the book's
-    build reports it as it reports a failing code cell (the chapter, the cell's first
-    line, the error); papermill has saved the notebook up to that cell."""
+class ExpressionFailed(Exception):
+    """An ``{eval}`` expression of a markdown cell failed in the kernel (an undefined name,
+    an exception): ``expression``, and the kernel's ``ename``, ``evalue`` and
+    ``traceback``. The papermill engine reports it as a failing cell."""
+
+    def __init__(self, expression: str, result: Mapping[str, Any]) -> None:
+        self.expression = expression
+        self.ename = str(result.get("ename", "Error"))
+        self.evalue = (
+            f"in the markdown's inline expression {{eval}}`{expression}`: "
+            f"{result.get('evalue', '')}"
+        )
+        self.traceback = list(result.get("traceback", []))
+        super().__init__(f"{self.ename}: {self.evalue}")
 
 
-class InlineNotebookClient(PapermillNotebookClient):
-    """papermill's notebook client that also evaluates each markdown cell's ``{eval}``
-    expressions, at the cell's place in the run, into its ``user_expressions`` metadata.
+def user_expressions(source: str) -> dict[str, str]:
+    """The Jupyter ``user_expressions`` to send for a markdown cell of ``source``: a name
+    (``"0"``, ``"1"``, ...) -> each distinct ``{eval}`` expression; empty when it has none."""
+    return {str(i): expr for i, expr in enumerate(expressions(source))}
+
+
+def stored(named: Mapping[str, str], results: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    """What the markdown cell stores in its ``user_expressions`` metadata, given ``named``
+    (:func:`user_expressions`) and ``results``, the kernel reply's ``user_expressions``
+    (name -> result): ``[{"expression": ..., "result": ...}]`` in order of appearance.
 
     Raises:
-        InlineExpressionError: an expression fails; the chapter stops there.
+        ExpressionFailed: an expression's result is not ``ok``, or it has none.
     """
+    out = []
+    for key, expr in named.items():
+        result = dict(results.get(key, {"status": "error", "ename": "NoReply", "evalue": ""}))
+        if result.get("status") != "ok":
+            raise ExpressionFailed(expr, result)
+        out.append({"expression": expr, "result": result})
+    return out
 
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if cell.cell_type != "markdown":
-            return await super().async_execute_cell(
-                cell, cell_index, execution_count, store_history
-            )
-        found = expressions(cell.source)
-        cell.metadata.pop(METADATA_KEY, None)
-        if not found or self.kc is None:
-            return cell
-        named = {str(i): expr for i, expr in enumerate(found)}
-        msg_id = await ensure_async(
-            self.kc.execute(
-                "", silent=True, store_history=False, user_expressions=named, allow_stdin=False
-            )
+
+@dataclass(frozen=True)
+class Rendering:
+    """How the book shows one ``{eval}`` role: ``kind`` ``"text"`` (``text``, shown as
+    myst-nb's ``{glue:text}`` shows text: class ``pasted-text``), ``"output"`` (``data``
+    and ``metadata``, a Jupyter result rendered by myst-nb) or ``"warning"`` (``text``,
+    the message; the strict build fails on it)."""
+
+    kind: str
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def rendering(expression: str, found: Mapping[str, list[dict]] | None) -> Rendering:
+    """How to show ``{eval}`expression``` given ``found``, the notebook's stored results
+    (:func:`stored_results`; ``None`` when the page is not a notebook). A role with no
+    stored result, a failed one, or one stored with two different results in one notebook
+    is a warning naming the expression and the remedy."""
+    expr = expression.strip()
+    if found is None:
+        return Rendering("warning", f"{{eval}}`{expr}` outside a notebook: nothing evaluated it")
+    results = found.get(expr)
+    if not results:
+        return Rendering(
+            "warning",
+            f"{{eval}}`{expr}` has no stored result ({METADATA_KEY} metadata): execute the "
+            "notebook with papermill's layerwise-inline engine (`make book`) or run it in "
+            "JupyterLab with jupyterlab-myst, then build again",
         )
-        reply = await self.async_wait_for_reply(msg_id, cell)
-        results = (reply or {}).get("content", {}).get("user_expressions", {})
-        stored = []
-        for key, expr in named.items():
-            result = results.get(key, {"status": "error", "ename": "NoReply", "evalue": ""})
-            if result.get("status") != "ok":
-                raise InlineExpressionError(
-                    cell_index=cell_index,
-                    exec_count=None,
-                    source=cell.source,
-                    ename=result.get("ename", "Error"),
-                    evalue=f"in the markdown's inline expression {{eval}}`{expr}`: "
-                    f"{result.get('evalue', '')}",
-                    traceback=result.get("traceback", []),
-                )
-            stored.append({"expression": expr, "result": result})
-        cell.metadata[METADATA_KEY] = stored
-        return cell
-
-    execute_cell = run_sync(async_execute_cell)
-
-
-class InlineEngine(NBClientEngine):
-    """papermill's nbclient engine with :class:`InlineNotebookClient`; registered as
-    ``layerwise-inline`` (``papermill --engine layerwise-inline`` once this package is
-    installed)."""
-
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man,
-        kernel_name,
-        log_output=False,
-        stdout_file=None,
-        stderr_file=None,
-        start_timeout=60,
-        execution_timeout=None,
-        **kwargs,
-    ):
-        kwargs = remove_args(["input_path"], **kwargs)
-        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
-        final_kwargs = merge_kwargs(
-            safe_kwargs,
-            timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
-            startup_timeout=start_timeout,
-            kernel_name=kernel_name,
-            log_output=log_output,
-            stdout_file=stdout_file,
-            stderr_file=stderr_file,
+    distinct = {repr(sorted(r.get("data", {}).items())) for r in results}
+    if len(distinct) > 1:
+        return Rendering(
+            "warning",
+            f"{{eval}}`{expr}` has {len(distinct)} different results in this notebook; "
+            "give each value its own name so that every place shows one value",
         )
-        return InlineNotebookClient(nb_man, **final_kwargs).execute()
-
-
-papermill_engines.register(ENGINE_NAME, InlineEngine)
+    result = results[0]
+    if result.get("status") != "ok":
+        return Rendering(
+            "warning",
+            f"{{eval}}`{expr}` failed: {result.get('ename', '')}: {result.get('evalue', '')}",
+        )
+    data = dict(result.get("data", {}))
+    if set(data) == {"text/plain"}:
+        return Rendering("text", text=data["text/plain"])
+    return Rendering("output", data=data, metadata=dict(result.get("metadata", {})))

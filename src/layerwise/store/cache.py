@@ -5,16 +5,18 @@ fingerprint (hub snapshot commit, or a digest of its files; see
 :mod:`layerwise.models.fingerprint`), dtype and device type, the spec fields extraction
 uses, the requests (ids and read spans), the setting's label and a hash of the
 extraction code and of the torch and transformers versions. An entry is one file
-written to a temporary name and renamed into place (atomic on POSIX): ``.npz``
-arrays with the key and a sha256 of their bytes (the states layer-major, so a measurement
-reads one layer at a time), or a CSV table with a JSON header.
-Loading uses ``allow_pickle=False`` and checks the arrays' shapes against the
-request; a truncated, corrupted or mismatched entry is reported, removed where the
-folder allows and recomputed, never used. Writing is proved only before a write (a
-miss), so a complete warm cache on a read-only disk can be read; entries get the mode
-the user's umask gives a new file. The cache deletes only what it created: temporaries
-named with the package's prefix, in the folders it owns (:meth:`Cache.own_folders`),
-never a user's file under the same root. Chapter 2 explains the cache.
+written to a temporary name and renamed into place (atomic on POSIX): a ``.safetensors``
+file of the states, one tensor per layer with the key and a sha256 in its metadata
+(:mod:`.entries`; a measurement reads one layer at a time), or a CSV table with a JSON
+header.
+Loading never unpickles (safetensors holds plain tensors, tables are CSV and JSON) and
+checks the arrays' shapes against the request; a truncated, corrupted or mismatched
+entry is reported, removed where the folder allows and recomputed, never used. Writing
+is proved only before a write (a miss), so a complete warm cache on a read-only disk
+can be read; entries get the mode the user's umask gives a new file. The cache deletes
+only what it created: temporaries named with the package's prefix, in the folders it
+owns (:meth:`Cache.own_folders`), never a user's file under the same root. Chapter 2
+explains the cache.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from ..files import (
     repository_root,
     temp_name,
 )
-from .entries import file_identity, read_entry, write_arrays
+from .entries import SUFFIX, file_identity, read_entry, write_arrays
 
 #: Folders below the cache's root that the package creates and writes (``models/`` holds
 #: the specs, converted tokenizers and weights and the digest memo of model files).
@@ -57,7 +59,7 @@ OWN_SUBFOLDERS = (
 )
 #: The shard folders of the entries: the first two hex digits of a key.
 _SHARD = re.compile(r"[0-9a-f]{2}")
-#: Entries this process has verified (sha256 and CRC), by path: the file's identity (device,
+#: Entries this process has verified (sha256), by path: the file's identity (device,
 #: inode, size, modification time) when it was verified. An entry is replaced only by
 #: renaming a new file into place (a new inode), so an unchanged identity means unchanged
 #: bytes, and reading it again in the same process skips the second pass over its bytes.
@@ -169,7 +171,9 @@ class Cache:
         per = self.counts.setdefault(kind, {"reused": 0, "computed": 0})
         per["reused" if hit else "computed"] += 1
 
-    def path(self, key: str, suffix: str = ".npz") -> Path:
+    def path(self, key: str, suffix: str = SUFFIX) -> Path:
+        """The entry file of ``key`` (an array entry unless ``suffix`` says otherwise),
+        in the shard folder of its first two hex digits."""
         return self.root / key[:2] / f"{key}{suffix}"
 
     def _reject(self, path: Path, reason: object) -> None:
@@ -201,7 +205,7 @@ class Cache:
         ``alt`` whether the entry must (True) or must not (False) hold ``top_alt``.
         The entry's checksum is verified reading it in chunks (once per process while the
         file stays the same file: :data:`_VERIFIED`); its states are then read
-        one layer at a time when used (:class:`~layerwise.extract.states.RawLayers`), so
+        one layer at a time when used (:class:`~layerwise.store.entries.EntryLayers`), so
         loading holds one layer's ``[n, d]`` in memory, never all of them.
         """
         path = self.path(key)
@@ -226,10 +230,9 @@ class Cache:
 
     def save(self, key: str, result: Extracted) -> Path:
         """Write ``result`` under ``key`` (atomically), one layer at a time: an entry is a
-        zip of uncompressed ``.npy`` members, ``layers`` (float32 ``[n_states, n, d]``,
-        layer-major, so one layer is one contiguous run of bytes), ``top_alt`` (``[n, d]``,
-        when the model has a final norm) and ``meta`` (the key and a sha256 of the arrays'
-        bytes, written last)."""
+        safetensors file of float32 tensors ``layer_000`` ... (``[n, d]`` each) and
+        ``top_alt`` (``[n, d]``, when the model has a final norm), its metadata holding the
+        key and a sha256 (:mod:`.entries`)."""
         path = self.path(key)
         self._write(path, lambda handle: write_arrays(handle, key, result))
         return path

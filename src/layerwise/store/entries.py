@@ -1,145 +1,203 @@
-"""The file format of an array entry of the cache (:mod:`.cache`): a zip of uncompressed
-``.npy`` members, ``layers`` (float32 ``[n_states, n, d]``, layer-major), ``top_alt``
-(``[n, d]``, when present) and ``meta`` (the key and a sha256 of the arrays' bytes,
-written last); written one layer at a time and read back as a
-:class:`~layerwise.extract.states.RawLayers` without loading the layers.
+"""The file format of an array entry of the cache (:mod:`.cache`): a safetensors file.
+
+An entry ``<key>.safetensors`` holds one float32 tensor ``[n, d]`` per layer,
+``layer_000`` (the embedding output) to ``layer_<n_states - 1>``, and ``top_alt``
+(``[n, d]``, the top layer in the other final-norm convention) when the model has one.
+Its header metadata (strings) holds ``format`` (:data:`FORMAT`), the ``key``, ``shape``
+(``n,n_states,d``), ``top_alt`` (``yes``/``no``) and ``sha256``: a digest of the other
+metadata, of every tensor's name, dtype and shape and of its bytes (:func:`digest`), so
+every byte of an entry is checked by something (the library checks the header's tensor
+table against the file's length, the digest the rest).
+
+Why safetensors (and not a ``.npy`` per layer with a JSON sidecar): one file per entry,
+so an entry is still written atomically by one rename and verified as one thing; the
+maintained ``safetensors`` library reads a layer by name
+(``safe_open(path, framework="np").get_tensor("layer_003")``) without reading the others,
+and checks the header; any safetensors reader (``safetensors.numpy.load_file``) opens an
+entry. The library's writers take every tensor in memory at once, so :func:`write_arrays`
+writes the (documented, JSON) header itself and streams the layers one at a time: host
+memory holds one layer while an entry is written from extraction's spill file.
+
+Each :meth:`EntryLayers.layer` opens the file, copies that layer out and closes it, so
+the memory map the library uses never keeps the pages of every layer mapped (they would
+count as the process's memory). The format's version is in the file's name (an older
+``.npz`` entry is never opened: it is recomputed once) and in ``format``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import struct
-import zipfile
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
 
-from ..extract.states import Extracted, RawLayers
+from ..extract.states import Extracted
 
-#: Bytes read at a time when an array entry is hashed or copied.
-CHUNK = 1 << 20
-#: A zip's local file header: signature, versions, flags, method, time, date, crc, sizes,
-#: then the lengths of the name and of the extra field.
-_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+#: The version of an entry's layout, in its ``format`` metadata; the file suffix
+#: (:data:`SUFFIX`) changes with it so that an entry of an older layout is never opened.
+FORMAT = "3"
+#: The file suffix of an array entry.
+SUFFIX = ".safetensors"
+#: The name of the alternate top-layer tensor.
+TOP_ALT = "top_alt"
 
 
-def _npy_header(shape: tuple[int, ...]) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buffer, {"descr": "<f4", "fortran_order": False, "shape": tuple(int(s) for s in shape)}
-    )
-    return buffer.getvalue()
+def _raw(block: np.ndarray) -> np.ndarray:
+    """The bytes of the C-contiguous ``block`` as a flat uint8 view (no copy; empty allowed)."""
+    return block.reshape(-1).view(np.uint8)
+
+
+def layer_name(k: int) -> str:
+    """The tensor name of layer ``k`` (0 = embedding output): ``layer_000``."""
+    return f"layer_{int(k):03d}"
+
+
+def digest(meta: dict[str, str], tensors: Iterable[tuple[str, np.ndarray]]) -> str:
+    """sha256 (hex) of ``meta`` without its ``sha256`` field (as sorted JSON) and of each
+    ``(name, array)`` in order: its name, dtype, shape and C-ordered bytes."""
+    h = hashlib.sha256()
+    h.update(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode())
+    for name, array in tensors:
+        block = np.ascontiguousarray(array)
+        h.update(f"\n{name} {block.dtype.str} {list(block.shape)}\n".encode())
+        h.update(_raw(block))
+    return h.hexdigest()
+
+
+def _tensors(result: Extracted) -> Iterable[tuple[str, np.ndarray]]:
+    """``result``'s tensors in the entry's order, one layer at a time, as ``<f4``."""
+    for k in range(result.n_states):
+        yield layer_name(k), np.ascontiguousarray(result.layer(k), dtype="<f4")
+    if result.top_alt is not None:
+        yield TOP_ALT, np.ascontiguousarray(result.top_alt, dtype="<f4")
+
+
+def _written(handle: Any, tensors: Iterable[tuple[str, np.ndarray]]):
+    """Each of ``tensors``, its bytes written to ``handle`` as it passes."""
+    for name, block in tensors:
+        handle.write(_raw(block))
+        yield name, block
+
+
+def _read(path: Path, name: str) -> np.ndarray:
+    """The tensor ``name`` of the safetensors file ``path``, the file closed again (its
+    memory map released)."""
+    with safe_open(path, framework="np") as entry:
+        return entry.get_tensor(name)
+
+
+def entry_metadata(key: str, result: Extracted) -> dict[str, str]:
+    """The entry's header metadata for ``result`` under ``key``, with ``sha256`` computed
+    (reads every layer once); what a writer other than :func:`write_arrays` (the
+    library's ``save_file``) stores for the cache to accept its file."""
+    meta = _plain_metadata(key, result)
+    meta["sha256"] = digest(meta, _tensors(result))
+    return meta
+
+
+def _plain_metadata(key: str, result: Extracted) -> dict[str, str]:
+    n, n_states, d = result.shape
+    return {
+        "format": FORMAT,
+        "key": key,
+        "shape": f"{n},{n_states},{d}",
+        "top_alt": "no" if result.top_alt is None else "yes",
+        "sha256": "0" * 64,
+    }
 
 
 def write_arrays(handle: Any, key: str, result: Extracted) -> None:
-    """The zip of :meth:`Cache.save`, streamed from ``result`` one layer at a time."""
+    """Write ``result`` under ``key`` as a safetensors file to the seekable binary
+    ``handle``, one layer at a time: the header (8-byte little-endian length, then JSON
+    padded with spaces to a multiple of 8) with a placeholder digest, the layers, then
+    the digest written over its placeholder (same length, so no offset moves)."""
     n, n_states, d = result.shape
-    digest = hashlib.sha256()
-    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        with zf.open("layers.npy", "w", force_zip64=True) as member:
-            member.write(_npy_header((n_states, n, d)))
-            for k in range(n_states):
-                block = np.ascontiguousarray(result.layer(k), dtype="<f4")
-                digest.update(memoryview(block).cast("B"))
-                member.write(memoryview(block).cast("B"))
-        if result.top_alt is not None:
-            alt = np.ascontiguousarray(result.top_alt, dtype="<f4")
-            digest.update(b"top_alt")
-            digest.update(memoryview(alt).cast("B"))
-            with zf.open("top_alt.npy", "w") as member:
-                member.write(_npy_header(alt.shape))
-                member.write(memoryview(alt).cast("B"))
-        meta = json.dumps({"key": key, "sha256": digest.hexdigest(), "format": 2})
-        with zf.open("meta.npy", "w") as member:
-            np.lib.format.write_array(member, np.array(meta), allow_pickle=False)
+    if result.top_alt is not None and tuple(result.top_alt.shape) != (n, d):
+        raise ValueError(f"top_alt of shape {result.top_alt.shape} for states {result.shape}")
+    meta = _plain_metadata(key, result)
+    table: dict[str, Any] = {"__metadata__": meta}
+    size = n * d * 4
+    names = [layer_name(k) for k in range(n_states)]
+    names += [TOP_ALT] if result.top_alt is not None else []
+    for i, name in enumerate(names):
+        table[name] = {"dtype": "F32", "shape": [n, d], "data_offsets": [i * size, (i + 1) * size]}
+    header = json.dumps(table, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    placeholder = header.index(b'"sha256":"' + b"0" * 64) + len(b'"sha256":"')
+    start = handle.tell()
+    handle.write(len(header).to_bytes(8, "little"))
+    handle.write(header)
+    sha = digest(meta, _written(handle, _tensors(result)))
+    end = handle.tell()
+    handle.seek(start + 8 + placeholder)
+    handle.write(sha.encode())
+    handle.seek(end)
 
 
-def _data_start(path: Path, info: zipfile.ZipInfo) -> int:
-    """Byte offset in ``path`` of the first byte of the member ``info``."""
-    with open(path, "rb") as raw:
-        raw.seek(info.header_offset)
-        fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-    if fields[0] != b"PK\x03\x04":
-        raise ValueError("bad zip local header")
-    return info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+class EntryLayers:
+    """The layers of an entry file, read one at a time through ``safetensors``: a
+    :class:`~layerwise.extract.states.LayerSource` of ``shape`` ``(n, n_states, d)``.
+
+    Raises :class:`OSError` naming the file and the remedy when it is gone or damaged
+    after it was verified.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int, int]) -> None:
+        self.path = Path(path)
+        self.shape = tuple(int(s) for s in shape)
+
+    def layer(self, k: int) -> np.ndarray:
+        """Layer ``k`` (0 = embeddings) as a new float32 array ``[n, d]``."""
+        n, n_states, d = self.shape
+        if not 0 <= int(k) < n_states:
+            raise IndexError(f"layer {k} of {n_states} states")
+        try:
+            out = _read(self.path, layer_name(k))
+        except (SafetensorError, OSError) as err:
+            raise OSError(
+                f"the cache entry {self.path} could not be read at layer {k} ({err}); it "
+                "changed or vanished after it was verified. Remedy: run again (the entry "
+                "is recomputed), and do not edit or remove cache files during a run."
+            ) from err
+        if out.dtype != np.float32 or out.shape != (n, d):
+            raise OSError(f"{self.path}: layer {k} is {out.dtype} {out.shape}, not ({n}, {d})")
+        return out
 
 
-def _check_local_headers(path: Path, zf: zipfile.ZipFile) -> None:
-    """ValueError when a member's local header disagrees with the central directory (its
-    time, date or CRC): every byte of an entry is then checked by something."""
-    with open(path, "rb") as raw:
-        for info in zf.infolist():
-            raw.seek(info.header_offset)
-            fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-            y, mo, d, h, mi, s = info.date_time
-            when = (h << 11 | mi << 5 | s // 2, (y - 1980) << 9 | mo << 5 | d)
-            if fields[0] != b"PK\x03\x04" or (fields[4], fields[5]) != when:
-                raise ValueError(f"the local header of {info.filename} is damaged")
-            if fields[6] != info.CRC:
-                raise ValueError(f"the CRC of {info.filename} differs in its two headers")
-
-
-def _member_array_start(path: Path, zf: zipfile.ZipFile, name: str) -> tuple[int, tuple]:
-    """Byte offset in ``path`` of the data of the float32 ``.npy`` member ``name`` (stored,
-    not compressed) and its shape; ValueError for anything else."""
-    info = zf.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise ValueError(f"{name} is compressed")
-    with zf.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        header = member.tell()
-    if fortran or dtype != np.dtype("<f4"):
-        raise ValueError(f"{name} is not C-ordered little-endian float32 ({dtype})")
-    start = _data_start(path, info) + header
-    expected = int(np.prod(shape)) * 4
-    if info.file_size != header + expected:
-        raise ValueError(f"{name} holds {info.file_size - header} bytes, its shape {expected}")
-    return start, tuple(int(s) for s in shape)
-
-
-def read_entry(path: Path, *, verify: bool) -> tuple[dict, RawLayers, np.ndarray | None]:
-    """An array entry's meta, its layers (on disk) and ``top_alt``; ``verify``: check the
-    sha256 of the arrays' bytes against the meta, reading them in chunks. Raises
-    ValueError, KeyError, OSError or zipfile.BadZipFile for an entry that is not valid."""
-    with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        if not {"meta.npy", "layers.npy"} <= names:
-            raise ValueError("not a layerwise cache entry (format 2)")
-        with zf.open("meta.npy") as member:
-            meta = json.loads(str(np.lib.format.read_array(member, allow_pickle=False)))
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a JSON object")
-        start, shape = _member_array_start(path, zf, "layers.npy")
-        if len(shape) != 3:
-            raise ValueError(f"layers of shape {shape}")
-        n_states, n, d = shape
-        top_alt = None
-        if "top_alt.npy" in names:
-            with zf.open("top_alt.npy") as member:
-                top_alt = np.lib.format.read_array(member, allow_pickle=False)
-            if top_alt.dtype != np.dtype("<f4") or top_alt.shape != (n, d):
-                raise ValueError(f"top_alt {top_alt.dtype} {top_alt.shape} does not match {shape}")
-        if verify:
-            _check_local_headers(path, zf)
-            digest = hashlib.sha256()
-            header = start - _data_start(path, zf.getinfo("layers.npy"))
-            with zf.open("layers.npy") as member:  # zipfile checks the CRC at the end
-                member.read(header)
-                while chunk := member.read(CHUNK):
-                    digest.update(chunk)
-            if top_alt is not None:
-                digest.update(b"top_alt")
-                digest.update(memoryview(np.ascontiguousarray(top_alt)).cast("B"))
-            if meta.get("sha256") != digest.hexdigest():
-                raise ValueError("checksum mismatch")
-    return meta, RawLayers(path, start, (n, n_states, d)), top_alt
+def read_entry(path: Path, *, verify: bool) -> tuple[dict, EntryLayers, np.ndarray | None]:
+    """An array entry's metadata, its layers (on disk, :class:`EntryLayers`) and
+    ``top_alt``; ``verify``: check the digest (:func:`digest`), reading one layer at a
+    time. Raises ValueError, OSError or ``safetensors.SafetensorError`` for a file that is
+    not a valid entry of this format (truncated, corrupted, another layout)."""
+    with safe_open(path, framework="np") as entry:
+        meta = entry.metadata() or {}
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"not a layerwise cache entry of format {FORMAT}")
+        try:
+            n, n_states, d = (int(s) for s in meta["shape"].split(","))
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"bad shape metadata {meta.get('shape')!r}") from err
+        names = [layer_name(k) for k in range(n_states)]
+        names += [TOP_ALT] if meta.get("top_alt") == "yes" else []
+        if sorted(entry.keys()) != sorted(names):
+            raise ValueError(f"tensors {sorted(entry.keys())} where {n_states} layers are expected")
+        for name in names:
+            part = entry.get_slice(name)
+            if part.get_dtype() != "F32" or list(part.get_shape()) != [n, d]:
+                raise ValueError(
+                    f"{name} is {part.get_dtype()} {part.get_shape()}, not F32 [{n}, {d}]"
+                )
+        top_alt = entry.get_tensor(TOP_ALT) if TOP_ALT in names else None
+    if verify:  # one tensor at a time, each read's memory map released before the next
+        found = digest(meta, ((name, _read(path, name)) for name in names))
+        if meta.get("sha256") != found:
+            raise ValueError("checksum mismatch")
+    return meta, EntryLayers(path, (n, n_states, d)), top_alt
 
 
 def file_identity(path: Path) -> tuple[int, int, int, int]:
