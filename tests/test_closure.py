@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 
 from layerwise import closure
@@ -215,3 +216,47 @@ def test_a_notebooks_imports_are_read_from_its_code_cells(tmp_path):
     nbformat.write(bad, path)
     with pytest.raises(InputError, match=re.escape(str(path))):
         closure.notebook_modules(path)
+
+
+def _reproduce(tmp_path: Path, log: list[str]) -> dict:
+    from layerwise.pipeline.config import RunConfig
+    from layerwise.pipeline.reproduce import reproduce
+
+    cfg = RunConfig(
+        profile="tiny",
+        scale="reduced",
+        device="cpu",
+        cache_dir=str(tmp_path / "cache"),
+        results_dir=str(tmp_path / "results"),
+    )
+    log.clear()
+    return reproduce(cfg, log=log.append)
+
+
+def _tables_computed(log: list[str]) -> int:
+    """The number of tables a run computed, from its closing line ("tables N reused, M
+    computed")."""
+    (line,) = [x for x in log if x.startswith("wrote ")]
+    print(*[x for x in log if re.match(r"\w+: [\d.]+s$", x)], line, sep="\n")  # with -s
+    found = re.search(r"tables (\d+) reused, (\d+) computed", line)
+    assert found, line
+    return int(found.group(2))
+
+
+@pytest.mark.slow
+def test_a_warm_reproduce_recomputes_no_table_after_a_presentation_edit(tmp_path, package_copy):
+    """End to end on the tiny profile at reduced scale: a cold run, then a run after a
+    comment in the prose and the figures computes no table, and a run after a comment in
+    an estimator recomputes them, with the same numbers."""
+    log: list[str] = []
+    cold = _reproduce(tmp_path, log)
+    assert _tables_computed(log) > 0
+    _comment(package_copy / "report" / "prose" / "anisotropy.py")
+    _comment(package_copy / "report" / "figures.py")
+    _reproduce(tmp_path, log)
+    assert _tables_computed(log) == 0
+    _comment(package_copy / "stats" / "geometry.py")
+    again = _reproduce(tmp_path, log)
+    assert _tables_computed(log) > 0
+    for name, table in cold.items():
+        pd.testing.assert_frame_equal(again[name], table)
