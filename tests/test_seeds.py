@@ -71,6 +71,7 @@ def test_a_named_stream_is_the_same_in_every_process():
     ).stdout
     assert int(there) == here
 
+
 @pytest.mark.parametrize("task", ["ws353", "valnorm"])
 def test_a_word_task_alone_gets_its_interval_of_the_full_run(tiny_gpt2, tmp_path, task):
     """WS353 (second in the list) and ValNorm (last) asked alone: the same rows, intervals
