@@ -14,7 +14,11 @@ It is the value cache's door for the estimators, not a second cache: the entries
 cache's JSON values (counted as ``intervals``), keyed by the one key function. It stays a
 small object because :mod:`layerwise.stats` sits below the store (it sees only the
 :class:`~layerwise.stats.correlation.IntervalMemo` protocol) and because a hit must also
-move the caller's generator. A :class:`BootstrapMemo` is an object a run hands down
+move the caller's generator. What it saves, measured on the ``tiny`` profile at reduced
+scale (200 resamples) after an estimator edit outside the bootstrap's closure, every
+table recomputed from cached states: 20.9 s of CPU with it (116 intervals read), 24.5 s
+without; the resampling grows with the number of resamples (1,000 at full scale), the rest
+does not. A :class:`BootstrapMemo` is an object a run hands down
 (:class:`~layerwise.measure.common.MeasureOptions` carries it to every score), never a
 global.
 """
