@@ -718,7 +718,9 @@ def test_cwe_sample_reads_the_corpus_counts_and_counts_other_sentences_itself(
         got, got_sample = measure_cwe.cwe_sample(tiny_gpt2, sentences, s)
         assert counted == lists
         counts = [len(tiny_gpt2.tokens(t)) for t in sentences]
-        want, want_sample = cwe_requests(tiny_gpt2, sentences, 120, s.rng(1), counts=counts)
+        want, want_sample = cwe_requests(
+            tiny_gpt2, sentences, 120, s.rng("cwe sample"), counts=counts
+        )
         assert got == want
         np.testing.assert_array_equal(got_sample.position, want_sample.position)
         np.testing.assert_array_equal(got_sample.sentence, want_sample.sentence)

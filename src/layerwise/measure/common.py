@@ -11,6 +11,7 @@ chapter 6).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -54,9 +55,32 @@ class MeasureOptions:
         if self.memo is None and self.cache is not None:
             self.memo = BootstrapMemo(self.cache)
 
-    def rng(self, salt: int = 0) -> np.random.Generator:
-        """A fresh generator for one step, derived from the run's seed."""
-        return np.random.default_rng([self.seed, salt])
+    def rng(self, step: str, *names: str) -> np.random.Generator:
+        """A fresh generator for one random step, derived from the run's seed and the step's
+        name: ``step`` (what is drawn, e.g. ``"word task"``) and ``names`` (what it is drawn
+        for, e.g. the task and the setting), never a position in a list, so a number is the
+        same whatever else a run asks for (a task asked alone gets the interval it gets in
+        the full run). The name is hashed with sha256 (stable across processes, unlike
+        ``hash()``) into the seed sequence ``[seed, name digest]``.
+
+        The steps of :data:`FIXED_SALTS` keep the stream they had when seeds were small
+        constants (``[seed, salt]``): their salt never depended on a position, and a new
+        stream would move every point estimate drawn from them (the CWE token sample feeds
+        all of chapter 3). Raises :class:`~layerwise.errors.InputError` for an empty or
+        non-text name.
+        """
+        parts = (step, *names)
+        if not all(isinstance(p, str) and p for p in parts):
+            raise InputError(f"a random step is named by non-empty strings, got {parts!r}")
+        if parts in FIXED_SALTS:
+            return np.random.default_rng([self.seed, FIXED_SALTS[parts]])
+        digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+        return np.random.default_rng([self.seed, int.from_bytes(digest[:16], "big")])
+
+
+#: Named steps that keep their original constant salt (see :meth:`MeasureOptions.rng`):
+#: the CWE token sample (chapter 3) and :func:`~layerwise.measure.words.word_pair_scores`.
+FIXED_SALTS: dict[tuple[str, ...], int] = {("cwe sample",): 1, ("word pairs",): 150}
 
 
 def extract_states(

@@ -105,7 +105,7 @@ def cwe_sample(
     same either way (a text's count does not depend on the list it is in).
     """
     counts = _counts_from_corpus(lm, sentences, s)
-    rng = s.rng(1)
+    rng = s.rng("cwe sample")
     return cwe_requests(lm, sentences, s.n_cwe, rng, include_special=include_special, counts=counts)
 
 

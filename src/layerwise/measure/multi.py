@@ -93,8 +93,8 @@ def _part_params(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -
 def model_parts(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> ModelParts:
     """``lm``'s :class:`ModelParts` over the CWE sentence set ``sentences``, each part kept
     in ``s.cache`` (keyed by the model's identity, the sentences, the sample sizes and the
-    package's code): a model whose parts are cached reads no states and no weights, so an
-    interrupted sweep resumes where it stopped."""
+    code of this module's import closure): a model whose parts are cached reads no states
+    and no weights, so an interrupted sweep resumes where it stopped."""
     key = _part_params(lm, sentences, s)
     held: list[ModelStates] = []
 

@@ -104,14 +104,14 @@ def paired_rows(
     rows: list[dict] = []
     for (name_a, va), (name_b, vb) in combinations(values, 2):
         for method in methods:
-            for t, (task, setting) in enumerate(tasks):
+            for task, setting in tasks:
                 xa, xb = va[method][task], vb[method][task]
                 target, how = targets[task]
                 score_a = STATISTICS[how](xa.T, target)
                 score_b = STATISTICS[how](xb.T, target)
                 for choice in ("best", "top"):
                     la, lb = _choose(score_a, choice), _choose(score_b, choice)
-                    rng = s.rng(300 + 10 * t + (choice == "top"))
+                    rng = s.rng("paired difference", task, setting, choice)
                     if not (np.isfinite(score_a[la]) and np.isfinite(score_b[lb])):
                         d = None  # an undefined score (e.g. NaN effect sizes) has no difference
                     else:

@@ -82,23 +82,26 @@ def task_scores(
     """(task, setting, per-layer Scores) for every word task and STS-B setting of ``values``
     (:func:`~layerwise.measure.multi_states.task_values` of each layer, stacked:
     ``[n_items, L+1]``), in its
-    order, with the seeds of chapters 4-5 (word task ``t``: ``100 + t``; the ``k``-th STS-B
-    setting: ``200 + k``)."""
+    order, with the generators of chapters 4-5, named by task and setting (so a task's
+    interval here is the one chapter 4 or 5 gives it)."""
     out = []
     word_keys = [key for key in values if key[0] != "stsb"]
-    for t, (task, setting) in enumerate(word_keys):
+    for task, setting in word_keys:
         scores = task_items(task).score_values(
-            values[(task, setting)], rng=s.rng(100 + t), n_resamples=s.n_resamples, memo=s.memo
+            values[(task, setting)],
+            rng=s.rng("word task", task, setting),
+            n_resamples=s.n_resamples,
+            memo=s.memo,
         )
         out.append((task, setting, scores))
     gold = sts_items().gold
     sts_keys = [key for key in values if key[0] == "stsb"]
-    for k, (task, setting) in enumerate(sts_keys):
+    for task, setting in sts_keys:
         scores = scores_of_cosines(
             values[(task, setting)],
             gold,
             target_name="gold",
-            rng=s.rng(200 + k),
+            rng=s.rng("sts-b", setting),
             n_resamples=s.n_resamples,
             memo=s.memo,
         )

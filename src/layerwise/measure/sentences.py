@@ -125,9 +125,9 @@ def sts_benchmark_scores(
     rows: list[dict] = []
     ia = np.array([index[p.sentence1] for p in pairs], dtype=np.int64)
     ib = np.array([index[p.sentence2] for p in pairs], dtype=np.int64)
-    for k, setting in enumerate(settings):
+    for setting in settings:
         ex = sentence_states(lm, sentences, setting, s)
-        rng = s.rng(200 + k)
+        rng = s.rng("sts-b", setting)
 
         def measure(view, ex=ex, r=rng):
             cos = over_layers(view, ex, {"cos": lambda x: cosine_rows(x[ia], x[ib])})["cos"]

@@ -199,8 +199,8 @@ def word_task_scores(
     rows: list[dict] = []
     for setting, ex in states.items():
         values = _LayerValues(ex, {task: items[task].values for task in tasks})
-        for t, task in enumerate(tasks):
-            rng = s.rng(100 + t)
+        for task in tasks:
+            rng = s.rng("word task", task, setting)
 
             def measure(view, it=items[task], task=task, r=rng, values=values):
                 return it.score_values(
@@ -289,7 +289,7 @@ def word_pair_scores(
     ia = np.array([row[w] for w in first], dtype=np.int64)
     ib = np.array([row[w] for w in second], dtype=np.int64)
     human = np.array([p.score for p in pairs])
-    rng = s.rng(150)
+    rng = s.rng("word pairs")
 
     def measure(view):
         cos = over_layers(view, ex, {"cos": lambda x: cosine_rows(x[ia], x[ib])})["cos"]

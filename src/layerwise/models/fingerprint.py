@@ -125,18 +125,3 @@ def hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
 
     found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
     return Path(found).parent if isinstance(found, str) else None
-
-
-@lru_cache(maxsize=1)
-def package_hash() -> str:
-    """sha256 of every module of the package and of the data checksums: the code
-    identity of computed tables (any change to the package recomputes them from the
-    cached states, which is cheap)."""
-    h = hashlib.sha256()
-    for path in sorted(_HERE.rglob("*.py")):
-        h.update(str(path.relative_to(_HERE)).encode())
-        h.update(path.read_bytes())
-    sums = _HERE / "datasets" / "SHA256SUMS"
-    if sums.is_file():
-        h.update(sums.read_bytes())
-    return h.hexdigest()[:16]

@@ -2,7 +2,8 @@
 
 One :class:`TableEntry` per table, in the order ``reproduce`` writes them. A *measured*
 table runs a measurement on both roles' models (with a ``role`` column) and is cached
-under the models' identities, the run's sample sizes and seed and the package's code; a
+under the models' identities, the run's sample sizes and seed and the code of this module's
+import closure (every measurement and estimator, not the prose or the figures); a
 *derived* table is computed from earlier ones (cheap, never cached). Adding a chapter's
 table is one entry here.
 """

@@ -1,11 +1,14 @@
 """Reusing a chapter's executed copy when nothing it depends on changed (``make book``).
 
-A chapter's run is determined by its notebook, its parameters, the package's code, the
+A chapter's run is determined by its notebook, its parameters, the code it imports, the
 vendored data, the installed packages and the models' weights. :func:`chapter_key` hashes
-all of them; when a previous build executed the chapter under the same key, and the result
-files it wrote are still there, byte for byte, the build takes that executed copy instead
-of starting a kernel. Editing a chapter re-executes that chapter only: chapters read no
-other chapter's output (each computes its tables through the content-addressed cache).
+all of them, the code as the import closure of the package modules the notebook's code
+cells import and of the modules that run it (:data:`RUNNER`; :mod:`layerwise.closure`).
+When a previous build executed the chapter under the same key, and the result files it
+wrote are still there, byte for byte, the build takes that executed copy instead of
+starting a kernel. Editing a chapter re-executes that chapter only: chapters read no
+other chapter's output (each computes its tables through the content-addressed cache);
+editing a module re-executes the chapters whose imports reach it, however indirectly.
 
 Why not jupyter-cache, which myst-nb uses for the same purpose: it keys a notebook by its
 code cells only, so an edit of a markdown cell's ``{eval}`` roles would be served the old
@@ -27,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..closure import code_digest, notebook_modules
 from ..files import PACKAGES, package_versions, sha256_file
 from ..models.fingerprint import hub_snapshot
 
@@ -36,19 +40,17 @@ STORE = Path("_build") / "reuse"
 FORMAT = 1
 #: Environment variables a chapter's run reads.
 ENV_KEYS = ("LAYERWISE_REVISIONS", "HF_HOME", "HF_HUB_OFFLINE", "LAYERWISE_CACHE")
-_PACKAGE = Path(__file__).resolve().parent.parent
+#: The package modules that execute every chapter besides what its notebook imports: the
+#: engine evaluating the markdown's ``{eval}`` roles and the injected record cell.
+RUNNER = ("layerwise.site.inline", "layerwise.site.build_report")
 
 
 def inputs_digest(sources: Iterable[str]) -> str:
-    """sha256 of what every chapter depends on besides its notebook and parameters: the
-    package's files (code and vendored data), the installed packages' versions, the
-    environment variables in :data:`ENV_KEYS`, and for each hub model in ``sources`` the
-    snapshot folder its cache resolves to (a new snapshot is a new key)."""
+    """sha256 of what every chapter depends on besides its notebook, its parameters and
+    its code (:func:`chapter_code`): the installed packages' versions, the environment
+    variables in :data:`ENV_KEYS`, and for each hub model in ``sources`` the snapshot
+    folder its cache resolves to (a new snapshot is a new key)."""
     h = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            h.update(path.relative_to(_PACKAGE).as_posix().encode())
-            h.update(sha256_file(path).encode())
     h.update(json.dumps(package_versions(PACKAGES), sort_keys=True).encode())
     h.update(json.dumps({k: os.environ.get(k) for k in ENV_KEYS}, sort_keys=True).encode())
     for source in sorted(set(sources)):
@@ -57,10 +59,19 @@ def inputs_digest(sources: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+def chapter_code(notebook: Path) -> str:
+    """:func:`~layerwise.closure.code_digest` of the package modules ``notebook``'s code
+    cells import and of :data:`RUNNER`: the closure of that code and the data checksums.
+    Raises :class:`~layerwise.errors.InputError` for a notebook that cannot be read."""
+    return code_digest([*notebook_modules(notebook), *RUNNER])
+
+
 def chapter_key(notebook: Path, params: Mapping[str, Any], inputs: str) -> str:
-    """sha256 of a chapter's notebook file, its parameters and :func:`inputs_digest`."""
+    """sha256 of a chapter's notebook file, its parameters, its code (:func:`chapter_code`)
+    and :func:`inputs_digest`."""
     h = hashlib.sha256(notebook.read_bytes())
     h.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
+    h.update(chapter_code(notebook).encode())
     h.update(inputs.encode())
     return h.hexdigest()
 

@@ -1,8 +1,9 @@
 """Get from the cache or compute: the one wrapper every cached result goes through.
 
 :func:`cached_value` keeps a JSON value or a table under a key naming what was computed
-and the package's code; :func:`cached_extract` keeps extracted hidden states. Both
-compute directly when no cache is given.
+and the code that computes it (the import closure of the module that defines the compute
+function, :mod:`layerwise.closure`); :func:`cached_extract` keeps extracted hidden states.
+Both compute directly when no cache is given.
 """
 
 from __future__ import annotations
@@ -10,20 +11,38 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..closure import code_digest, module_file
 from ..errors import InputError
 from ..extract.batched import extract
 from ..extract.requests import Request
 from ..extract.states import Extracted
-from ..models.fingerprint import package_hash
 from ..models.spec import LoadedModel
 from .cache import Cache
 from .keys import cache_key, key_of
 
 
-def value_key(what: str, **parts: Any) -> str:
+def producer_of(compute: Callable[..., Any]) -> str:
+    """The package module that defines ``compute``, whose import closure is the code of
+    the value it computes. Raises :class:`~layerwise.errors.InputError` for a function
+    defined outside the package (a notebook, a test, ``functools.partial``): wrap it in a
+    function of the module that computes the value."""
+    module = getattr(compute, "__module__", None)
+    if not isinstance(module, str) or module_file(module) is None:
+        raise InputError(
+            f"a cached value is keyed by the code of the layerwise module that computes it, "
+            f"but {compute!r} is defined in {module!r}; compute it in a function defined "
+            "in a module of the package"
+        )
+    return module
+
+
+def value_key(what: str, producer: str, **parts: Any) -> str:
     """Key of a computed value or table: its name, the parts that determine it, and the
-    package's code hash (any edit to the package recomputes it from cached states)."""
-    return key_of({"value": what, **parts, "package": package_hash()})
+    code digest of its ``producer`` module (:func:`~layerwise.closure.code_digest`: the
+    source of the modules it imports, transitively, and the data checksums). An edit to a
+    module outside that closure (the prose, the figures) keeps the key; an edit inside it
+    (an estimator) recomputes the value from cached states."""
+    return key_of({"value": what, **parts, "code": code_digest([producer])})
 
 
 def cached_value(
@@ -34,15 +53,19 @@ def cached_value(
     table: bool = False,
     **parts: Any,
 ) -> Any:
-    """``compute()`` through ``cache`` under :func:`value_key` of ``what`` and ``parts``.
+    """``compute()`` through ``cache`` under :func:`value_key` of ``what`` and ``parts``,
+    whose code is the closure of the module that defines ``compute``
+    (:func:`producer_of`: always the computation's own module, so it cannot be left out).
 
     ``table=True`` for a :class:`pandas.DataFrame` (kept as CSV), else a JSON-serialisable
     value. With no cache, ``compute()`` itself. Raises
-    :class:`~layerwise.errors.CacheError` when the cache folder cannot be written.
+    :class:`~layerwise.errors.CacheError` when the cache folder cannot be written,
+    :class:`~layerwise.errors.InputError` when ``compute`` is not defined in the package.
     """
+    producer = producer_of(compute)
     if cache is None:
         return compute()
-    key = value_key(what, **parts)
+    key = value_key(what, producer, **parts)
     if table:
         return cache.get_or_compute_frame(key, compute)
     return cache.get_or_compute_json(key, compute)

@@ -2,12 +2,25 @@
 
 Bootstrap intervals are the most expensive numbers after extraction. They are a pure
 function of the scored values, the targets, the method, the number of resamples and the
-generator's state, so they are kept under a key of exactly those (array bytes hashed)
-plus the package's code hash. A hit also restores the generator's state after the
-resampling, so every later draw is the same as in a run that computed: a warm run gives
-the same numbers, bit for bit. A :class:`BootstrapMemo` is an object a run hands down
+generator's state, so they are kept in the run's value cache under a key of exactly those
+(array bytes hashed) and the code of the module that resamples (the closure of the
+module defining the ``compute`` function it is handed, :func:`~.cached.value_key`; today
+:mod:`layerwise.stats.correlation`). So an edit to a measurement that leaves its scored
+values unchanged recomputes the table but reads its intervals. A hit also restores the
+generator's state after the resampling, so every later draw is the same as in a run that
+computed: a warm run gives the same numbers, bit for bit.
+
+It is the value cache's door for the estimators, not a second cache: the entries are the
+cache's JSON values (counted as ``intervals``), keyed by the one key function. It stays a
+small object because :mod:`layerwise.stats` sits below the store (it sees only the
+:class:`~layerwise.stats.correlation.IntervalMemo` protocol) and because a hit must also
+move the caller's generator. What it saves, measured on the ``tiny`` profile at reduced
+scale (200 resamples) after an estimator edit outside the bootstrap's closure, every
+table recomputed from cached states: 20.9 s of CPU with it (116 intervals read), 24.5 s
+without; the resampling grows with the number of resamples (1,000 at full scale), the rest
+does not. A :class:`BootstrapMemo` is an object a run hands down
 (:class:`~layerwise.measure.common.MeasureOptions` carries it to every score), never a
-global; it implements :class:`~layerwise.stats.correlation.IntervalMemo`.
+global.
 """
 
 from __future__ import annotations
@@ -18,9 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.fingerprint import package_hash
 from .cache import Cache
-from .keys import key_of
+from .cached import producer_of, value_key
 
 
 def _digest(a: np.ndarray) -> str:
@@ -48,14 +60,13 @@ class BootstrapMemo:
         """``compute()`` (low and high bounds, float64 arrays), or the stored bounds of the
         same ``kind``, arrays, ``params`` and generator state, leaving ``rng`` where
         ``compute()`` would have left it."""
-        key = key_of(
-            {
-                "kind": kind,
-                "arrays": [_digest(a) for a in arrays],
-                "params": params,
-                "rng": rng.bit_generator.state,
-                "package": package_hash(),
-            }
+        key = value_key(
+            "bootstrap interval",
+            producer_of(compute),
+            kind=kind,
+            arrays=[_digest(a) for a in arrays],
+            params=params,
+            rng=rng.bit_generator.state,
         )
         ran = False
 
