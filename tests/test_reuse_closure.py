@@ -45,7 +45,7 @@ def test_chapter3_is_reused_after_an_edit_outside_its_imports_only(tmp_path, pac
     _store_chapter3(tmp_path, key)
 
     _comment(package_copy / "report" / "comparison_figures.py")
-    _comment(package_copy / "models" / "conformance.py")
+    _comment(package_copy / "platform" / "conformance.py")
     again = reuse.chapter_key(CHAPTER3, params, "inputs")
     assert again == key and reuse.reusable(tmp_path, CHAPTER3.stem, again) is not None
 

@@ -42,7 +42,7 @@ FORMAT = 1
 ENV_KEYS = ("LAYERWISE_REVISIONS", "HF_HOME", "HF_HUB_OFFLINE", "LAYERWISE_CACHE")
 #: The package modules that execute every chapter besides what its notebook imports: the
 #: engine evaluating the markdown's ``{eval}`` roles and the injected record cell.
-RUNNER = ("layerwise.site.inline", "layerwise.site.build_report")
+RUNNER = ("layerwise.site.eval_adapter", "layerwise.site.build_report")
 
 
 def inputs_digest(sources: Iterable[str]) -> str:
