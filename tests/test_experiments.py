@@ -18,13 +18,15 @@ import layerwise.measure.common as measure_common
 import layerwise.measure.sentences as measure_sentences
 import layerwise.store.cached as store_cached
 from layerwise import data, experiments
+from layerwise.data.registry import DATASETS
 from layerwise.errors import InputError
 from layerwise.measure.common import MeasureOptions
 from layerwise.measure.cwe import CWE_MEASURES
+from layerwise.measure.words import word_tasks
 from layerwise.models.tokenizers import clip_tokenizer, gpt2_tokenizer
 from layerwise.store.cache import Cache
 
-TASK_SIZES = {"rg65": 65, "ws353": 353, "simlex999": 999, "simverb3500": 3500, "valnorm": 399}
+TASK_SIZES = {t: DATASETS[t].count for t in word_tasks()}  # from the dataset registry
 WORD_SETTINGS = ("bare", "wrapped", "eos")
 ALT = {"tiny:gpt2": "pre_norm", "tiny:clip": "post_norm"}
 

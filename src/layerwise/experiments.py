@@ -21,16 +21,23 @@ from .measure.sentences import (
     sts_pair_cosines,
 )
 from .measure.words import (
-    WORD_TASKS,
     subtoken_requests,
     task_items,
     word_pair_scores,
     word_states,
     word_task_scores,
+    word_tasks,
 )
 
+
+def __getattr__(name: str) -> object:
+    # WORD_TASKS: the registry's word tasks at each access (:func:`word_tasks`).
+    if name == "WORD_TASKS":
+        return word_tasks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "WORD_TASKS",
     "MeasureOptions",
     "cwe_geometry",
     "cwe_sentence_set",
@@ -46,4 +53,5 @@ __all__ = [
     "word_pair_scores",
     "word_states",
     "word_task_scores",
+    "word_tasks",
 ]

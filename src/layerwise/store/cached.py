@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..data.registry import user_datasets
 from ..errors import InputError
 from ..extract.batched import extract
 from ..extract.requests import Request
@@ -22,8 +23,16 @@ from .keys import cache_key, key_of
 
 def value_key(what: str, **parts: Any) -> str:
     """Key of a computed value or table: its name, the parts that determine it, and the
-    package's code hash (any edit to the package recomputes it from cached states)."""
-    return key_of({"value": what, **parts, "package": package_hash()})
+    package's code hash (any edit to the package recomputes it from cached states), and
+    the digests of the datasets registered at run time, when there are any
+    (:func:`~layerwise.data.registry.user_datasets`)."""
+    user = user_datasets()
+    return key_of({"value": what, **parts, "package": package_hash(), **_user_part(user)})
+
+
+def _user_part(user: dict[str, str]) -> dict[str, Any]:
+    # Absent when no dataset is registered, so the keys of the vendored data never change.
+    return {"user_datasets": user} if user else {}
 
 
 def cached_value(
