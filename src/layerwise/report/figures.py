@@ -180,10 +180,10 @@ def word_task_figure(
     paper_best: bool = True,
     ncols: int | None = None,
 ) -> Figure:
-    """Per-layer word-task scores (Figure 3: ValNorm; Figure 6: the four similarity sets).
+    """Per-layer word-task scores (Figure 3: ValNorm; Figure 6: the similarity sets).
 
-    One panel per task (four tasks: a 2 x 2 grid), one line per model and word
-    setting with its 95% bootstrap band, and one legend below the panels. With
+    One panel per task (four tasks: a 2 x 2 grid, more: rows of three), one line per
+    model and word setting with its 95% bootstrap band, and one legend below the panels. With
     ``paper_best`` the paper's best layer and value of each Table 1 row are drawn
     as markers in the colour of the row's role, one shape per word setting; a task the
     paper does not report (one registered at run time) has none, and its panel's title
@@ -194,7 +194,7 @@ def word_task_figure(
     from matplotlib.lines import Line2D
 
     n = len(tasks)
-    ncols = ncols or (2 if n == 4 else n)
+    ncols = ncols or (2 if n == 4 else min(n, 3))
     nrows = -(-n // ncols)
     native = words[words["top"] == "native"] if "top" in words else words
     relative = needs_relative_depth(native) or int(native["layer"].max()) != 12
