@@ -15,6 +15,7 @@ import layerwise.pipeline.compare as pipeline_compare
 import layerwise.pipeline.profiles as pipeline_profiles
 import layerwise.report.comparison as report_comparison
 from layerwise.cli import main
+from layerwise.data.registry import DATASETS
 from layerwise.errors import InputError
 from layerwise.measure.words import word_tasks
 from layerwise.stats.paired import paired_difference
@@ -330,7 +331,7 @@ def test_paired_table_scores_layers_and_differences_recomputed_here(two_states, 
         assert row["score_b"] == pytest.approx(rho_b[lb], abs=1e-9)
         assert row["difference"] == pytest.approx(rho_a[la] - rho_b[lb], abs=1e-9)
         assert row["low"] <= row["difference"] <= row["high"]
-        assert row["n"] == (1379 if task == "stsb" else 65)
+        assert row["n"] == DATASETS[task].count
 
 
 def _plain_uniformity(x: np.ndarray) -> float:

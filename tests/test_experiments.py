@@ -27,6 +27,7 @@ from layerwise.models.tokenizers import clip_tokenizer, gpt2_tokenizer
 from layerwise.store.cache import Cache
 
 TASK_SIZES = {t: DATASETS[t].count for t in word_tasks()}  # from the dataset registry
+STSB_PAIRS = DATASETS["stsb"].count
 WORD_SETTINGS = ("bare", "wrapped", "eos")
 ALT = {"tiny:gpt2": "pre_norm", "tiny:clip": "post_norm"}
 
@@ -290,7 +291,7 @@ def clip_sts(tiny_clip, settings) -> pd.DataFrame:
 
 
 def test_sts_benchmark_table(clip_sts, tiny_clip):
-    assert (clip_sts.n == 1379).all()
+    assert (clip_sts.n == STSB_PAIRS).all()
     assert (clip_sts.task == "stsb").all()
     for setting in ("eos", "last", "mean"):
         rows = clip_sts[clip_sts.setting == setting]
@@ -300,7 +301,7 @@ def test_sts_benchmark_table(clip_sts, tiny_clip):
 
 def test_sts_benchmark_clip_eos_layer0_by_hand(clip_sts, tiny_clip):
     rows = _sts_raw()
-    assert len(rows) == 1379
+    assert len(rows) == STSB_PAIRS
     left = [r[5].strip() for r in rows]
     right = [r[6].strip() for r in rows]
     gold = [float(r[4]) for r in rows]
@@ -313,7 +314,7 @@ def test_sts_benchmark_clip_eos_layer0_by_hand(clip_sts, tiny_clip):
 def test_sts_benchmark_gpt2_last_layer0_by_hand(tiny_gpt2, settings):
     df = experiments.sts_benchmark_scores(tiny_gpt2, settings=("last",), s=settings)
     assert list(zip(df.layer, df.top, strict=True)) == _expected_layers(tiny_gpt2)
-    assert (df.n == 1379).all()
+    assert (df.n == STSB_PAIRS).all()
     tok, pos = _tables(tiny_gpt2)
 
     def vectors(sentences):
@@ -445,7 +446,8 @@ def test_word_pair_scores_equal_the_task_scores_on_the_task_pairs(word_scores, t
     want = want[(want.setting == "bare") & (want.task == "rg65")]
     assert list(zip(got.layer, got.top, strict=True)) == _expected_layers(tiny_gpt2)
     assert got.value.to_numpy() == pytest.approx(want.value.to_numpy(), abs=1e-6)
-    assert (got.n == 65).all() and (got.subtoken == "last").all() and (got.task == "rg65").all()
+    assert (got.n == len(pairs)).all() and (got.subtoken == "last").all()
+    assert (got.task == "rg65").all()
     assert (got.low <= got.value).all() and (got.value <= got.high).all()
     first = word_pair_scores(tiny_gpt2, pairs, settings, setting="bare", subtoken="first")
     assert (first.subtoken == "first").all() and (first.task == "pairs").all()
@@ -456,7 +458,7 @@ def test_word_pair_scores_equal_the_task_scores_on_the_task_pairs(word_scores, t
 
 def test_sts_pair_cosines_give_the_benchmark_score(clip_sts, tiny_clip, settings):
     df = measure_sentences.sts_pair_cosines(tiny_clip, "eos", settings)
-    assert len(df) == 1379
+    assert len(df) == STSB_PAIRS
     assert list(df.columns) == ["genre", "sentence1", "sentence2", "gold", "cosine", "rank_gap"]
     assert df["rank_gap"].between(-1, 1).all()
     top = _row(clip_sts, setting="eos", layer=tiny_clip.spec.n_layers, top="native")
