@@ -251,3 +251,33 @@ def test_extra_task_runs_through_chapter_seven_compare_tables(
     counts = comparison.advantage_counts(paired, "best", None)
     n_tasks = len(data.word_similarity_tasks()) + 2  # + ValNorm + STS-B
     assert (counts.sum(axis=1) == n_tasks).all()
+
+
+def test_narration_counts_follow_the_registry(extra):
+    """Chapters 1, 4 and 7 state the counts of the registry, a registered set included."""
+    from types import SimpleNamespace
+
+    from layerwise.measure.words import word_tasks
+    from layerwise.report.prose import beyond, common, datasets
+    from layerwise.report.prose import word_tasks as ch4
+
+    assert (common.count_word(5), common.count_word(10), common.count_word(12)) == (
+        "five",
+        "ten",
+        "12",
+    )
+    pair = SimpleNamespace(sentence1="a", sentence2="b")
+    text = datasets.files_texts({}, [pair])["word_counts"]
+    pairs = [f"{DATASETS[k].count:,}" for k in data.word_similarity_tasks()]
+    assert text.startswith(", ".join(pairs[:-1]) + " and 10 word pairs, ")
+    assert text.endswith(f"{DATASETS['valnorm'].count} valence words")
+    n = len(word_tasks())
+    words = pd.DataFrame({"value": [0.1], "layer": [0], "top": ["native"], "setting": ["x"]})
+    words = words.assign(task="extra10", model="m")
+    assert ch4.scores_texts(words, 10, "tiny")["n_word_tasks"] == common.count_word(n)
+    paired = pd.DataFrame(columns=["model_a", "model_b", "method", "task", "choice", "low"])
+    told = beyond.paired_texts(paired.assign(high=[]))
+    assert (told["b7_n_word_tasks"], told["b7_n_tasks"]) == (
+        common.count_word(n),
+        common.count_word(n + 1),
+    )
