@@ -11,7 +11,7 @@ and four analyses, each in a fresh subprocess per shape:
 
 - ``cwe``: chapter 3's CWE geometry (:func:`~layerwise.measure.cwe.cwe_geometry` of
   :func:`~layerwise.measure.cwe.cwe_states`, ``--n`` sampled tokens);
-- ``word tasks``: chapter 4's five word tasks in the three word settings
+- ``word tasks``: chapter 4's word tasks (the registry's) in the three word settings
   (:func:`~layerwise.measure.words.word_task_scores`: 2,255 words);
 - ``sts``: chapter 5's STS Benchmark in the ``eos``, ``last`` and ``mean`` settings
   (:func:`~layerwise.measure.sentences.sts_benchmark_scores`: 2,552 sentences);

@@ -15,7 +15,9 @@ import layerwise.pipeline.compare as pipeline_compare
 import layerwise.pipeline.profiles as pipeline_profiles
 import layerwise.report.comparison as report_comparison
 from layerwise.cli import main
+from layerwise.data.registry import DATASETS
 from layerwise.errors import InputError
+from layerwise.measure.words import word_tasks
 from layerwise.stats.paired import paired_difference
 
 
@@ -127,13 +129,14 @@ def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path, tiny_gpt2, ti
     assert len(rogue) == 3 * 5 * 5
     post = pd.read_csv(out / "postprocessing.csv")
     assert set(post["method"]) == {"raw", "centered", "standardized", "abtt"}
-    # per model and method: CWE self-similarity + 5 word tasks + 2 STS settings, 5 layers each
-    assert len(post) == 3 * 4 * 8 * 5
+    n_word = len(word_tasks())  # the dataset registry's word tasks
+    # per model and method: CWE self-similarity + the word tasks + 2 STS settings, 5 layers each
+    assert len(post) == 3 * 4 * (1 + n_word + 2) * 5
     scored = post[post["task"] != "cwe_self_similarity"].dropna(subset=["value"])
     assert ((scored["low"] <= scored["value"]) & (scored["value"] <= scored["high"])).all()
     paired = pd.read_csv(out / "paired_differences.csv")
-    # 3 pairs of models x 2 methods x 6 tasks x 2 layer choices
-    assert len(paired) == 3 * 2 * 6 * 2
+    # 3 pairs of models x 2 methods x (word tasks + STS-B) x 2 layer choices
+    assert len(paired) == 3 * 2 * (n_word + 1) * 2
     ok = paired.dropna(subset=["difference"])
     np.testing.assert_allclose(ok["difference"], ok["score_a"] - ok["score_b"], atol=1e-9)
     prov = json.loads((out / "provenance.json").read_text())
@@ -328,7 +331,7 @@ def test_paired_table_scores_layers_and_differences_recomputed_here(two_states, 
         assert row["score_b"] == pytest.approx(rho_b[lb], abs=1e-9)
         assert row["difference"] == pytest.approx(rho_a[la] - rho_b[lb], abs=1e-9)
         assert row["low"] <= row["difference"] <= row["high"]
-        assert row["n"] == (1379 if task == "stsb" else 65)
+        assert row["n"] == DATASETS[task].count
 
 
 def _plain_uniformity(x: np.ndarray) -> float:

@@ -18,13 +18,16 @@ import layerwise.measure.common as measure_common
 import layerwise.measure.sentences as measure_sentences
 import layerwise.store.cached as store_cached
 from layerwise import data, experiments
+from layerwise.data.registry import DATASETS
 from layerwise.errors import InputError
 from layerwise.measure.common import MeasureOptions
 from layerwise.measure.cwe import CWE_MEASURES
+from layerwise.measure.words import word_tasks
 from layerwise.models.tokenizers import clip_tokenizer, gpt2_tokenizer
 from layerwise.store.cache import Cache
 
-TASK_SIZES = {"rg65": 65, "ws353": 353, "simlex999": 999, "simverb3500": 3500, "valnorm": 399}
+TASK_SIZES = {t: DATASETS[t].count for t in word_tasks()}  # from the dataset registry
+STSB_PAIRS = DATASETS["stsb"].count
 WORD_SETTINGS = ("bare", "wrapped", "eos")
 ALT = {"tiny:gpt2": "pre_norm", "tiny:clip": "post_norm"}
 
@@ -211,17 +214,28 @@ def test_word_task_table(tiny_model, word_scores):
             assert list(zip(rows.layer, rows.top, strict=True)) == _expected_layers(tiny_model)
             assert (rows.n == size).all()
 
-    # the only undefined score: at layer 0 an "eos" vector depends on the word's length alone,
-    # so when the pleasant and unpleasant words have the same lengths (as multisets) every
-    # SC-WEAT effect size is 0 and Pearson's r against valence is undefined (NaN)
+    # only layer 0 of the "eos" setting can be undefined: there a vector depends on the word's
+    # length alone. When the pleasant and unpleasant words have the same lengths (as
+    # multisets) every SC-WEAT effect size is 0 and Pearson's r against valence is undefined
+    # (NaN); a similarity set whose pairs all have the same two lengths has one cosine for
+    # every pair (its rho is undefined), and one where nearly all do may draw bootstrap
+    # resamples of equal cosines (its interval is undefined)
     def lengths(words):
         return sorted(len(tiny_model.tokens(w)) for w in words)
 
+    def one_cosine(task: str) -> bool:
+        pairs = data.load_word_pairs(task)
+        return len({tuple(lengths([p.word1, p.word2])) for p in pairs}) == 1
+
     degenerate = lengths(data.PLEASANT) == lengths(data.UNPLEASANT)
     undefined = df[df[["value", "low", "high"]].isna().any(axis=1)]
-    expected = [("eos", "valnorm", 0, "native")] if degenerate else []
-    found = zip(undefined.setting, undefined.task, undefined.layer, undefined.top, strict=True)
-    assert list(found) == expected
+    found = list(
+        zip(undefined.setting, undefined.task, undefined.layer, undefined.top, strict=True)
+    )
+    assert all((st, layer, top) == ("eos", 0, "native") for st, _, layer, top in found)
+    assert (("eos", "valnorm", 0, "native") in found) == degenerate
+    no_value = undefined[undefined["value"].isna() & (undefined["task"] != "valnorm")]
+    assert list(no_value["task"]) == [t for t in data.word_similarity_tasks() if one_cosine(t)]
     scored = df.drop(index=undefined.index)
     assert (scored.low <= scored.value).all() and (scored.value <= scored.high).all()
     assert scored.value.between(-1, 1).all()
@@ -288,7 +302,7 @@ def clip_sts(tiny_clip, settings) -> pd.DataFrame:
 
 
 def test_sts_benchmark_table(clip_sts, tiny_clip):
-    assert (clip_sts.n == 1379).all()
+    assert (clip_sts.n == STSB_PAIRS).all()
     assert (clip_sts.task == "stsb").all()
     for setting in ("eos", "last", "mean"):
         rows = clip_sts[clip_sts.setting == setting]
@@ -298,7 +312,7 @@ def test_sts_benchmark_table(clip_sts, tiny_clip):
 
 def test_sts_benchmark_clip_eos_layer0_by_hand(clip_sts, tiny_clip):
     rows = _sts_raw()
-    assert len(rows) == 1379
+    assert len(rows) == STSB_PAIRS
     left = [r[5].strip() for r in rows]
     right = [r[6].strip() for r in rows]
     gold = [float(r[4]) for r in rows]
@@ -311,7 +325,7 @@ def test_sts_benchmark_clip_eos_layer0_by_hand(clip_sts, tiny_clip):
 def test_sts_benchmark_gpt2_last_layer0_by_hand(tiny_gpt2, settings):
     df = experiments.sts_benchmark_scores(tiny_gpt2, settings=("last",), s=settings)
     assert list(zip(df.layer, df.top, strict=True)) == _expected_layers(tiny_gpt2)
-    assert (df.n == 1379).all()
+    assert (df.n == STSB_PAIRS).all()
     tok, pos = _tables(tiny_gpt2)
 
     def vectors(sentences):
@@ -443,7 +457,8 @@ def test_word_pair_scores_equal_the_task_scores_on_the_task_pairs(word_scores, t
     want = want[(want.setting == "bare") & (want.task == "rg65")]
     assert list(zip(got.layer, got.top, strict=True)) == _expected_layers(tiny_gpt2)
     assert got.value.to_numpy() == pytest.approx(want.value.to_numpy(), abs=1e-6)
-    assert (got.n == 65).all() and (got.subtoken == "last").all() and (got.task == "rg65").all()
+    assert (got.n == len(pairs)).all() and (got.subtoken == "last").all()
+    assert (got.task == "rg65").all()
     assert (got.low <= got.value).all() and (got.value <= got.high).all()
     first = word_pair_scores(tiny_gpt2, pairs, settings, setting="bare", subtoken="first")
     assert (first.subtoken == "first").all() and (first.task == "pairs").all()
@@ -454,7 +469,7 @@ def test_word_pair_scores_equal_the_task_scores_on_the_task_pairs(word_scores, t
 
 def test_sts_pair_cosines_give_the_benchmark_score(clip_sts, tiny_clip, settings):
     df = measure_sentences.sts_pair_cosines(tiny_clip, "eos", settings)
-    assert len(df) == 1379
+    assert len(df) == STSB_PAIRS
     assert list(df.columns) == ["genre", "sentence1", "sentence2", "gold", "cosine", "rank_gap"]
     assert df["rank_gap"].between(-1, 1).all()
     top = _row(clip_sts, setting="eos", layer=tiny_clip.spec.n_layers, top="native")

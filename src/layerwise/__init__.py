@@ -13,7 +13,8 @@ Models: :func:`load_model`, :class:`LoadedModel`, :class:`ModelSpec` (chapter 2)
 Options: :class:`MeasureOptions` (sample sizes, seed, cache), :class:`Cache`.
 Measurements, each a tidy ``pandas.DataFrame`` with one row per layer:
 :func:`cwe_sentences`, :func:`cwe_states`, :func:`cwe_geometry` (chapter 3);
-:func:`word_task_scores`, :func:`word_pair_scores` (chapter 4);
+:func:`word_task_scores`, :func:`word_pair_scores`, :func:`word_tasks` (chapter 4; a set of
+one's own joins through :func:`register_dataset`);
 :func:`sts_benchmark_scores`, :func:`sentence_self_similarity` (chapter 5);
 :func:`deviation_table` (chapter 6); :func:`compare_tables` (chapter 7, any number of
 models). Tables: :func:`table1`, :func:`select`. Errors: :class:`LayerwiseError` and its
@@ -42,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "cwe_states": "measure.cwe",
     "cwe_geometry": "measure.cwe",
     # chapter 4: word tasks
-    "WORD_TASKS": "measure.words",
+    "word_tasks": "measure.words",
     "word_task_scores": "measure.words",
     "word_pair_scores": "measure.words",
     "word_states": "measure.words",
@@ -54,6 +55,11 @@ _EXPORTS: dict[str, str] = {
     "deviation_table": "measure.ablations",
     # chapter 7: any number of models
     "compare_tables": "measure.multi",
+    # datasets: the registry, and a word-similarity set of one's own
+    "Dataset": "data.registry",
+    "PairFormat": "data.registry",
+    "register_dataset": "data.register",
+    "registered": "data.register",
     # tables
     "table1": "report.table1",
     "select": "tidy",

@@ -30,6 +30,7 @@ _MOVED: dict[str, str] = {
     "word_pair_scores": "measure.words",
     "word_states": "measure.words",
     "word_task_scores": "measure.words",
+    "word_tasks": "measure.words",
 }
 
 __all__ = sorted(_MOVED)

@@ -21,9 +21,11 @@ they return and the parsing choices made here:
 * Sentences that do not fit a model's context window are removed for every model at once
   with :func:`filter_to_window`, so that all models see the same sentences.
 
-The code is split by what it reads: :mod:`.integrity` (locating the folder, checksums),
-:mod:`.words` (word similarity, ValNorm), :mod:`.sts` (STS Benchmark, SemEval STS),
-:mod:`.window` (the context-window filter) and :mod:`.overview`; every public name is
+The code is split by what it reads: :mod:`.registry` (which datasets exist, their counts
+and labels), :mod:`.register` (a dataset of one's own, added at run time),
+:mod:`.integrity` (locating the folder, checksums), :mod:`.words` (word similarity,
+ValNorm), :mod:`.sts` (STS Benchmark, SemEval STS), :mod:`.window` (the context-window
+filter) and :mod:`.overview`; every public name is
 re-exported here, so ``from layerwise import data; data.load_word_pairs(...)`` works.
 
 The folder read is, in order of precedence: the ``data_dir`` argument of a loader, the
@@ -34,6 +36,7 @@ copy of the data), and the ``datasets`` folder inside the installed package.
 
 from __future__ import annotations
 
+from . import words as _words
 from .integrity import (
     SUMS_FILE,
     checksum,
@@ -43,7 +46,8 @@ from .integrity import (
     verify_complete,
 )
 from .overview import overview
-from .registry import DATASETS, Dataset
+from .register import register_dataset, registered, unregister_dataset
+from .registry import DATASETS, Dataset, PairFormat
 from .sts import (
     STS_YEARS,
     Sentence,
@@ -59,18 +63,27 @@ from .window import WindowFilter, filter_to_window
 from .words import (
     PLEASANT,
     UNPLEASANT,
-    WORD_SIMILARITY_DISPLAY_NAMES,
-    WORD_SIMILARITY_TASKS,
     ValenceWord,
     WordPair,
     load_valnorm,
     load_word_pairs,
+    word_similarity_tasks,
 )
+
+
+def __getattr__(name: str) -> object:
+    # WORD_SIMILARITY_TASKS, WORD_SIMILARITY_DISPLAY_NAMES: read from the registry at each
+    # access (see layerwise.data.words), so that a registered dataset is included.
+    if name in ("WORD_SIMILARITY_TASKS", "WORD_SIMILARITY_DISPLAY_NAMES"):
+        return getattr(_words, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DATASETS",
     "Dataset",
     "PLEASANT",
+    "PairFormat",
     "STS_YEARS",
     "SUMS_FILE",
     "UNPLEASANT",
@@ -92,8 +105,12 @@ __all__ = [
     "load_valnorm",
     "load_word_pairs",
     "overview",
+    "register_dataset",
+    "registered",
     "sts_benchmark_sentences",
     "sts_sentence_summary",
     "verify_checksums",
+    "unregister_dataset",
     "verify_complete",
+    "word_similarity_tasks",
 ]

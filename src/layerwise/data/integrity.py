@@ -52,7 +52,16 @@ def dataset_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return _PACKAGED
 
 
+#: The remedy named for a dataset registered at run time (its path is absolute).
+USER_HINT = (
+    "A registered dataset is checked against the sha256 and count given to register_dataset: "
+    "restore the file, or register it again with its new digest and count."
+)
+
+
 def restore_hint(rel: str) -> str:
+    if Path(rel).is_absolute():
+        return USER_HINT
     return (
         f"Restore it from the project repository, e.g. `git checkout -- {REPO_DATA_PATH}/{rel}`"
         " (or reinstall the package); the vendored data must not be edited."
@@ -269,13 +278,37 @@ def read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
     """
     verify_checksums([rel], data_dir=root)
     verify_complete(root)
-    full = root / rel
+    return _split_lines(root / rel, rel, restore_hint(rel))
+
+
+def read_user_lines(path: str | os.PathLike[str], sha256: str) -> list[tuple[int, str]]:
+    """:func:`read_lines` for a file outside the datasets folder (a dataset registered at
+    run time, :func:`layerwise.data.register_dataset`): the file must match ``sha256``,
+    the digest given when it was registered, instead of a line of ``SHA256SUMS``.
+
+    Raises:
+        DataError: the file is missing or unreadable, its checksum differs from ``sha256``
+            (naming both digests), or it is not UTF-8 text.
+    """
+    full = Path(path).absolute()
+    if not full.is_file():
+        raise DataError(f"{full}: data file not found. {USER_HINT}")
+    actual = checksum(full)
+    if actual != sha256:
+        raise DataError(
+            f"{full}: checksum mismatch: registered sha256 {sha256}, got {actual}. "
+            f"{_what_changed(full, sha256)} {USER_HINT}"
+        )
+    return _split_lines(full, str(full), USER_HINT)
+
+
+def _split_lines(full: Path, rel: str, hint: str) -> list[tuple[int, str]]:
     try:
         text = full.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{rel}: not valid UTF-8 ({exc}). {restore_hint(rel)}") from exc
+        raise DataError(f"{rel}: not valid UTF-8 ({exc}). {hint}") from exc
     except OSError as exc:
-        raise DataError(f"cannot read {full}: {exc}. {restore_hint(rel)}") from exc
+        raise DataError(f"cannot read {full}: {exc}. {hint}") from exc
     refuse_bom(text, rel)
     lines = text.split("\n")
     if lines and lines[-1] == "":

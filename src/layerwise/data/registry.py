@@ -1,15 +1,22 @@
-"""The dataset registry: one metadata record per vendored dataset, read by everything else.
+"""The dataset registry: one metadata record per dataset, the single source of which
+datasets and word tasks exist, their counts and their labels.
 
 The loaders (:mod:`.words`, :mod:`.sts`), the chapter 1 overview (:mod:`.overview`), the
-task labels of tables and figures (:data:`layerwise.data.reference.TASK_LABELS`) and the
-word-task order all derive from :data:`DATASETS`. Adding a word-similarity dataset is one
-:class:`Dataset` entry with its :class:`PairFormat`, the file under ``datasets/`` with its
-line in ``SHA256SUMS``, and its licence in ``PROVENANCE.md`` and ``book/data_licences.md``
-(``CONTRIBUTING.md`` has the checklist). Chapter 1 (``notebooks/01_data``) shows them.
+task labels of tables and figures (:data:`LABELS`, also
+:data:`layerwise.data.reference.TASK_LABELS`), the word tasks of chapters 4 and 7
+(:func:`of_kind`, read at call time) and the tests all derive from :data:`DATASETS`.
+Adding a vendored word-similarity dataset is one :class:`Dataset` entry with its
+:class:`PairFormat`, the file under ``datasets/`` with its line in ``SHA256SUMS``, its
+licence in ``PROVENANCE.md`` and ``book/data_licences.md`` and its citation in
+``book/references.bib`` (``CONTRIBUTING.md`` has the checklist). A dataset of one's own
+is added at run time, without editing the package, with
+:func:`layerwise.data.register_dataset` (:mod:`.register`). Chapter 1
+(``notebooks/01_data``) shows them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 
@@ -29,8 +36,11 @@ class Dataset:
     """One dataset: ``key`` (used in tables), ``label`` (tables and figures), ``title``
     (chapter 1's overview), ``kind`` (``word_similarity``, ``valence``, ``sts``,
     ``sentences``), ``metric`` (the statistic its task reports, or ``""``), ``path`` (under
-    ``datasets/``), ``count`` (records the loader must read), ``source`` and ``citation``
-    (a key of ``book/references.bib``), ``licence``, and the ``format`` of a pair file."""
+    ``datasets/``; for a dataset registered at run time, an absolute path), ``count``
+    (records the loader must read), ``source`` and ``citation`` (a key of
+    ``book/references.bib``), ``licence``, the ``format`` of a pair file, and ``sha256``:
+    empty for a vendored file (its digest is the line of ``datasets/SHA256SUMS``), the
+    file's SHA-256 hex digest for a dataset registered at run time."""
 
     key: str
     label: str
@@ -43,6 +53,7 @@ class Dataset:
     citation: str
     licence: str
     format: PairFormat | None = None
+    sha256: str = ""
 
 
 _SEMICOLON = PairFormat(";", 3, 2, "'word1;word2;score'")
@@ -95,6 +106,39 @@ DATASETS: dict[str, Dataset] = {
 }  # fmt: skip
 
 
+#: Keys of the datasets shipped with the package (``datasets/``), which cannot be removed.
+VENDORED: frozenset[str] = frozenset(DATASETS)
+
+
 def of_kind(kind: str) -> tuple[str, ...]:
-    """Keys of the datasets of one ``kind``, in registry order."""
+    """Keys of the datasets of one ``kind``, in registry order, read at call time (so a
+    dataset registered at run time is included)."""
     return tuple(k for k, d in DATASETS.items() if d.kind == kind)
+
+
+def user_datasets() -> dict[str, str]:
+    """{key: sha256} of the datasets registered at run time (not vendored), in registry
+    order; empty when there are none. Cached values are keyed by it, so a table computed
+    with a user dataset is never served to a run without it, or with another file."""
+    return {k: d.sha256 for k, d in DATASETS.items() if k not in VENDORED}
+
+
+class _Labels(Mapping[str, str]):
+    """Dataset key -> label (tables and figures), a live view of :data:`DATASETS`."""
+
+    def __getitem__(self, key: str) -> str:
+        return DATASETS[key].label
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DATASETS)
+
+    def __len__(self) -> int:
+        return len(DATASETS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: Labels of every dataset's task in tables and figures, read from :data:`DATASETS` at each
+#: lookup (a registered dataset has its label at once).
+LABELS: Mapping[str, str] = _Labels()

@@ -1,9 +1,10 @@
-"""Word-level data: the four word-similarity benchmarks and the ValNorm lexicon.
+"""Word-level data: the word-similarity benchmarks and the ValNorm lexicon.
 
-RG65 (65 pairs), WordSim-353 (353), SimLex-999 (999) and SimVerb-3500 (3,500) give word pairs
-with a human rating; the Bellezza lexicon gives 399 words with a valence, and the SC-WEAT
-attribute words are 25 pleasant and 25 unpleasant words. A file with another number of
-records is a :class:`~layerwise.errors.DataError`. Chapter 1 (``notebooks/01_data.ipynb``)
+The word-similarity sets (RG65, WordSim-353, SimLex-999, SimVerb-3500 and any registered
+at run time) give word pairs with a human rating; the Bellezza lexicon gives words with a
+valence, and the SC-WEAT attribute words are 25 pleasant and 25 unpleasant words. Each
+file must hold its registry entry's ``count`` of records (:data:`.registry.DATASETS`);
+another number is a :class:`~layerwise.errors.DataError`. Chapter 1 (``notebooks/01_data.ipynb``)
 shows them; chapter 4 evaluates on them.
 """
 
@@ -20,6 +21,7 @@ from .integrity import (
     malformed_line,
     parse_number,
     read_lines,
+    read_user_lines,
     restore_hint,
 )
 from .registry import DATASETS, of_kind
@@ -34,22 +36,30 @@ class WordPair:
     score: float
 
 
-#: Word-similarity tasks in the order the paper reports them (from :data:`.registry.DATASETS`).
-WORD_SIMILARITY_TASKS: tuple[str, ...] = of_kind("word_similarity")
+def word_similarity_tasks() -> tuple[str, ...]:
+    """Keys of the word-similarity tasks, in registry order (the paper's, then any dataset
+    registered at run time): read from :data:`.registry.DATASETS` at each call."""
+    return of_kind("word_similarity")
 
-#: Names used for the tasks in tables and figures.
-WORD_SIMILARITY_DISPLAY_NAMES: dict[str, str] = {
-    k: DATASETS[k].label for k in WORD_SIMILARITY_TASKS
-}
+
+def __getattr__(name: str) -> object:
+    # WORD_SIMILARITY_TASKS and WORD_SIMILARITY_DISPLAY_NAMES, computed at each access so
+    # that they follow the registry (a module-level tuple would miss a registered dataset).
+    if name == "WORD_SIMILARITY_TASKS":
+        return word_similarity_tasks()
+    if name == "WORD_SIMILARITY_DISPLAY_NAMES":
+        return {k: DATASETS[k].label for k in word_similarity_tasks()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _task_key(name: str) -> str:
+    tasks = word_similarity_tasks()
     if isinstance(name, str):
         wanted = name.strip().lower()
-        for key in WORD_SIMILARITY_TASKS:
-            if wanted in (key, WORD_SIMILARITY_DISPLAY_NAMES[key].lower()):
+        for key in tasks:
+            if wanted in (key, DATASETS[key].label.lower()):
                 return key
-    valid = ", ".join(repr(k) for k in WORD_SIMILARITY_TASKS)
+    valid = ", ".join(repr(k) for k in tasks)
     raise InputError(f"unknown word-similarity task {name!r}; valid names are {valid}.")
 
 
@@ -57,12 +67,13 @@ def load_word_pairs(name: str, *, data_dir: str | os.PathLike[str] | None = None
     """Load a word-similarity benchmark.
 
     Args:
-        name: one of :data:`WORD_SIMILARITY_TASKS` (``"rg65"``, ``"ws353"``, ``"simlex999"``,
-            ``"simverb3500"``); the display names (``"SL999"``...) are accepted too.
-        data_dir: datasets folder to use instead of the default.
+        name: a key of :func:`word_similarity_tasks` (``"rg65"``, ``"ws353"``...); the
+            labels (``"SL999"``...) are accepted too.
+        data_dir: datasets folder to use instead of the default (a dataset registered at
+            run time is read from its own absolute path).
 
     Returns:
-        The pairs in file order (65, 353, 999 or 3,500 of them).
+        The pairs in file order, as many as the registry entry's ``count``.
 
     Raises:
         InputError: unknown task name.
@@ -71,9 +82,12 @@ def load_word_pairs(name: str, *, data_dir: str | os.PathLike[str] | None = None
     """
     dataset = DATASETS[_task_key(name)]
     spec = dataset.format
-    root = dataset_dir(data_dir)
+    if dataset.sha256:  # registered at run time: its own digest, not SHA256SUMS
+        lines = read_user_lines(dataset.path, dataset.sha256)
+    else:
+        lines = read_lines(dataset_dir(data_dir), dataset.path)
     pairs: list[WordPair] = []
-    for number, line in read_lines(root, dataset.path):
+    for number, line in lines:
         if is_blank(line):
             continue
         fields = [field.strip() for field in line.split(spec.separator)]
@@ -121,13 +135,14 @@ UNPLEASANT: tuple[str, ...] = (
 
 
 def load_valnorm(*, data_dir: str | os.PathLike[str] | None = None) -> list[ValenceWord]:
-    """Load the 399 Bellezza words with their ``combined_pleasantness`` valence.
+    """Load the Bellezza words (the registry's ``valnorm`` count) with their
+    ``combined_pleasantness`` valence.
 
     The columns are found by their header names, not their positions.
 
     Raises:
         DataError: the file is missing, corrupted or malformed, lacks the ``word`` or
-            ``combined_pleasantness`` column, or does not hold 399 words.
+            ``combined_pleasantness`` column, or does not hold the registry's count.
     """
     rel = _VALNORM_PATH
     root = dataset_dir(data_dir)

@@ -29,7 +29,7 @@ from .multi_states import (
     sts_items,
     task_values,
 )
-from .words import WORD_TASKS, task_items
+from .words import task_items, word_tasks
 
 PAIRED_COLUMNS = (
     "model_a",
@@ -64,7 +64,7 @@ def _choose(scores: np.ndarray, choice: str) -> int:
 
 
 def _paired_tasks(sentence_setting: str) -> list[tuple[str, str]]:
-    return [(t, WORD_SETTING) for t in WORD_TASKS] + [("stsb", sentence_setting)]
+    return [(t, WORD_SETTING) for t in word_tasks()] + [("stsb", sentence_setting)]
 
 
 def paired_values(

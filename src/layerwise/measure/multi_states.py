@@ -27,7 +27,7 @@ from ..stats.postprocess import Postprocessor
 from .common import MeasureOptions
 from .cwe import cwe_sentences, cwe_states
 from .sentences import sentence_states
-from .words import WORD_TASKS, all_task_words, task_items, word_states
+from .words import all_task_words, task_items, word_states, word_tasks
 
 #: The word setting the comparison reads for the word tasks (Table 1's CLIP row and
 #: GPT-2 "with BOS" row use ``wrapped``).
@@ -193,10 +193,10 @@ def task_values(
     layer: LayerStates, sts: StsItems, sentence_settings: Sequence[str] | None = None
 ) -> dict[tuple[str, str], np.ndarray]:
     """Per-item values of one layer, ``(task, setting) -> [n_items]``: each word task of
-    :data:`~.words.WORD_TASKS` on the layer's word states (pair cosines, ValNorm's SC-WEAT
+    :func:`~.words.word_tasks` on the layer's word states (pair cosines, ValNorm's SC-WEAT
     effect sizes, NaN where undefined) and STS-B's pair cosines in each sentence setting
     (default: every setting of the layer), in that order."""
-    out = {(task, WORD_SETTING): task_items(task).values(layer.words) for task in WORD_TASKS}
+    out = {(task, WORD_SETTING): task_items(task).values(layer.words) for task in word_tasks()}
     settings = list(layer.sentences) if sentence_settings is None else sentence_settings
     for setting in settings:
         x = layer.sentences[setting]

@@ -1,5 +1,6 @@
-"""Word tasks: RG65, WS353, SimLex-999, SimVerb-3500 (Spearman) and ValNorm (Pearson),
-per layer, in each word setting of Table 1 (chapter 4)."""
+"""Word tasks: the word-similarity sets of the dataset registry (RG65, WS353, SimLex-999,
+SimVerb-3500 and any registered at run time; Spearman) and ValNorm (Pearson), per layer,
+in each word setting of Table 1 (chapter 4)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,22 @@ from .common import (
     stack_layers,
 )
 
-#: The five word tasks of Table 1, the four word-similarity benchmarks (Spearman) then
-#: ValNorm (Pearson).
-WORD_TASKS = (*data.WORD_SIMILARITY_TASKS, "valnorm")
+
+def word_tasks() -> tuple[str, ...]:
+    """The word tasks: the registry's word-similarity sets (Spearman), then ValNorm
+    (Pearson); read from :data:`layerwise.data.DATASETS` at each call, so a dataset
+    registered at run time (:func:`layerwise.data.register_dataset`) is included."""
+    return (*data.word_similarity_tasks(), "valnorm")
+
+
+def __getattr__(name: str) -> object:
+    # WORD_TASKS: :func:`word_tasks` at each access (a module-level tuple would miss a
+    # dataset registered after import).
+    if name == "WORD_TASKS":
+        return word_tasks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: Which subtoken represents a word the tokenizer splits (the paper reads the ``last``).
 SUBTOKENS = ("last", "first")
 
@@ -89,9 +103,9 @@ def word_states(
 
 
 def all_task_words() -> list[str]:
-    """Every word the five word tasks need, attribute words included."""
+    """Every word the word tasks (:func:`word_tasks`) need, attribute words included."""
     words: list[str] = []
-    for task in data.WORD_SIMILARITY_TASKS:
+    for task in data.word_similarity_tasks():
         for p in data.load_word_pairs(task):
             words += [p.word1, p.word2]
     words += [w.word for w in data.load_valnorm()] + list(data.PLEASANT + data.UNPLEASANT)
@@ -146,17 +160,18 @@ class TaskItems:
 
 
 def task_items(task: str) -> TaskItems:
-    """The items of one word task (:data:`WORD_TASKS`), as rows of :func:`all_task_words`.
+    """The items of one word task (:func:`word_tasks`), as rows of :func:`all_task_words`.
 
-    Read once per datasets folder and task (chapter 7 asks for every task once per model
-    and postprocessing method); the arrays are shared, so callers must not modify them.
+    Read once per datasets folder, registry state and task (chapter 7 asks for every task
+    once per model and postprocessing method); the arrays are shared, so callers must not
+    modify them.
     """
-    as_settings(task, WORD_TASKS, "word task")
-    return _task_items(task, data.dataset_dir())
+    as_settings(task, word_tasks(), "word task")
+    return _task_items(task, data.dataset_dir(), tuple(data.DATASETS.values()))
 
 
 @lru_cache(maxsize=32)
-def _task_items(task: str, root: Path) -> TaskItems:
+def _task_items(task: str, root: Path, registry: tuple) -> TaskItems:
     index = {w: i for i, w in enumerate(all_task_words())}
     rows = lambda words: np.array([index[w] for w in words], dtype=np.int64)  # noqa: E731
     if task == "valnorm":
@@ -181,10 +196,11 @@ def word_task_scores(
     settings: Sequence[str] = ("bare", "wrapped", "eos"),
     s: MeasureOptions | None = None,
     *,
-    tasks: Sequence[str] = WORD_TASKS,
+    tasks: Sequence[str] | None = None,
     leading_space: bool = False,
 ) -> pd.DataFrame:
-    """Per-layer scores on RG65, WS353, SL999, SV3500 (Spearman) and ValNorm (Pearson).
+    """Per-layer scores on the word tasks (``tasks``, default :func:`word_tasks`: RG65,
+    WS353, SL999, SV3500 and any registered word-similarity set, Spearman; ValNorm, Pearson).
 
     One row per setting, task and layer (plus the other top-layer convention), with the
     95% bootstrap interval (``low``, ``high``) over items and ``n`` items; paper section 4.2,
@@ -193,7 +209,7 @@ def word_task_scores(
     """
     s = MeasureOptions() if s is None else s
     settings = as_settings(settings, WORD_SETTINGS, "word")
-    tasks = as_settings(tasks, WORD_TASKS, "word task")
+    tasks = as_settings(word_tasks() if tasks is None else tasks, word_tasks(), "word task")
     states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)
     items = {task: task_items(task) for task in tasks}
     rows: list[dict] = []

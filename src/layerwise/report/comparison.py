@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..measure.words import WORD_TASKS
+from ..measure.words import word_tasks
 from .table1 import best_and_top
 
 
@@ -85,7 +85,7 @@ def survival_verdict(
 
     Read from the paired intervals at each model's best layer, raw against ``after``.
     """
-    tasks = WORD_TASKS if tasks is None else tasks
+    tasks = word_tasks() if tasks is None else tasks
     counts = advantage_counts(paired, "best", tasks)
     if counts.empty:
         return "not applicable (fewer than two models)"

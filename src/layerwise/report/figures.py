@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..data import reference
+from ..data.registry import DATASETS
 
 SETTING_LABELS = {
     "bare": "no BOS/EOS, last subtoken",
@@ -166,6 +167,12 @@ def figure2(
     return fig
 
 
+#: Axis label of a task's registry metric (``Dataset.metric``).
+_METRIC_LABELS = {"spearman": "Spearman rho", "pearson": "Pearson r"}
+#: Appended to the panel title of a task the paper's Table 1 does not report.
+_NOT_IN_PAPER = " (not in the paper)"
+
+
 def word_task_figure(
     words: pd.DataFrame,
     tasks: Sequence[str],
@@ -173,19 +180,21 @@ def word_task_figure(
     paper_best: bool = True,
     ncols: int | None = None,
 ) -> Figure:
-    """Per-layer word-task scores (Figure 3: ValNorm; Figure 6: the four similarity sets).
+    """Per-layer word-task scores (Figure 3: ValNorm; Figure 6: the similarity sets).
 
-    One panel per task (four tasks: a 2 x 2 grid), one line per model and word
-    setting with its 95% bootstrap band, and one legend below the panels. With
+    One panel per task (four tasks: a 2 x 2 grid, more: rows of three), one line per
+    model and word setting with its 95% bootstrap band, and one legend below the panels. With
     ``paper_best`` the paper's best layer and value of each Table 1 row are drawn
-    as markers in the colour of the row's role, one shape per word setting. The x
+    as markers in the colour of the row's role, one shape per word setting; a task the
+    paper does not report (one registered at run time) has none, and its panel's title
+    says "not in the paper". The y label is the task's registry metric. The x
     axis is relative depth when the models differ in depth or are not 12 layers
     deep (the paper's depth), so the paper's markers sit at their relative depth.
     """
     from matplotlib.lines import Line2D
 
     n = len(tasks)
-    ncols = ncols or (2 if n == 4 else n)
+    ncols = ncols or (2 if n == 4 else min(n, 3))
     nrows = -(-n // ncols)
     native = words[words["top"] == "native"] if "top" in words else words
     relative = needs_relative_depth(native) or int(native["layer"].max()) != 12
@@ -194,17 +203,17 @@ def word_task_figure(
         nrows, ncols, figsize=(max(5.2 * ncols, 7.0), 3.6 * nrows), squeeze=False
     )
     for ax, task in zip(axes.flat[:n], tasks, strict=True):
+        paper = {row: cells[task] for row, cells in reference.TABLE1.items() if task in cells}
         per_layer(
             words[words["task"] == task],
             ax=ax,
-            ylabel="Pearson r" if task == "valnorm" else "Spearman rho",
-            title=reference.TASK_LABELS[task],
+            ylabel=_METRIC_LABELS.get(DATASETS[task].metric, DATASETS[task].metric),
+            title=reference.TASK_LABELS[task] + (_NOT_IN_PAPER if paper_best and not paper else ""),
             relative=relative,
         )
         ax.get_legend().remove()
         ax.set_ylim(-0.3, 1)
-        for label, cells in reference.TABLE1.items() if paper_best else ():
-            value, layer, _ = cells[task]
+        for label, (value, layer, _) in paper.items() if paper_best else ():
             role, setting = reference.TABLE1_ROWS[label]
             marker, size = markers[setting]
             ax.plot(

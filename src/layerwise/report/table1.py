@@ -75,43 +75,60 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     :func:`~layerwise.measure.words.word_task_scores` table. One row per paper row
     and task: reproduced best (layer) and top, the paper's, and the differences.
     A task whose top (or every) layer is undefined keeps its row with NaN, and the
-    ``note`` column says which layers were undefined.
+    ``note`` column says which layers were undefined. A task the paper does not report
+    (a dataset registered at run time) follows the paper's tasks in each row, with NaN
+    in the paper's columns and the differences, and its ``note`` says so.
     """
     ours = {role: best_and_top(df, ["setting", "task"]) for role, df in words.items()}
     rows = []
-    for _, ref in reference.table1_frame().iterrows():
-        mine = ours.get(ref["role"])
+    for label, (role, setting) in reference.TABLE1_ROWS.items():
+        mine = ours.get(role)
         if mine is None or mine.empty:
             continue
-        hit = mine[(mine["setting"] == ref["setting"]) & (mine["task"] == ref["task"])]
-        if hit.empty:
-            continue
-        r = hit.iloc[0]
-        rows.append(
-            {
-                "row": ref["row"],
-                "model": words[ref["role"]]["model"].iloc[0],
-                "task": ref["task"],
-                "best": r["best"],
-                "best_layer": r["best_layer"],
-                "top": r["top"],
-                "paper_best": ref["best"],
-                "paper_best_layer": ref["best_layer"],
-                "paper_top": ref["top"],
-                "diff_best": r["best"] - ref["best"],
-                "diff_top": r["top"] - ref["top"],
-                "note": r["undefined_layers"],
-            }
-        )
+        mine = mine[mine["setting"] == setting]
+        paper = reference.TABLE1[label]
+        extra = [t for t in dict.fromkeys(mine["task"]) if t not in paper]
+        for task in [*paper, *extra]:
+            hit = mine[mine["task"] == task]
+            if hit.empty:
+                continue
+            r = hit.iloc[0]
+            best, layer, top = paper.get(task, (np.nan, pd.NA, np.nan))
+            note = r["undefined_layers"] if task in paper else _NOT_REPORTED
+            if task not in paper and r["undefined_layers"]:
+                note += "; " + r["undefined_layers"]
+            rows.append(
+                {
+                    "row": label,
+                    "model": words[role]["model"].iloc[0],
+                    "task": task,
+                    "best": r["best"],
+                    "best_layer": r["best_layer"],
+                    "top": r["top"],
+                    "paper_best": best,
+                    "paper_best_layer": layer,
+                    "paper_top": top,
+                    "diff_best": r["best"] - best,
+                    "diff_top": r["top"] - top,
+                    "note": note,
+                }
+            )
     out = pd.DataFrame(rows)
     if not out.empty:
         out["best_layer"] = out["best_layer"].astype("Int64")
+        if out["paper_best_layer"].isna().any():
+            out["paper_best_layer"] = out["paper_best_layer"].astype("Int64")
     return out
+
+
+#: The ``note`` of a Table 1 row whose task the paper does not report.
+_NOT_REPORTED = "not in the paper's Table 1"
 
 
 def format_table1(t1: pd.DataFrame, *, paper: bool = True) -> pd.DataFrame:
     """Table 1 laid out as in the paper: one row per setting, ``best (layer)`` and top per
-    task; with ``paper=True`` each cell also shows the paper's value in brackets."""
+    task; with ``paper=True`` each cell also shows the paper's value in brackets (``[not in
+    the paper]`` for a task the paper does not report)."""
     cells: dict[str, dict[tuple[str, str], str]] = {}
     for _, r in t1.iterrows():
         label = reference.TASK_LABELS[r["task"]]
@@ -119,7 +136,9 @@ def format_table1(t1: pd.DataFrame, *, paper: bool = True) -> pd.DataFrame:
         if not pd.isna(r["best_layer"]):
             best += f" ({r['best_layer']})"
         top = _num(r["top"])
-        if paper:
+        if paper and pd.isna(r["paper_best"]):
+            best += " [not in the paper]"
+        elif paper:
             best += f" [{r['paper_best']:.2f} ({r['paper_best_layer']})]"
             top += f" [{r['paper_top']:.2f}]"
         row = cells.setdefault(r["row"], {})

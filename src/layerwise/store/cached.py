@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..closure import code_digest, module_file
+from ..data.registry import user_datasets
 from ..errors import InputError
 from ..extract.batched import extract
 from ..extract.requests import Request
@@ -39,10 +40,18 @@ def producer_of(compute: Callable[..., Any]) -> str:
 def value_key(what: str, producer: str, **parts: Any) -> str:
     """Key of a computed value or table: its name, the parts that determine it, and the
     code digest of its ``producer`` module (:func:`~layerwise.closure.code_digest`: the
-    source of the modules it imports, transitively, and the data checksums). An edit to a
-    module outside that closure (the prose, the figures) keeps the key; an edit inside it
-    (an estimator) recomputes the value from cached states."""
-    return key_of({"value": what, **parts, "code": code_digest([producer])})
+    source of the modules it imports, transitively, and the data checksums), and the
+    digests of the datasets registered at run time, when there are any
+    (:func:`~layerwise.data.registry.user_datasets`). An edit to a module outside that
+    closure (the prose, the figures) keeps the key; an edit inside it (an estimator)
+    recomputes the value from cached states."""
+    user = user_datasets()
+    return key_of({"value": what, **parts, "code": code_digest([producer]), **_user_part(user)})
+
+
+def _user_part(user: dict[str, str]) -> dict[str, Any]:
+    # Absent when no dataset is registered, so the keys of the vendored data never change.
+    return {"user_datasets": user} if user else {}
 
 
 def cached_value(

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ...measure.words import WORD_TASKS
+from ...measure.words import word_tasks
 from ..comparison import advantage_text, survival_verdict, values_text
-from .common import cache_work, count
+from .common import cache_work, count, count_word
 
 if TYPE_CHECKING:
     from ...models.spec import LoadedModel
@@ -75,11 +75,15 @@ def rogue_texts(top_rogue: pd.DataFrame) -> dict[str, str]:
 
 def paired_texts(paired: pd.DataFrame) -> dict[str, str]:
     """The paired verdicts: word tasks on raw and ABTT-postprocessed states (``b7_adv_raw``,
-    ``b7_adv_abtt``), whether the advantage survives postprocessing (``b7_survives``), and
-    every task on raw states (``b7_adv_all``)."""
+    ``b7_adv_abtt``), whether the advantage survives postprocessing (``b7_survives``),
+    every task on raw states (``b7_adv_all``), and how many word tasks the registry holds
+    (``b7_n_word_tasks``, in words; ``b7_n_tasks`` with STS-B)."""
+    tasks = word_tasks()
     return {
-        "b7_adv_raw": advantage_text(paired, "raw", tasks=WORD_TASKS),
-        "b7_adv_abtt": advantage_text(paired, "abtt", tasks=WORD_TASKS),
+        "b7_adv_raw": advantage_text(paired, "raw", tasks=tasks),
+        "b7_adv_abtt": advantage_text(paired, "abtt", tasks=tasks),
+        "b7_n_word_tasks": count_word(len(tasks)),
+        "b7_n_tasks": count_word(len(tasks) + 1),
         "b7_survives": survival_verdict(paired),
         "b7_adv_all": advantage_text(paired, "raw"),
     }

@@ -85,6 +85,14 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+_SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def count_word(n: int) -> str:
+    """A count in words up to ten (``five``), in digits above (``12``)."""
+    return _SMALL[n] if 0 <= n < len(_SMALL) else f"{n:,}"
+
+
 def verdict(held: bool) -> str:
     """``"holds"`` or ``"does not hold"`` for a check that compares defined numbers (a
     comparison with NaN is false, so it does not hold)."""

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ...data import filter_to_window, sts_benchmark_sentences
+from ...data import filter_to_window, sts_benchmark_sentences, word_similarity_tasks
+from ...data.registry import DATASETS, of_kind
 from .common import count
 
 if TYPE_CHECKING:
@@ -16,9 +17,15 @@ if TYPE_CHECKING:
 
 
 def files_texts(checksums: Mapping[str, str], stsb: Sequence[StsPair]) -> dict[str, str]:
-    """How many vendored files were verified (``n_files``) and the STS Benchmark test set's
-    pairs and unique sentences (``n_stsb_pairs``, ``n_stsb_sentences``)."""
+    """How many vendored files were verified (``n_files``), the STS Benchmark test set's
+    pairs and unique sentences (``n_stsb_pairs``, ``n_stsb_sentences``), and the word-level
+    counts of the dataset registry (``word_counts``: "65, 353, 999 and 3,500 word pairs,
+    399 valence words")."""
+    pairs = [count(DATASETS[k].count) for k in word_similarity_tasks()]
+    listed = ", ".join(pairs[:-1]) + f" and {pairs[-1]}" if len(pairs) > 1 else "".join(pairs)
+    valence = [count(DATASETS[k].count) for k in of_kind("valence")]
     return {
+        "word_counts": f"{listed} word pairs, {' and '.join(valence)} valence words",
         "n_files": str(len(checksums)),
         "n_stsb_pairs": count(len(stsb)),
         "n_stsb_sentences": count(len(sts_benchmark_sentences(stsb))),

@@ -13,10 +13,10 @@ import pandas as pd
 
 from ...data import reference
 from ...measure.common import alt_top_name
-from ...measure.words import all_task_words
+from ...measure.words import all_task_words, word_tasks
 from ..table1 import holds_text
 from ..text import cell_texts, fmt
-from .common import count, largest_change, undefined_layers
+from .common import count, count_word, largest_change, undefined_layers
 
 if TYPE_CHECKING:
     from ...models.spec import LoadedModel
@@ -122,11 +122,13 @@ def native_conventions(models: Mapping[str, LoadedModel]) -> str:
 
 
 def scores_texts(words: pd.DataFrame, n_resamples: int, profile: str) -> dict[str, str]:
-    """The ``word_tasks`` table's words (``n_words``, every task's), the bootstrap's
-    resamples (``n_resamples``), where a score is undefined (``undefined``) and the
-    profile (``profile_name``)."""
+    """The ``word_tasks`` table's words (``n_words``, every task's) and tasks
+    (``n_word_tasks``, in words, from the dataset registry), the bootstrap's resamples
+    (``n_resamples``), where a score is undefined (``undefined``) and the profile
+    (``profile_name``)."""
     return {
         "n_words": count(len(all_task_words())),
+        "n_word_tasks": count_word(len(word_tasks())),
         "n_resamples": count(n_resamples),
         "undefined": undefined_layers(words),
         "profile_name": profile,
