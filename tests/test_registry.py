@@ -103,7 +103,7 @@ def test_registered_dataset_loads_and_leaves_no_trace(tmp_path):
     from layerwise.measure.words import word_tasks
     from layerwise.store.cached import value_key
 
-    before = (dict(DATASETS), word_tasks(), value_key("t", a=1))
+    before = (dict(DATASETS), word_tasks(), value_key("t", "layerwise.stats.geometry", a=1))
     with data.registered(_extra(tmp_path)) as (entry,):
         assert data.word_similarity_tasks()[-1] == "extra10"
         assert data.WORD_SIMILARITY_TASKS == data.word_similarity_tasks()
@@ -113,9 +113,9 @@ def test_registered_dataset_loads_and_leaves_no_trace(tmp_path):
         assert pairs[1] == data.WordPair("car", "automobile", 9.5)
         assert [(p.word1, p.word2, p.score) for p in pairs] == EXTRA_PAIRS
         assert Path(entry.path).is_absolute()
-        assert value_key("t", a=1) != before[2]  # cached values are keyed by it
+        assert value_key("t", "layerwise.stats.geometry", a=1) != before[2]  # cached values are keyed by it
         assert data.overview()[-1]["dataset"] == "ten hand-made pairs"
-    assert (dict(DATASETS), word_tasks(), value_key("t", a=1)) == before
+    assert (dict(DATASETS), word_tasks(), value_key("t", "layerwise.stats.geometry", a=1)) == before
 
 
 def test_register_checks_the_file_digest_count_and_key(tmp_path):
