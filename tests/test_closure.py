@@ -76,6 +76,29 @@ def test_the_closure_follows_every_kind_of_import(synthetic):
         closure.closure(["numpy"], synthetic)
 
 
+def test_a_table_of_lazy_names_counts_exactly_the_modules_it_names(synthetic):
+    """``_EXPORTS`` (name -> submodule, as in ``layerwise/__init__.py``): a notebook that
+    calls ``lw.word_task_scores`` depends on the module defining it, not on its siblings."""
+    _write(
+        synthetic,
+        "table/__init__.py",
+        '_EXPORTS = {"f": "one", "g": "deep.two"}\ndef __getattr__(name):\n    return name\n',
+    )
+    _write(synthetic, "table/one.py", "from ..base import X\n")
+    _write(synthetic, "table/other.py", "")
+    _write(synthetic, "table/deep/__init__.py", "")
+    _write(synthetic, "table/deep/two.py", "")
+    assert closure.closure(["layerwise.table"], synthetic) == [
+        "layerwise.base",
+        "layerwise.table",
+        "layerwise.table.deep.two",
+        "layerwise.table.one",
+    ]
+    real = closure.closure(["layerwise"])
+    assert "layerwise.measure.words" in real and "layerwise.models.loading" in real
+    assert not any(m.startswith(("layerwise.report.prose", "layerwise.platform")) for m in real)
+
+
 def test_the_digest_changes_with_a_module_of_the_closure_only(synthetic):
     before = closure.code_digest(["layerwise.sub.a"], synthetic)
     (synthetic / "unused.py").write_text("from . import base\n# a comment\n")

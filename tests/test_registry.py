@@ -113,7 +113,8 @@ def test_registered_dataset_loads_and_leaves_no_trace(tmp_path):
         assert pairs[1] == data.WordPair("car", "automobile", 9.5)
         assert [(p.word1, p.word2, p.score) for p in pairs] == EXTRA_PAIRS
         assert Path(entry.path).is_absolute()
-        assert value_key("t", "layerwise.stats.geometry", a=1) != before[2]  # cached values are keyed by it
+        # cached values are keyed by it
+        assert value_key("t", "layerwise.stats.geometry", a=1) != before[2]
         assert data.overview()[-1]["dataset"] == "ten hand-made pairs"
     assert (dict(DATASETS), word_tasks(), value_key("t", "layerwise.stats.geometry", a=1)) == before
 

@@ -12,10 +12,11 @@ What counts as an import: ``import layerwise.x``, ``from layerwise.x import y`` 
 relative imports, at any depth (inside functions, ``if TYPE_CHECKING:`` blocks, try/except),
 and ``importlib.import_module("layerwise.x")`` with a literal name. ``from package import
 name`` counts the submodule ``package.name`` when there is one, else the package's
-``__init__``; a package ``__init__`` that defines a module ``__getattr__`` (lazy names,
-PEP 562) counts every module directly in its package, since any of them may be loaded
-through it. A parent package's ``__init__`` is not counted merely because a module below
-it is imported (it holds re-exports, not computations). Only modules of ``layerwise``
+``__init__``; a package ``__init__`` whose lazy names (PEP 562) come from a table
+``_EXPORTS`` (name -> submodule) counts the submodules the table names, and one that
+defines a module ``__getattr__`` without such a table counts every module directly in its
+package, since any of them may be loaded through it. A parent package's ``__init__`` is
+not counted merely because a module below it is imported (it holds re-exports, not computations). Only modules of ``layerwise``
 count: the installed libraries are in the model's identity
 (:func:`~layerwise.models.fingerprint.code_version`) and the chapters' keys.
 """
@@ -102,7 +103,11 @@ def _imports(name: str, path: Path, package_dir: Path) -> frozenset[str]:
         ):
             add(node.args[0].value)
     lazy = any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body)
-    if is_package and lazy:
+    exports = _lazy_exports(tree) if is_package else None
+    if exports is not None:  # a table of lazy names: exactly the modules it names
+        for module in exports:
+            add(f"{name}.{module}")
+    elif is_package and lazy:
         for child in sorted(path.parent.iterdir()):
             if child.suffix == ".py" and child.name != "__init__.py":
                 add(f"{name}.{child.stem}")
@@ -111,6 +116,25 @@ def _imports(name: str, path: Path, package_dir: Path) -> frozenset[str]:
     found.discard(name)
     _parsed[memo_key] = frozenset(found)
     return _parsed[memo_key]
+
+
+def _lazy_exports(tree: ast.Module) -> list[str] | None:
+    """The modules a package ``__init__``'s lazy-name table names: a module-level
+    ``_EXPORTS = {"name": "sub.module", ...}`` of string literals (the convention of
+    ``layerwise/__init__.py`` and ``layerwise/models/__init__.py``), relative to the
+    package; None when there is no such table."""
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == "_EXPORTS" and node.value is not None:
+            try:
+                table = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            if isinstance(table, dict) and all(isinstance(v, str) for v in table.values()):
+                return sorted(set(table.values()))
+    return None
 
 
 def closure(roots: Iterable[str], package_dir: Path | None = None) -> list[str]:
