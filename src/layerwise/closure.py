@@ -16,8 +16,9 @@ name`` counts the submodule ``package.name`` when there is one, else the package
 ``_EXPORTS`` (name -> submodule) counts the submodules the table names, and one that
 defines a module ``__getattr__`` without such a table counts every module directly in its
 package, since any of them may be loaded through it. A parent package's ``__init__`` is
-not counted merely because a module below it is imported (it holds re-exports, not computations). Only modules of ``layerwise``
-count: the installed libraries are in the model's identity
+not counted merely because a module below it is imported (it holds re-exports, not
+computations). Only modules of ``layerwise`` count: the installed libraries are in the
+model's identity
 (:func:`~layerwise.models.fingerprint.code_version`) and the chapters' keys.
 """
 
