@@ -8,7 +8,7 @@ Each module gets the layer of its first component after ``layerwise.`` (``LAYERS
 import from its own layer or below, never above; and the module graph has no cycle.
 
 The checks take a package directory, so they can be pointed at another tree, e.g.
-``LAYERWISE_PACKAGE_DIR=/other/src/layerwise pytest tests/test_architecture.py``.
+``LAYERWISE_PACKAGE_DIR=/other/src/layerwise pytest tests/unit/test_architecture.py``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ LAYERS = {
     "cli": 13,  # command line
     "__main__": 13,  # python -m layerwise
 }
-UNKNOWN = "add it to LAYERS in tests/test_architecture.py"
+UNKNOWN = "add it to LAYERS in tests/unit/test_architecture.py"
 
 
 def default_package_dir() -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TEACHING = ROOT / "book" / "teaching.md"
 DIRECTIVE = re.compile(r"^```\{(exercise|solution-start|solution-end)\}[ \t]*(.*)$", re.M)

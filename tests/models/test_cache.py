@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import layerwise.store.cache as store_cache
 import layerwise.store.cached as store_cached
-from layerwise.errors import CacheError
+from layerwise import files
+from layerwise.errors import (
+    CacheError,
+)
 from layerwise.extract.batched import extract
 from layerwise.extract.requests import Request, word_requests
 from layerwise.extract.states import Extracted
+from layerwise.files import TEMP_PREFIX
+from layerwise.models.loading import load_model
 from layerwise.store.cache import Cache, default_cache_dir
 from layerwise.store.cached import cached_extract
 from layerwise.store.keys import cache_key
@@ -131,7 +138,7 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "here"
     monkeypatch.delenv("LAYERWISE_CACHE")
     # inside a layerwise checkout (a notebook's working directory), its .cache folder
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(root / "notebooks")
     assert default_cache_dir() == root / ".cache" / "layerwise"
     # anywhere else, the user's cache
@@ -341,7 +348,6 @@ def test_a_warm_run_tokenizes_but_never_loads_weights(tmp_path):
     its requests (tokenizer only) and is served from the cache without them."""
     from layerwise.measure.common import MeasureOptions
     from layerwise.measure.words import word_states
-    from layerwise.models.loading import load_model
 
     cache = Cache(tmp_path / "cache")
     s = MeasureOptions(cache=cache)
@@ -400,3 +406,240 @@ def test_extraction_spills_to_disk_and_equals_the_in_memory_result(tmp_path, tin
     assert got.on_disk and got.file == cache.path(cache_key(tiny_gpt2, requests, "t"))
     assert not [p for p in cache.root.iterdir() if p.name.startswith(".layerwise-")]
     np.testing.assert_array_equal(got.states, memory.states)
+
+
+DEAD_PID = 999_999_999  # above any pid Linux hands out
+
+
+OLD = 1.0  # a modification time in 1970: older than any age limit
+
+
+def test_cache_deletes_only_its_own_temporaries_in_its_own_folders(tmp_path):
+    """Used to: ``Cache.clean_orphans`` deleted every ``*.tmp`` file or folder older than an
+    hour anywhere under ``--cache-dir`` and any ``*.<digits>.tmp`` whose number was not a
+    running process, so pointing the cache at a folder of one's work deleted some of it."""
+    cache = Cache(tmp_path / "cache")
+    root = cache.root
+    shard, specs, tokenizers = (
+        root / "ab",
+        root / "models" / "specs",
+        root / "models" / "tokenizers",
+    )
+    mine = root / "my-work"
+    for folder in (shard, specs, tokenizers, mine):
+        folder.mkdir(parents=True)
+    user_files = [
+        root / "notes.tmp",  # an old *.tmp
+        root / "draft.12345.tmp",  # *.<pid>.tmp of a process that is gone
+        shard / f"scratch.{DEAD_PID}.tmp",  # the same inside a shard folder
+        mine / "old.tmp",
+        mine / f"{files.TEMP_PREFIX}x.{DEAD_PID}.tmp",  # even our prefix, outside our folders
+    ]
+    for path in user_files:
+        path.write_text("a user's work")
+        os.utime(path, (OLD, OLD))
+    user_folder = root / "experiment.tmp"  # a *.tmp folder with the user's files in it
+    user_folder.mkdir()
+    (user_folder / "results.csv").write_text("1,2")
+    os.utime(user_folder, (OLD, OLD))
+    orphans = [
+        shard / f"{files.TEMP_PREFIX}abc.{DEAD_PID}.tmp",  # a killed cache write
+        specs / f"{files.TEMP_PREFIX}def.{os.getpid()}.tmp",  # alive pid, but old
+        root / f"{files.TEMP_PREFIX}probe-xyz.{DEAD_PID}.tmp",  # a killed writability probe
+    ]
+    for path in orphans:
+        path.write_bytes(b"half")
+    os.utime(orphans[1], (OLD, OLD))
+    orphan_folder = tokenizers / f"{files.TEMP_PREFIX}tok.{DEAD_PID}.tmp"  # atomic_folder's
+    orphan_folder.mkdir()
+    (orphan_folder / "tokenizer.json").write_text("{}")
+    running = shard / f"{files.TEMP_PREFIX}now.{os.getpid()}.tmp"  # a write in progress
+    running.write_bytes(b"half")
+
+    cache.ensure_writable()  # cleans, as before the first write of a run
+
+    assert all(p.exists() for p in user_files)
+    assert (user_folder / "results.csv").read_text() == "1,2"
+    assert not any(p.exists() for p in orphans) and not orphan_folder.exists()
+    assert running.exists()
+    assert not list(root.glob(f"{files.TEMP_PREFIX}probe-*"))  # the probe is removed
+
+
+def test_an_interrupted_writes_temporaries_are_cleaned_by_the_next_run(tmp_path):
+    """Used to: a killed ``write_table`` left ``.<name>.csv.<pid>.tmp`` in the results
+    folder for ever; nothing removed them. ``files.clean_own_temporaries`` (which
+    ``write_table`` calls) removes the package's own and nothing else."""
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "table.csv").write_text("a\n1\n")
+    dead = out / f"{files.TEMP_PREFIX}table.csv-k2.{DEAD_PID}.tmp"
+    dead.write_text("a\n")
+    stale = out / f"{files.TEMP_PREFIX}provenance.json-q.{os.getpid()}.tmp"
+    stale.write_text("{")
+    os.utime(stale, (OLD, OLD))
+    live = out / f"{files.TEMP_PREFIX}table.csv-z.{os.getpid()}.tmp"  # a write going on
+    live.write_text("a\n")
+    users = [out / "notes.tmp", out / f"x.{DEAD_PID}.tmp", out / ".hidden.tmp"]
+    for path in users:
+        path.write_text("keep")
+        os.utime(path, (OLD, OLD))
+
+    assert files.clean_own_temporaries(out) == 2
+    assert not dead.exists() and not stale.exists()
+    assert live.exists() and (out / "table.csv").exists()
+    assert all(p.read_text() == "keep" for p in users)
+    assert files.clean_own_temporaries(tmp_path / "absent") == 0
+
+
+def test_cache_files_honour_the_users_umask(tmp_path):
+    """Used to: every cache file was created mode 0600 (``mkstemp``), so a cache shared by a
+    group was unreadable to its other members whatever their umask."""
+    before = os.umask(0o002)
+    try:
+        cache = Cache(tmp_path / "cache")
+        states = np.zeros((2, 3, 4), dtype=np.float32)
+        entry = cache.save("ab" * 32, Extracted(states, None))
+        table = cache.path("cd" * 32, ".csv")
+        cache.get_or_compute_frame("cd" * 32, lambda: pd.DataFrame({"a": [1]}))
+        with files.atomic_folder(tmp_path / "cache" / "models" / "tokenizers" / "t") as tmp:
+            (tmp / "tokenizer.json").write_text("{}")
+    finally:
+        os.umask(before)
+    for path in (entry, table):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o664, path
+    folder = tmp_path / "cache" / "models" / "tokenizers" / "t"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o775
+
+
+def test_a_read_only_warm_cache_is_read(tmp_path, monkeypatch):
+    """Used to: a run proved the cache folder writable before anything else
+    (``RunConfig.validate`` called ``Cache.ensure_writable``), so a complete warm cache on a
+    read-only disk could not be read at all. Now a run checks ``Cache.check_readable`` and
+    writability is proved only before a write (a miss)."""
+    cache = Cache(tmp_path / "cache")
+    frame = pd.DataFrame({"model": ["a", "b"], "value": [0.5, 0.25]})
+    states = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    cache.get_or_compute_frame("aa" * 32, lambda: frame)
+    cache.get_or_compute_json("bb" * 32, lambda: {"n": 3})
+    cache.get_or_compute("cc" * 32, lambda: Extracted(states, None), expect=(2, 3, 4), alt=False)
+
+    def read_only(self):
+        raise CacheError(f"the cache folder {self.root} cannot be written (Read-only file system)")
+
+    monkeypatch.setattr(Cache, "ensure_writable", read_only)
+    warm = Cache(cache.root)
+    warm.check_readable()  # what a run checks up front: no write
+
+    def never():
+        pytest.fail("a warm entry was computed again")
+
+    pd.testing.assert_frame_equal(warm.get_or_compute_frame("aa" * 32, never), frame)
+    assert warm.get_or_compute_json("bb" * 32, never) == {"n": 3}
+    found = warm.get_or_compute("cc" * 32, never, expect=(2, 3, 4), alt=False)
+    np.testing.assert_array_equal(found.states, states)
+    computed = []
+    with pytest.raises(CacheError, match="cannot be written"):  # a miss: before the work
+        warm.get_or_compute_json("dd" * 32, lambda: computed.append(1))
+    assert computed == []
+    assert warm.report().startswith("extractions 1 reused, 0 computed; tables 1 reused")
+
+
+THREE_WORDS = ["cat", "dog", "house"]
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder path that cannot be created, even by root: its parent is a file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return blocker / "inside"
+
+
+def test_cached_array_of_the_wrong_shape_is_rejected(tiny_clip, tmp_path):
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(tiny_clip, THREE_WORDS, "bare")
+    key = cache_key(tiny_clip, requests, "w")
+    wrong = Extracted(np.zeros((2, 5, 64), np.float32), np.zeros((2, 64), np.float32))
+    cache.save(key, wrong)  # a valid entry, but for two reads where three are asked for
+    with pytest.warns(UserWarning, match="rejected"):
+        good = cached_extract(tiny_clip, requests, label="w", cache=cache)
+    assert good.states.shape == (3, 5, 64)
+    assert len(cache.rejected) == 1 and "shape" in cache.rejected[0]
+    assert (cache.hits, cache.misses) == (0, 1)
+
+
+def test_read_only_cache_with_a_corrupt_entry_does_not_crash(tiny_clip, tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(tiny_clip, THREE_WORDS, "bare")
+    key = cache_key(tiny_clip, requests, "w")
+    path = cache.path(key)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 truncated")
+    real_unlink = Path.unlink
+
+    def read_only_unlink(self, missing_ok=False):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only_unlink)
+    with pytest.warns(UserWarning, match="could not be removed"):
+        assert cache.load(key) is None
+    assert len(cache.rejected) == 1 and "could not be removed" in cache.rejected[0]
+    assert path.exists()  # nothing the folder refuses is forced
+
+
+def test_full_cache_fails_before_computing(tiny_clip, tmp_path, monkeypatch):
+    cache = Cache(_unwritable(tmp_path))
+    computed = []
+    with pytest.raises(CacheError, match="cannot be written"):
+        cache.get_or_compute("ab" * 32, lambda: computed.append(1) or Extracted(None, None))
+    assert computed == []
+
+
+def test_orphan_temp_files_are_cleaned(tmp_path):
+    cache = Cache(tmp_path / "cache")
+    shard = cache.root / "ab"
+    shard.mkdir(parents=True)
+    dead = shard / f"{TEMP_PREFIX}ab12.999999999.tmp"  # a pid that cannot exist
+    dead.write_bytes(b"half")
+    alive = shard / f"{TEMP_PREFIX}ab34.{os.getpid()}.tmp"  # a run in progress: keep
+    alive.write_bytes(b"half")
+    old = shard / f"{TEMP_PREFIX}ab56.{os.getpid()}.tmp"  # an hour old: an orphan
+    old.write_bytes(b"old")
+    os.utime(old, (1, 1))
+    users = shard / "ab78.tmp"  # not the package's: never touched (tests/test_reliability_round2)
+    users.write_bytes(b"mine")
+    os.utime(users, (1, 1))
+    cache.ensure_writable()
+    assert not dead.exists() and not old.exists()
+    assert alive.exists() and users.exists()
+
+
+def test_run_report_counts_reused_computed_rejected(tiny_clip, tmp_path):
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(tiny_clip, THREE_WORDS, "bare")
+    cached_extract(tiny_clip, requests, label="w", cache=cache)
+    cached_extract(tiny_clip, requests, label="w", cache=cache)
+    cache.path(cache_key(tiny_clip, requests, "w")).write_bytes(b"junk")
+    with pytest.warns(UserWarning):
+        cached_extract(tiny_clip, requests, label="w", cache=cache)
+    assert cache.report().startswith("extractions 1 reused, 2 computed; 1 rejected")
+
+
+def test_tables_round_trip_through_the_cache(tmp_path):
+    cache = Cache(tmp_path / "cache")
+    frame = pd.DataFrame(
+        {
+            "model": ["a", "b", "c"],
+            "layer": [0, 1, 2],
+            "value": [0.1 + 0.2, np.nan, 1 / 3],
+            "flag": [True, False, True],
+        }
+    )
+    calls = []
+    first = cache.get_or_compute_frame("cd" * 32, lambda: calls.append(1) or frame)
+    again = cache.get_or_compute_frame("cd" * 32, lambda: calls.append(1) or frame)
+    assert calls == [1]
+    pd.testing.assert_frame_equal(again, frame)
+    assert again["value"].iloc[0] == 0.1 + 0.2  # bit-exact floats
+    pd.testing.assert_frame_equal(first, frame)

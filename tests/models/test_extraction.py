@@ -6,11 +6,19 @@ the model itself, or the embedding tables (layer 0 = token embedding + position 
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from layerwise.errors import InputError
+import layerwise.extract.requests as extract_requests
+import layerwise.pipeline.config as pipeline_config
+from layerwise.errors import (
+    InputError,
+    ModelLoadError,
+)
 from layerwise.extract.batched import _batches, default_max_tokens, extract
 from layerwise.extract.requests import (
     Request,
@@ -23,6 +31,10 @@ from layerwise.extract.requests import (
     word_requests,
 )
 from layerwise.extract.states import Extracted, RawLayers, StackedLayers, TakenLayers, stack
+from layerwise.models.loading import load_model
+from layerwise.models.spec import LoadedModel
+from layerwise.store.cache import Cache
+from layerwise.store.cached import cached_extract
 
 #: Sentences of very different lengths (1 to ~35 tokens), unsorted.
 SENTENCES = [
@@ -543,3 +555,95 @@ def test_smollm2_batched_equals_one_at_a_time(smollm2):
 def test_request_without_reads_is_rejected():
     with pytest.raises(InputError, match="at least one read"):
         Request((320, 2368), ())
+
+
+def _load(source: str | Path, **kwargs):
+    return load_model(str(source), device="cpu", **kwargs)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err)
+    assert "\n" not in text.strip(), f"not one line: {text!r}"
+    return text
+
+
+def test_non_finite_states_stop_extraction_and_cache_nothing(tiny_folder, tmp_path):
+    """Used to: weights giving NaN were extracted to the end, the NaN states cached, and the
+    run failed later in a statistic with a message naming no model."""
+    lm = _load(tiny_folder(tmp_path / "model"))
+    with torch.no_grad():
+        lm.model.h[1].mlp.c_proj.weight.fill_(float("nan"))  # block 1 -> hidden state 2
+    cache = Cache(tmp_path / "cache")
+    requests = word_requests(lm, ["cat", "dog"], "bare")
+    with pytest.raises(ModelLoadError) as err:
+        cached_extract(lm, requests, label="w", cache=cache)
+    message = _one_line(err.value)
+    assert "model" in message and str(tmp_path / "model") in message
+    assert "non-finite" in message and "layer 2 of 2" in message
+    assert "'cat'" in message or "'dog'" in message
+    assert "nothing was cached" in message and "Remedy" in message
+    assert not list(cache.root.rglob("*.npz"))
+
+
+def test_words_and_sentences_are_stripped_and_blank_ones_refused(tiny_gpt2) -> None:
+    lm = tiny_gpt2
+    assert extract_requests.word_requests(lm, ["cat "], "bare") == extract_requests.word_requests(
+        lm, ["cat"], "bare"
+    )
+    assert extract_requests.sentence_requests(lm, [" A dog runs.\n"], "last") == (
+        extract_requests.sentence_requests(lm, ["A dog runs."], "last")
+    )
+    assert extract_requests.native_inputs(lm, ["A dog.  "]) == extract_requests.native_inputs(
+        lm, ["A dog."]
+    )
+    with pytest.raises(InputError, match=r"word 1 must be a non-empty string, got ' \\t '"):
+        extract_requests.word_requests(lm, ["cat", " \t "], "wrapped")
+    with pytest.raises(InputError, match="sentence 0 must be a non-empty string"):
+        extract_requests.sentence_requests(lm, ["   "], "eos")
+    with pytest.raises(InputError, match="single string"):
+        extract_requests.sentence_requests(lm, "A dog runs.", "eos")
+
+
+THREE_WORDS = ["cat", "dog", "house"]
+
+
+def test_batch_size_zero_in_the_api(tiny_clip):
+    with pytest.raises(InputError, match="positive"):
+        extract(tiny_clip, word_requests(tiny_clip, THREE_WORDS, "bare"), batch_size=0)
+    with pytest.raises(InputError, match="batch_size"):
+        pipeline_config.RunConfig(profile="tiny", batch_size=0).validate(outputs=False)
+
+
+def test_bert_requests_are_not_cut(tiny_bert):
+    """A bidirectional model reads its whole input: extraction of a request that reads an
+    early position equals a plain forward pass of the full input (and not of the input cut
+    after the read, which gives other states)."""
+    lm = tiny_bert
+    sentences = ["the cat sat on the mat today", "a dog ran"]
+    ids = [(lm.spec.open_id, *lm.tokens(t), lm.spec.close_id) for t in sentences]
+    requests = [Request(ids[0], ((1, 2),)), Request(ids[1], ((2, 3),))]  # the second is padded
+    got = extract(lm, requests).states  # [2, L + 1, d]
+    with torch.inference_mode():
+        for row, (request, (start, _)) in enumerate(
+            zip(requests, [r.reads[0] for r in requests], strict=True)
+        ):
+            full = lm.model(input_ids=torch.tensor([request.ids]), output_hidden_states=True)
+            want = torch.stack([h[0, start] for h in full.hidden_states]).numpy()
+            np.testing.assert_allclose(got[row], want, rtol=1e-5, atol=1e-5)
+            cut = lm.model(
+                input_ids=torch.tensor([request.ids[: start + 1]]), output_hidden_states=True
+            )
+            cut_top = cut.hidden_states[-1][0, start].numpy()
+            assert np.abs(cut_top - want[-1]).max() > 1e-3  # a cut would have been seen
+
+
+def test_cut_inputs_equal_uncut_extraction(tiny_model):
+    sentences = ["the cat sat on the mat today", "a dog ran far away from the house"]
+    ids = [tuple(tiny_model.tokens(t)) for t in sentences]
+    requests = [Request(i, ((1, 2), (3, 4))) for i in ids]
+    cut = extract(tiny_model, requests)
+    uncut_spec = dataclasses.replace(tiny_model.spec, causal=False)
+    uncut = LoadedModel(uncut_spec, tiny_model.tokenizer, tiny_model.model, tiny_model.final_norm)
+    full = extract(uncut, requests)
+    np.testing.assert_allclose(cut.states, full.states, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(cut.top_alt, full.top_alt, atol=1e-5, rtol=1e-5)

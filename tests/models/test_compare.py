@@ -14,9 +14,12 @@ import layerwise.models.loading as models_loading
 import layerwise.pipeline.compare as pipeline_compare
 import layerwise.pipeline.profiles as pipeline_profiles
 import layerwise.report.comparison as report_comparison
+from layerwise import data
 from layerwise.cli import main
 from layerwise.errors import InputError
+from layerwise.pipeline.config import RunConfig
 from layerwise.stats.paired import paired_difference
+from layerwise.store.cache import Cache
 
 
 def test_paired_ci_of_identical_models_is_zero():
@@ -144,7 +147,6 @@ def test_compare_cli_writes_tidy_tables_for_three_models(tmp_path, tiny_gpt2, ti
     from IsoScore.IsoScore import IsoScore as reference
 
     from layerwise.measure.common import MeasureOptions
-    from layerwise.store.cache import Cache
 
     s = MeasureOptions(n_cwe=120, n_resamples=20, cache=Cache(tmp_path / "cache"))
     a, b = measure_multi.load_states([tiny_gpt2, tiny_clip], s)
@@ -259,7 +261,6 @@ def test_compare_tables_warm_loads_no_states(two_states, tiny_gpt2, tiny_clip, m
 def two_states(tmp_path_factory, tiny_gpt2, tiny_clip):
     """The states chapter 7 measures, for tiny GPT-2 (model A) and tiny CLIP (model B)."""
     from layerwise.measure.common import MeasureOptions
-    from layerwise.store.cache import Cache
 
     cache = Cache(tmp_path_factory.mktemp("compare-cache"))
     s = MeasureOptions(n_cwe=60, n_resamples=20, cache=cache, progress=False)
@@ -280,7 +281,6 @@ def _plain_task_scores(ms, task: str) -> np.ndarray:
     from the model's states and the data files only."""
     from scipy import stats
 
-    from layerwise import data
     from layerwise.measure.words import all_task_words
 
     if task == "stsb":
@@ -346,8 +346,6 @@ def test_isotropy_table_values_recomputed_here(two_states):
     both models; every uniformity lies in the bounds derived by hand."""
     from IsoScore.IsoScore import IsoScore as reference
 
-    from layerwise import data
-
     states, s = two_states
     iso = measure_multi.isotropy_table(states, s)
 
@@ -392,3 +390,30 @@ def test_isotropy_table_values_recomputed_here(two_states):
     uni = iso[iso["measure"] == "uniformity"]
     assert (uni["value"] <= 1e-6).all()
     assert (uni["value"] >= -4.0 - 4.0 / (uni["n"] - 1) - 1e-6).all()
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err)
+    assert "\n" not in text.strip(), f"not one line: {text!r}"
+    return text
+
+
+def test_compare_refuses_two_sources_of_the_same_weights(tiny_folder, tmp_path, monkeypatch):
+    """Used to: ``compare`` accepted a folder and a symlink to it as two models, compared
+    the model with itself and recorded one model in provenance."""
+    folder = tiny_folder(tmp_path / "model")
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+
+    def extracting(*args, **kwargs):
+        pytest.fail("compare extracted the same weights twice")
+
+    monkeypatch.setattr(pipeline_compare, "compare_tables", extracting)
+    cfg = RunConfig(profile="tiny", scale="reduced", device="cpu", cache_dir=str(tmp_path / "c"))
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as err:
+        pipeline_compare.run_compare([str(folder), str(link)], cfg, out, log=lambda m: None)
+    message = _one_line(err.value)
+    assert repr(str(folder)) in message and repr(str(link)) in message
+    assert "same weights" in message and "Remedy" in message
+    assert not list(out.glob("*.csv"))

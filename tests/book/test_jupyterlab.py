@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "_build" / "jupyterlab"
 CHAPTERS = ("03_anisotropy", "05_sts")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

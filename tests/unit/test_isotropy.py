@@ -133,14 +133,3 @@ def test_rogue_shares_undefined_when_expected_cosine_not_positive():
     assert np.isnan(isotropy.rogue_shares(c, (1,))).all()
     with pytest.raises(InputError):
         isotropy.rogue_shares(c, (3,))
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_isoscore_matches_the_reference_package(seed):
-    """The authors' PyPI package (IsoScore 2.0.1, a test-only dependency) as the reference."""
-    from IsoScore.IsoScore import IsoScore as reference
-
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(400, 12)) * rng.uniform(0.1, 3.0, size=12) @ rng.normal(size=(12, 12))
-    # the package subtracts a float32 vector of ones: agreement to float32 precision
-    assert isotropy.isoscore(x) == pytest.approx(float(reference(x)), abs=1e-6)

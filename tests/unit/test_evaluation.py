@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import layerwise.stats.correlation as stats_correlation
+import layerwise.stats.scores as stats_scores
 from layerwise.errors import InputError
 from layerwise.stats.correlation import (
     best_layer,
@@ -444,3 +446,33 @@ def test_resampled_statistic_goes_layer_by_layer(method):
     for layer in (0, 3, 17, n_layers - 1):
         alone = _resampled_statistic(values[layer : layer + 1], target, method)(idx)
         np.testing.assert_array_equal(every[layer : layer + 1], alone)
+
+
+def _scores_of_cosines(cos: np.ndarray, human: np.ndarray, monkeypatch) -> list:
+    monkeypatch.setattr(stats_scores, "cosine_rows", lambda a, b: cos)
+    dummy = np.ones((len(cos), 2))
+    return stats_scores.word_similarity_scores(dummy, dummy, human)
+
+
+def test_cosines_one_ulp_apart_rank_as_ties(monkeypatch) -> None:
+    human = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    exact = np.array([0.3, 0.3, 0.1, 0.7, 0.7])
+    nudged = exact.copy()
+    nudged[1] = np.nextafter(0.3, 1.0)  # one ulp above its twin
+    nudged[3] = np.nextafter(0.7, 0.0)  # one ulp below its twin
+    rho_exact = _scores_of_cosines(exact, human, monkeypatch)[0].value
+    rho_nudged = _scores_of_cosines(nudged, human, monkeypatch)[0].value
+    # by hand: ranks (2.5, 2.5, 1, 4.5, 4.5) against (1..5): rho = 6 / sqrt(9 * 10)
+    assert rho_exact == pytest.approx(6 / np.sqrt(90))
+    assert rho_nudged == rho_exact
+    # without snapping the nudged values would be ranked (2, 3, 1, 4, 5): rho = 7 / 10
+    assert stats_correlation.spearman_statistic(nudged, human) == pytest.approx(0.7)
+
+
+def test_near_constant_cosines_give_an_undefined_correlation(monkeypatch) -> None:
+    base = 0.5
+    cos = np.array([base, np.nextafter(base, 1), base, np.nextafter(base, 0), base])
+    score = _scores_of_cosines(cos, np.arange(5.0), monkeypatch)[0]
+    assert np.isnan(score.value)
+    snapped = stats_scores.snap_near_ties(np.array([[0.1, 0.1 + 1e-9], [0.2, 0.2]]), axis=-1)
+    assert snapped[0, 0] != snapped[0, 1]  # 1e-9 is a real difference, kept

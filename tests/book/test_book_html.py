@@ -17,7 +17,7 @@ import layerwise.files as files_mod
 import layerwise.site.display as site_display
 from layerwise.site import book, build_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 HIDDEN = {"remove-input", "hide-input", "remove-cell"}
 

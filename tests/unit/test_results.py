@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,3 +164,70 @@ def test_top_in_other_convention_swaps_only_the_top_layer_of_normed_models():
     # a table without another convention comes back as its native rows
     same = report_text.top_in_other_convention(c)
     pd.testing.assert_frame_equal(same, c.reset_index(drop=True))
+
+
+def _layers(role: str, model: str, values, **cols) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"role": role, "model": model, "layer": i, "top": "native", "value": v, **cols}
+            for i, v in enumerate(values)
+        ]
+    )
+
+
+def test_table1_keeps_a_task_whose_top_layer_is_undefined(caplog) -> None:
+    words = {
+        "contrastive": _layers(
+            "contrastive", "C", [0.2, 0.9, np.nan], setting="wrapped", task="rg65"
+        ),
+        "causal": _layers("causal", "G", [np.nan, np.nan, np.nan], setting="bare", task="rg65"),
+    }
+    with caplog.at_level(logging.WARNING, logger="layerwise.results"):
+        t1 = report_table1.table1(words).set_index("row")
+    assert set(t1.index) == {"CLIP", "GPT-2, no BOS"}  # neither row dropped
+    clip = t1.loc["CLIP"]
+    assert clip["best"] == 0.9 and clip["best_layer"] == 1 and np.isnan(clip["top"])
+    assert clip["note"] == "undefined (NaN) at layer(s) 2"
+    gpt2 = t1.loc["GPT-2, no BOS"]
+    assert np.isnan(gpt2["best"]) and pd.isna(gpt2["best_layer"])
+    assert gpt2["note"] == "undefined (NaN) at layer(s) 0, 1, 2"
+    assert "undefined (NaN) at layer(s) 2" in caplog.text
+    cells = report_table1.format_table1(t1.reset_index())
+    assert cells.loc["CLIP", ("RG65", "top")] == "undefined [0.70]"
+    assert cells.loc["GPT-2, no BOS", ("RG65", "best")].startswith("undefined [")
+
+
+def test_claim_checks_keep_nan_undefined_not_false(caplog) -> None:
+    geo = pd.concat(
+        [
+            _layers("causal", "G", [0.7, 0.6, np.nan], measure="self_similarity"),
+            _layers("contrastive", "C", [0.2, 0.06, 0.24], measure="self_similarity"),
+            _layers("causal", "G", [0.5, 0.6, 0.98], measure="top5_share"),
+            _layers("contrastive", "C", [0.3, 0.3, 0.4], measure="top5_share"),
+            _layers("causal", "G", [0.51, 0.61, 0.99], measure="top8_share"),
+            _layers("contrastive", "C", [0.31, 0.31, 0.41], measure="top8_share"),
+        ]
+    )
+    with caplog.at_level(logging.WARNING, logger="layerwise.results"):
+        out = report_table1.claim_checks({"cwe_geometry": geo})
+    rows = {c.key: c.text for c in reference.CLAIMS}
+    out = out.set_index("claim")
+    top = out.loc[rows["cwe_ss_causal_top"]]  # compares GPT-2's NaN top layer
+    assert pd.isna(top["direction_holds"]) and top["direction_holds"] is not False
+    assert "direction undefined" in top["note"] and "layer(s) 2" in top["note"]
+    assert report_table1.holds_text(top["direction_holds"]) == "undefined"
+    held = out.loc[rows["cwe_ss_contrastive_max"]]  # max over defined layers: 0.24 < 0.6
+    assert held["direction_holds"] == True  # noqa: E712 (nullable boolean)
+    assert "causal, self_similarity: undefined (NaN) at layer(s) 2" in held["note"]
+    # by hand: 0.24 < 0.6, 0.06 < 0.6, 0.6 > 0.24, top-5 .98 > .4 both ways, gap .01 < .03
+    assert out["direction_holds"].sum() == 6  # the undefined claim is not counted
+    assert int(out["direction_holds"].isna().sum()) == 1
+    assert "direction undefined" in caplog.text
+    assert report_text.fmt(float("nan")) == "undefined"
+
+
+def test_best_and_top_reports_the_undefined_top_layer() -> None:
+    df = _layers("causal", "G", [0.1, 0.5, np.nan], setting="eos", task="stsb")
+    out = report_table1.best_and_top(df, ["setting", "task"]).iloc[0]
+    assert (out["best"], out["best_layer"], out["top_layer"]) == (0.5, 1, 2)
+    assert np.isnan(out["top"]) and out["undefined_layers"] == "undefined (NaN) at layer(s) 2"

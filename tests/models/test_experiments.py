@@ -8,12 +8,14 @@ pipeline (words -> positions -> vectors -> cosines -> correlation) is checked en
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+import layerwise.extract.states as extract_states
 import layerwise.measure.common as measure_common
 import layerwise.measure.sentences as measure_sentences
 import layerwise.store.cached as store_cached
@@ -464,3 +466,42 @@ def test_sts_pair_cosines_give_the_benchmark_score(clip_sts, tiny_clip, settings
     assert len(part) == len(captions) and (part.genre == "main-captions").all()
     with pytest.raises(InputError, match="outside"):
         measure_sentences.sts_pair_cosines(tiny_clip, "eos", settings, layer=99)
+
+
+def test_word_states_keeps_order_and_repeats_and_refuses_a_bare_string(tiny_gpt2) -> None:
+    s = MeasureOptions(cache=None, progress=False)
+    out = experiments.word_states(tiny_gpt2, ["dog", "cat ", "dog"], ["bare", "eos"], s)
+    alone = experiments.word_states(tiny_gpt2, ["cat"], ["bare", "eos"], s)
+    for setting in ("bare", "eos"):
+        states = out[setting].states
+        assert states.shape[0] == 3
+        assert np.array_equal(states[0], states[2])  # the repeat is kept, same vector
+        np.testing.assert_allclose(states[1], alone[setting].states[0], atol=1e-5)
+        assert not np.allclose(states[0], states[1])
+    with pytest.raises(InputError, match="single string 'dog'"):
+        experiments.word_states(tiny_gpt2, "dog", ["bare"], s)
+
+
+@pytest.mark.parametrize(
+    ("call", "choices"),
+    [
+        (lambda lm, s: experiments.word_states(lm, ["dog"], ["bogus"], s), "bare"),
+        (lambda lm, s: experiments.word_task_scores(lm, ("bare",), s, tasks=("men",)), "rg65"),
+        (lambda lm, s: experiments.sts_benchmark_scores(lm, ("bogus",), s), "last"),
+        (lambda lm, s: experiments.sentence_self_similarity(lm, ("bogus",), s), "mean"),
+        (lambda lm, s: experiments.sentence_states(lm, ["A dog."], "bogus", s), "eos"),
+    ],
+)
+def test_unknown_settings_are_input_errors_listing_the_choices(
+    tiny_gpt2, tmp_path: Path, call, choices: str
+) -> None:
+    s = MeasureOptions(cache=None, progress=False)
+    with pytest.raises(InputError, match=r"unknown .* setting\(s\) \['(bogus|men)'\]") as info:
+        call(tiny_gpt2, s)
+    assert "choose from" in str(info.value) and choices in str(info.value)
+
+
+def test_an_unknown_cwe_measure_is_an_input_error(tiny_gpt2) -> None:
+    ex = extract_states.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
+    with pytest.raises(InputError, match=r"unknown CWE measure setting\(s\) \['bogus'\]"):
+        experiments.cwe_geometry(ex, tiny_gpt2, ["bogus"])

@@ -323,7 +323,7 @@ def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(t
 
     from layerwise.site.book import chapter_parameters, notebook_order
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cfg = RunConfig(
         profile="tiny", dtype="float16", device_map="sequential", max_memory={"0": "9GiB"}
     )
