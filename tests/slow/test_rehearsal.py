@@ -207,7 +207,6 @@ def test_paper_profile_is_not_rehearsal_without_the_marker(monkeypatch, tmp_path
     )
 
 
-@pytest.mark.slow
 def test_full_size_rehearsal(tmp_path, monkeypatch, transformers_log):
     """The paper's exact architectures: GPT-2 small and the full CLIP ViT-B/32 checkpoint."""
     snapshots = rehearsal.build(tmp_path)

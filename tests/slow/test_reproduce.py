@@ -45,7 +45,6 @@ def _written(df: pd.DataFrame, role: str, layer: int, top: str = "native", **eq)
     return float(df.loc[sel, "value"].iloc[0])
 
 
-@pytest.mark.slow
 def test_two_cold_runs_are_byte_identical_and_a_warm_run_equals_them(tmp_path, capsys):
     """Determinism (two cold runs write the same bytes; a warm run computes nothing and
     writes them again), and the numbers written are the measurements: CWE self-similarity
