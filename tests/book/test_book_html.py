@@ -191,12 +191,6 @@ def test_prose_cell_detector():
     assert not _updates_prose("display.show_figure(fig)")
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebooks_show_no_absolute_path(nb):
-    text = nb.read_text()
-    assert ".resolve())" not in text  # paths reach the page through site_display.shown_path
-
-
 # --- display helpers ----------------------------------------------------------------
 
 

@@ -4,7 +4,11 @@ and parameterised, the book's table of contents points at files that exist."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -82,7 +86,75 @@ def test_notebook_is_clean_and_parameterised(path: Path):
     assert "sys.path" not in "".join("".join(c["source"]) for c in code)
 
 
-def test_ci_runs_the_readme_test_command():
-    ci = (ROOT / ".ci" / "run").read_text()
-    readme = (ROOT / "README.md").read_text()
-    assert "make test" in ci and "make test" in readme and "make book" in readme
+def _readme_commands() -> list[list[str]]:
+    """The commands of the README's "Two commands" block, as argument lists."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Two commands\s+```bash\n(.*?)```", readme, re.S)
+    assert block, "README.md has no '## Two commands' bash block"
+    return [shlex.split(line, comments=True) for line in block.group(1).splitlines() if line]
+
+
+def _ci_make_goals() -> list[list[str]]:
+    """The goals of each make run in .ci/run (variables and options left out)."""
+    runs = []
+    for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:1] == ["make"]:
+            runs.append([w for w in words[1:] if not w.startswith(("-", "$")) and "=" not in w])
+    return runs
+
+
+def _pytest_files(goals: list[str]) -> Counter:
+    """How many times each test file runs when make runs ``goals`` (read from the recipes
+    ``make -n`` prints: pytest's paths and --ignore options)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ARGS", "MAKEFLAGS")}
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", *goals],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    runs: Counter = Counter()
+    for line in out.splitlines():
+        words = shlex.split(line)
+        if "pytest" not in words:
+            continue
+        args = words[words.index("pytest") + 1 :]
+        ignored = [ROOT / a.split("=", 1)[1] for a in args if a.startswith("--ignore=")]
+        for arg in args:
+            if arg.startswith("-"):
+                continue
+            path = ROOT / arg
+            found = [path] if path.is_file() else sorted(path.rglob("test_*.py"))
+            for f in found:
+                if not any(f.is_relative_to(i) for i in ignored):
+                    runs[f.relative_to(ROOT).as_posix()] += 1
+    return runs
+
+
+TEST_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py"))
+
+
+def test_the_readme_test_command_runs_the_fast_tiers_and_ci_runs_it():
+    commands = _readme_commands()
+    assert ["make", "book"] in commands
+    (test_command,) = [c for c in commands if c[:2] == ["make", "test"]]
+    fast = _pytest_files(test_command[1:])
+    assert set(fast) == {f for f in TEST_FILES if f.split("/")[1] not in ("book", "slow")}
+    assert all(n == 1 for n in fast.values()), fast
+    ci = _ci_make_goals()
+    assert any(test_command[1] in goals for goals in ci), f".ci/run runs make {ci}"
+
+
+def test_ci_and_make_test_all_run_every_test_file_exactly_once():
+    ci_runs: Counter = Counter()
+    for goals in _ci_make_goals():
+        ci_runs += _pytest_files(goals)
+    everything = _pytest_files(["test-all"])
+    for runs in (ci_runs, everything):
+        assert sorted(runs) == TEST_FILES
+        assert {f: n for f, n in runs.items() if n != 1} == {}
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "set -euo pipefail" in ci  # a failing make run fails CI
