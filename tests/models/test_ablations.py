@@ -149,8 +149,10 @@ def test_deviation_table_is_cached_and_a_warm_run_loads_no_states(tmp_path, monk
     depend on the SD convention)."""
     from layerwise.measure.cwe import cwe_sentences, cwe_states
 
+    # smaller samples than the reduced scale's (1,000 tokens, 200 resamples): the checks are
+    # equalities with the run's own samples, whatever their size
     cfg = pipeline_config.RunConfig(
-        profile="tiny", scale="reduced", cache_dir=str(tmp_path), device="cpu"
+        profile="tiny", n_cwe=200, n_resamples=20, cache_dir=str(tmp_path), device="cpu"
     )
     models = pipeline_config.load_profile(cfg, log=None)
     s = cfg.options()
