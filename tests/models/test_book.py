@@ -1,5 +1,6 @@
 """site.book: a chapter that fails, or a build folder that cannot be made, is one line
-naming it (papermill is replaced by a stub: nothing is executed)."""
+naming it (papermill is replaced by a stub: nothing is executed); every chapter declares
+and passes on each parameter the book gives it."""
 
 from __future__ import annotations
 
@@ -84,3 +85,58 @@ def test_an_unwritable_build_folder_is_one_line(tmp_path, monkeypatch):
     message = _one_line(err.value)
     assert "build folder" in message and str(root / "_build") in message
     assert "Remedy" in message
+
+
+def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(tmp_path):
+    """A parameter papermill injects but a chapter never reads would be silently ignored
+    (``--dtype`` was, before): each chapter's ``parameters`` cell declares exactly the
+    book's parameters, its ``open_chapter`` call passes each by name, and the text forms
+    of the book's parameters read back to the run's configuration."""
+    import ast
+    import json
+    from pathlib import Path
+
+    from layerwise.site.book import chapter_parameters, notebook_order
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = RunConfig(
+        profile="tiny", dtype="float16", device_map="sequential", max_memory={"0": "9GiB"}
+    )
+    params = chapter_parameters(cfg, root)
+    notebooks = notebook_order(root)
+    assert len(notebooks) == 7
+    for nb in notebooks:
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        declared = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+        assert len(declared) == 1, nb.name
+        names = {
+            t.id
+            for node in ast.parse("".join(declared[0]["source"])).body
+            for t in node.targets  # type: ignore[attr-defined]
+        }
+        assert names == set(params), nb.name
+        # papermill reads each of them too (it cannot read a comment holding "=")
+        from papermill.translators import PythonTranslator
+
+        read = PythonTranslator.inspect({"source": "".join(declared[0]["source"])})
+        assert {p.name for p in read} == set(params), nb.name
+        calls = [
+            node
+            for c in cells
+            if c["cell_type"] == "code" and "open_chapter" in "".join(c["source"])
+            for node in ast.walk(ast.parse("".join(c["source"])))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "open_chapter"
+        ]
+        assert len(calls) == 1, nb.name
+        passed = {k.arg: k.value.id for k in calls[0].keywords}  # type: ignore[attr-defined]
+        assert passed == {name: name for name in params}, nb.name
+    back = RunConfig(
+        profile="tiny",
+        dtype=params["dtype"],
+        device_map=params["device_map"],
+        max_memory=params["max_memory"],
+        offload_folder=params["offload_folder"],
+    )
+    assert (back.dtype, back.device_map) == ("float16", "sequential")
+    assert back.max_memory == {"0": "9GiB"}
+    assert back.offload_folder is None and RunConfig(device_map="").device_map is None
