@@ -607,7 +607,8 @@ def test_orphan_temp_files_are_cleaned(tmp_path):
     old = shard / f"{TEMP_PREFIX}ab56.{os.getpid()}.tmp"  # an hour old: an orphan
     old.write_bytes(b"old")
     os.utime(old, (1, 1))
-    users = shard / "ab78.tmp"  # not the package's: never touched (tests/test_reliability_round2)
+    # not the package's: never touched (test_cache_deletes_only_its_own_temporaries_...)
+    users = shard / "ab78.tmp"
     users.write_bytes(b"mine")
     os.utime(users, (1, 1))
     cache.ensure_writable()
