@@ -15,9 +15,7 @@ import pytest
 import layerwise.store.cache as store_cache
 import layerwise.store.cached as store_cached
 from layerwise import files
-from layerwise.errors import (
-    CacheError,
-)
+from layerwise.errors import CacheError
 from layerwise.extract.batched import extract
 from layerwise.extract.requests import Request, word_requests
 from layerwise.extract.states import Extracted

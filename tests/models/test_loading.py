@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 import layerwise.models.hub as models_hub
-from layerwise.errors import (
-    ModelLoadError,
-)
+from layerwise.errors import ModelLoadError
 from layerwise.extract.requests import word_requests
 from layerwise.models.loading import load_model
 from layerwise.models.spec import LoadedModel

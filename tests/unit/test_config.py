@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 import layerwise.pipeline.config as pipeline_config
-from layerwise.errors import (
-    InputError,
-)
+from layerwise.errors import InputError
 from layerwise.pipeline.config import RunConfig
 
 

@@ -12,9 +12,7 @@ import pytest
 
 from layerwise import data
 from layerwise.data import integrity
-from layerwise.errors import (
-    DataError,
-)
+from layerwise.errors import DataError
 
 
 def _one_line(err: BaseException) -> str:
