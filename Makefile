@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh clone:
 #   make book   -> creates .venv if needed, executes the notebooks, builds _build/html
-#   make test   -> creates .venv if needed, runs the tests
+#   make test   -> creates .venv if needed, runs the fast tests (tests/unit, tests/models)
+#   make test-all -> every test: the fast ones, then the book builds and slow ones
 # PROFILE=paper|offline|tiny|auto (default auto: paper when its models are cached or
 # downloadable, else offline). SCALE=full|reduced (reduced: smaller samples, for CI).
 SHELL := /bin/bash
@@ -24,7 +25,7 @@ RESULTS ?= $(if $(filter 1,$(REHEARSAL)),results/rehearsal,results)
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
-.PHONY: venv test test-pure book results lint bench clean lock rehearse
+.PHONY: venv test test-unit test-pure test-models test-slow test-all book results lint bench clean lock rehearse
 
 venv: $(STAMP)
 
@@ -37,12 +38,34 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-test: venv
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+# The test tiers are folders (tests/conftest.py): unit (no torch), models (tiny models),
+# book (builds, notebooks, JupyterLab), slow (real weights, whole runs, the platform).
+# `test` is the fast loop: everything outside the two slow folders, including any new
+# file still at tests/ top level. `test-all` is `test` then `test-slow`, so a make run
+# that names both (`make test test-all`, as .ci/run does) runs each test once.
+FAST_TESTS := tests --ignore=tests/book --ignore=tests/slow
+SLOW_TESTS := tests/book tests/slow
+# pytest exits 5 when it collected no test: a failure for a whole tier (a tier that lost
+# its tests must fail CI), accepted only when PYTEST_ARGS narrowed the run, e.g.
+# `make test-all PYTEST_ARGS="-k cache"` where one part has no matching test.
+NO_TESTS_OK := $(if $(strip $(PYTEST_ARGS)),|| [ $$? -eq 5 ],)
 
-# The tiers (tests/conftest.py): pure (no torch, seconds), models, book.
-test-pure: venv
-	$(PYTHON) -m pytest -m pure $(PYTEST_ARGS)
+test: venv
+	$(PYTHON) -m pytest $(FAST_TESTS) $(PYTEST_ARGS) $(NO_TESTS_OK)
+
+test-unit: venv
+	$(PYTHON) -m pytest tests/unit $(PYTEST_ARGS) $(NO_TESTS_OK)
+
+# the former name of the unit tier
+test-pure: test-unit
+
+test-models: venv
+	$(PYTHON) -m pytest tests/models $(PYTEST_ARGS) $(NO_TESTS_OK)
+
+test-slow: venv
+	$(PYTHON) -m pytest $(SLOW_TESTS) $(PYTEST_ARGS) $(NO_TESTS_OK)
+
+test-all: test test-slow
 
 ifeq ($(REHEARSAL),1)
 book results: rehearse

