@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import layerwise as lw
 import layerwise.pipeline.config as pipeline_config
 import layerwise.pipeline.tables as pipeline_tables
-from layerwise import experiments
 from layerwise.measure import ablations
 from layerwise.measure import sentences as measure_sentences
 from layerwise.store.cache import Cache
@@ -16,7 +16,7 @@ from layerwise.store.cache import Cache
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_gpt2, tiny_clip):
-    s = experiments.MeasureOptions(
+    s = lw.MeasureOptions(
         n_cwe=200, n_resamples=20, cache=Cache(tmp_path_factory.mktemp("cache")), progress=False
     )
     return {"contrastive": tiny_clip, "causal": tiny_gpt2}, s
@@ -95,11 +95,11 @@ def test_final_norm_rows_are_the_tables_top_layer_values(setup):
     sentences = ["A girl is styling her hair."] * 80
     frames: dict[str, list[pd.DataFrame]] = {}
     for role, lm in models.items():
-        ex = experiments.cwe_states(lm, sentences, s)
+        ex = lw.cwe_states(lm, sentences, s)
         for name, df in (
-            ("cwe_geometry", experiments.cwe_geometry(ex, lm, ["self_similarity"])),
-            ("sts", experiments.sts_benchmark_scores(lm, ("eos",), s)),
-            ("sentence_self_similarity", experiments.sentence_self_similarity(lm, ("eos",), s)),
+            ("cwe_geometry", lw.cwe_geometry(ex, lm, ["self_similarity"])),
+            ("sts", lw.sts_benchmark_scores(lm, ("eos",), s)),
+            ("sentence_self_similarity", lw.sentence_self_similarity(lm, ("eos",), s)),
         ):
             frames.setdefault(name, []).append(df.assign(role=role))
     tables = {name: pd.concat(dfs) for name, dfs in frames.items()}

@@ -39,7 +39,7 @@ def test_cwe_sample_reads_the_corpus_counts_and_counts_other_sentences_itself(
     """The book's sentences are counted once, as part of the STS corpus; a list with a
     sentence from elsewhere is counted itself. Either way the sample is the one drawn from
     counts made text by text."""
-    from layerwise.experiments import MeasureOptions
+    from layerwise import MeasureOptions
     from layerwise.extract.requests import cwe_requests
 
     corpus = [x.text for x in data.load_sts_sentences()]
@@ -67,9 +67,9 @@ def test_cwe_sample_reads_the_corpus_counts_and_counts_other_sentences_itself(
 
 
 def test_batching_check_is_cached(tiny_gpt2, tmp_path):
-    from layerwise import experiments
+    import layerwise as lw
 
-    s = experiments.MeasureOptions(cache=Cache(tmp_path / "c"))
+    s = lw.MeasureOptions(cache=Cache(tmp_path / "c"))
     first = measure_cwe.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)
     assert first["max relative"] < 1e-5
     again = measure_cwe.batching_check(tiny_gpt2, ["a cat sat", "the dog ran home fast"], s)

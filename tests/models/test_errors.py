@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerwise import data, experiments
+import layerwise as lw
+from layerwise import data
 from layerwise.errors import (
     CacheError,
     DataError,
@@ -55,7 +56,7 @@ def _broken_weights(tmp_path: Path, tiny_gpt2) -> str:
 
 
 def _measure():
-    return experiments.MeasureOptions(cache=None, progress=False)
+    return lw.MeasureOptions(cache=None, progress=False)
 
 
 # (name, the call on bad input, the subclass it is documented to raise, words the message holds)
@@ -113,7 +114,7 @@ CASES = [
     ),
     (
         "unknown word setting",
-        lambda lm, p: experiments.word_states(lm, ["dog"], ["bogus"], _measure()),
+        lambda lm, p: lw.word_states(lm, ["dog"], ["bogus"], _measure()),
         InputError,
         ["bogus"],
     ),

@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import layerwise as lw
 import layerwise.extract.states as extract_states
 import layerwise.measure.common as measure_common
+import layerwise.measure.cwe as measure_cwe
 import layerwise.measure.sentences as measure_sentences
 import layerwise.store.cached as store_cached
-from layerwise import data, experiments
+from layerwise import data
 from layerwise.data.registry import DATASETS
 from layerwise.errors import InputError
 from layerwise.measure.common import MeasureOptions
@@ -83,7 +85,7 @@ def window(tiny_gpt2, tiny_clip):
     real = data.load_sts_sentences
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(data, "load_sts_sentences", lambda: real(years=(2013,)))
-        return experiments.cwe_sentence_set([tiny_gpt2, tiny_clip])
+        return measure_cwe.cwe_sentence_set([tiny_gpt2, tiny_clip])
 
 
 def test_cwe_sentence_set_keeps_exactly_what_fits_clip(window, tiny_gpt2, tiny_clip):
@@ -116,7 +118,7 @@ def test_cwe_sentence_set_boundary_is_77_tokens(tiny_gpt2, tiny_clip, monkeypatc
     too_long = data.Sentence(" ".join(["a"] * 76), "x")
     assert clip_tokenizer()(fits.text)["input_ids"] == [49406] + [320] * 75 + [49407]
     monkeypatch.setattr(data, "load_sts_sentences", lambda: [too_long, fits])
-    result = experiments.cwe_sentence_set([tiny_gpt2, tiny_clip])
+    result = measure_cwe.cwe_sentence_set([tiny_gpt2, tiny_clip])
     assert result.kept == [fits]
     assert result.dropped == [too_long]
 
@@ -127,7 +129,7 @@ def test_cwe_sentence_set_applies_clip_window_without_clip(tiny_gpt2, monkeypatc
     fits = data.Sentence(" ".join(["a"] * 75), "x")
     too_long = data.Sentence(" ".join(["a"] * 76), "x")
     monkeypatch.setattr(data, "load_sts_sentences", lambda: [too_long, fits])
-    result = experiments.cwe_sentence_set([tiny_gpt2])
+    result = measure_cwe.cwe_sentence_set([tiny_gpt2])
     assert result.kept == [fits]
     assert result.dropped == [too_long]
 
@@ -156,9 +158,9 @@ def _top_k_share_by_hand(x: np.ndarray, k: int) -> float:
 
 
 def test_cwe_geometry_table(tiny_model, cwe_sentences, settings):
-    ex = experiments.cwe_states(tiny_model, cwe_sentences, settings)
+    ex = lw.cwe_states(tiny_model, cwe_sentences, settings)
     assert ex.states.shape == (300, tiny_model.spec.n_states, tiny_model.spec.hidden_size)
-    df = experiments.cwe_geometry(ex, tiny_model)
+    df = lw.cwe_geometry(ex, tiny_model)
     assert list(dict.fromkeys(df.measure)) == list(CWE_MEASURES)
     assert (df.model == tiny_model.spec.name).all()
     for measure in CWE_MEASURES:
@@ -186,9 +188,9 @@ def test_cwe_geometry_table(tiny_model, cwe_sentences, settings):
 
 def test_cwe_states_are_seeded(tiny_clip, cwe_sentences, settings):
     uncached = dataclasses.replace(settings, cache=None)
-    a = experiments.cwe_states(tiny_clip, cwe_sentences, uncached)
-    b = experiments.cwe_states(tiny_clip, cwe_sentences, uncached)
-    c = experiments.cwe_states(tiny_clip, cwe_sentences, dataclasses.replace(uncached, seed=1))
+    a = lw.cwe_states(tiny_clip, cwe_sentences, uncached)
+    b = lw.cwe_states(tiny_clip, cwe_sentences, uncached)
+    c = lw.cwe_states(tiny_clip, cwe_sentences, dataclasses.replace(uncached, seed=1))
     np.testing.assert_array_equal(a.states, b.states)
     assert not np.allclose(a.states, c.states)
 
@@ -200,10 +202,7 @@ def test_cwe_states_are_seeded(tiny_clip, cwe_sentences, settings):
 
 @pytest.fixture(scope="module")
 def word_scores(tiny_gpt2, tiny_clip, settings) -> dict[str, pd.DataFrame]:
-    return {
-        lm.spec.source: experiments.word_task_scores(lm, s=settings)
-        for lm in (tiny_gpt2, tiny_clip)
-    }
+    return {lm.spec.source: lw.word_task_scores(lm, s=settings) for lm in (tiny_gpt2, tiny_clip)}
 
 
 def test_word_task_table(tiny_model, word_scores):
@@ -300,7 +299,7 @@ def _clip_eos_layer0(lm, sentences: list[str]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def clip_sts(tiny_clip, settings) -> pd.DataFrame:
-    return experiments.sts_benchmark_scores(tiny_clip, s=settings)
+    return lw.sts_benchmark_scores(tiny_clip, s=settings)
 
 
 def test_sts_benchmark_table(clip_sts, tiny_clip):
@@ -325,7 +324,7 @@ def test_sts_benchmark_clip_eos_layer0_by_hand(clip_sts, tiny_clip):
 
 
 def test_sts_benchmark_gpt2_last_layer0_by_hand(tiny_gpt2, settings):
-    df = experiments.sts_benchmark_scores(tiny_gpt2, settings=("last",), s=settings)
+    df = lw.sts_benchmark_scores(tiny_gpt2, settings=("last",), s=settings)
     assert list(zip(df.layer, df.top, strict=True)) == _expected_layers(tiny_gpt2)
     assert (df.n == STSB_PAIRS).all()
     tok, pos = _tables(tiny_gpt2)
@@ -341,7 +340,7 @@ def test_sts_benchmark_gpt2_last_layer0_by_hand(tiny_gpt2, settings):
 
 
 def test_sentence_self_similarity_all_unique(tiny_clip, settings, clip_sts):
-    df = experiments.sentence_self_similarity(tiny_clip, ("eos",), settings)
+    df = lw.sentence_self_similarity(tiny_clip, ("eos",), settings)
     assert list(zip(df.layer, df.top, strict=True)) == _expected_layers(tiny_clip)
     assert (df.n == 2552).all()
     assert (df.sentences == "all unique").all()
@@ -354,7 +353,7 @@ def test_sentence_self_similarity_all_unique(tiny_clip, settings, clip_sts):
 
 
 def test_sentence_self_similarity_left_only(tiny_clip, settings):
-    df = experiments.sentence_self_similarity(tiny_clip, ("eos",), settings, left_only=True)
+    df = lw.sentence_self_similarity(tiny_clip, ("eos",), settings, left_only=True)
     left = list(dict.fromkeys(r[5].strip() for r in _sts_raw()))
     assert 0 < len(left) < 2552
     assert (df.n == len(left)).all()
@@ -386,7 +385,7 @@ def test_sentence_states_equal_direct_extraction_and_run_only_added_sentences(
     monkeypatch.setattr(
         store_cached, "extract", lambda lm, r, **k: ran.append(len(r)) or real(lm, r, **k)
     )
-    got = experiments.sentence_states(tiny_model, texts, setting, s)
+    got = lw.sentence_states(tiny_model, texts, setting, s)
     # the STS-B sentences and the two added ones, each in one forward pass for its group
     assert ran == [len(stsb), 2]
     direct = extract(tiny_model, sentence_requests(tiny_model, texts, setting)).states
@@ -394,7 +393,7 @@ def test_sentence_states_equal_direct_extraction_and_run_only_added_sentences(
     ran.clear()
     (group,) = [g for g in measure_sentences.sentence_input_groups(tiny_model) if setting in g]
     for other in group:  # the other settings of the group are already there
-        experiments.sentence_states(tiny_model, stsb[:50], other, s)
+        lw.sentence_states(tiny_model, stsb[:50], other, s)
     assert ran == []
 
 
@@ -402,7 +401,7 @@ def test_sentence_states_of_unrelated_texts_do_not_run_the_benchmark(tiny_gpt2, 
     s = MeasureOptions(n_cwe=10, n_resamples=10, cache=Cache(tmp_path), progress=False)
     stsb = data.sts_benchmark_sentences(data.load_sts_benchmark())
     texts = [stsb[0], "One unrelated sentence.", "Another one."]  # 1 of 3 known: no reuse
-    got = experiments.sentence_states(tiny_gpt2, texts, "eos", s)
+    got = lw.sentence_states(tiny_gpt2, texts, "eos", s)
     assert got.states.shape[0] == 3
     assert (s.cache.hits, s.cache.misses) == (0, 1)
 
@@ -485,8 +484,8 @@ def test_sts_pair_cosines_give_the_benchmark_score(clip_sts, tiny_clip, settings
 
 def test_word_states_keeps_order_and_repeats_and_refuses_a_bare_string(tiny_gpt2) -> None:
     s = MeasureOptions(cache=None, progress=False)
-    out = experiments.word_states(tiny_gpt2, ["dog", "cat ", "dog"], ["bare", "eos"], s)
-    alone = experiments.word_states(tiny_gpt2, ["cat"], ["bare", "eos"], s)
+    out = lw.word_states(tiny_gpt2, ["dog", "cat ", "dog"], ["bare", "eos"], s)
+    alone = lw.word_states(tiny_gpt2, ["cat"], ["bare", "eos"], s)
     for setting in ("bare", "eos"):
         states = out[setting].states
         assert states.shape[0] == 3
@@ -494,17 +493,17 @@ def test_word_states_keeps_order_and_repeats_and_refuses_a_bare_string(tiny_gpt2
         np.testing.assert_allclose(states[1], alone[setting].states[0], atol=1e-5)
         assert not np.allclose(states[0], states[1])
     with pytest.raises(InputError, match="single string 'dog'"):
-        experiments.word_states(tiny_gpt2, "dog", ["bare"], s)
+        lw.word_states(tiny_gpt2, "dog", ["bare"], s)
 
 
 @pytest.mark.parametrize(
     ("call", "choices"),
     [
-        (lambda lm, s: experiments.word_states(lm, ["dog"], ["bogus"], s), "bare"),
-        (lambda lm, s: experiments.word_task_scores(lm, ("bare",), s, tasks=("men",)), "rg65"),
-        (lambda lm, s: experiments.sts_benchmark_scores(lm, ("bogus",), s), "last"),
-        (lambda lm, s: experiments.sentence_self_similarity(lm, ("bogus",), s), "mean"),
-        (lambda lm, s: experiments.sentence_states(lm, ["A dog."], "bogus", s), "eos"),
+        (lambda lm, s: lw.word_states(lm, ["dog"], ["bogus"], s), "bare"),
+        (lambda lm, s: lw.word_task_scores(lm, ("bare",), s, tasks=("men",)), "rg65"),
+        (lambda lm, s: lw.sts_benchmark_scores(lm, ("bogus",), s), "last"),
+        (lambda lm, s: lw.sentence_self_similarity(lm, ("bogus",), s), "mean"),
+        (lambda lm, s: lw.sentence_states(lm, ["A dog."], "bogus", s), "eos"),
     ],
 )
 def test_unknown_settings_are_input_errors_listing_the_choices(
@@ -519,4 +518,4 @@ def test_unknown_settings_are_input_errors_listing_the_choices(
 def test_an_unknown_cwe_measure_is_an_input_error(tiny_gpt2) -> None:
     ex = extract_states.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
     with pytest.raises(InputError, match=r"unknown CWE measure setting\(s\) \['bogus'\]"):
-        experiments.cwe_geometry(ex, tiny_gpt2, ["bogus"])
+        lw.cwe_geometry(ex, tiny_gpt2, ["bogus"])

@@ -3,9 +3,9 @@ against MTEB's published STS-B score of all-MiniLM-L6-v2 (chapter 5)."""
 
 from __future__ import annotations
 
+import layerwise as lw
 import layerwise.measure.sentences as measure_sentences
 import layerwise.models.pooling as models_pooling
-from layerwise import experiments
 from layerwise.extract.requests import sentence_requests
 
 
@@ -22,8 +22,8 @@ def test_minilm_native_reads_every_token_of_its_input(minilm):
 def test_minilm_native_top_layer_matches_mteb(minilm):
     """The whole pipeline against a number computed elsewhere: MTEB's STS-B test score
     of all-MiniLM-L6-v2 (cosine Spearman, sentence-transformers' pooling) is 0.82032."""
-    s = experiments.MeasureOptions(n_resamples=10, cache=None)
-    scores = experiments.sts_benchmark_scores(minilm, ("native",), s)
+    s = lw.MeasureOptions(n_resamples=10, cache=None)
+    scores = lw.sts_benchmark_scores(minilm, ("native",), s)
     top = scores[(scores["top"] == "native") & (scores["layer"] == minilm.spec.n_layers)]
     assert abs(float(top["value"].iloc[0]) - 0.82032) < 0.0015
 
