@@ -170,3 +170,17 @@ def tiny_folder():
     """``tiny_folder(folder, seed=0)`` writes a loadable tiny GPT-2 model folder and
     returns it (another seed: other weights under the same file names)."""
     return _tiny_folder
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """A copy of the installed package that the code-digest functions
+    (:mod:`layerwise.closure`) read instead of it: edit it to see which keys move."""
+    import shutil
+
+    from layerwise import closure
+
+    copy = tmp_path / "pkg" / "layerwise"
+    shutil.copytree(closure.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(closure, "PACKAGE_DIR", copy)
+    return copy

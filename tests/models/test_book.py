@@ -7,18 +7,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from support import one_line
 
 from layerwise.errors import (
     LayerwiseError,
     OutputError,
 )
 from layerwise.pipeline.config import RunConfig
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err)
-    assert "\n" not in text.strip(), f"not one line: {text!r}"
-    return text
 
 
 def test_a_chapter_that_raises_is_one_line_with_its_traceback_in_a_log(tmp_path, monkeypatch):
@@ -55,7 +50,7 @@ def test_a_chapter_that_raises_is_one_line_with_its_traceback_in_a_log(tmp_path,
     with pytest.raises(LayerwiseError) as err:
         book.execute_notebooks(cfg, root, root / "_build" / "src")
     assert isinstance(err.value, book.ChapterError)
-    message = _one_line(err.value)
+    message = one_line(err.value)
     log = root / "_build" / "logs" / "03_x.log"
     assert "chapter notebooks/03_x.ipynb" in message and "cell [4]" in message
     assert "'scores = compute()'" in message
@@ -82,7 +77,7 @@ def test_an_unwritable_build_folder_is_one_line(tmp_path, monkeypatch):
     )
     with pytest.raises(OutputError) as err:
         book.build_book(cfg, root)
-    message = _one_line(err.value)
+    message = one_line(err.value)
     assert "build folder" in message and str(root / "_build") in message
     assert "Remedy" in message
 

@@ -3,39 +3,20 @@ before any model is loaded or anything written."""
 
 from __future__ import annotations
 
-import os
-import pickle
 from pathlib import Path
 
 import pytest
 import torch
+from support import pickled_weights
 
 from layerwise import cli
-
-
-class _Marker:
-    """A pickle that would create a folder if it were ever unpickled unsafely."""
-
-    def __init__(self, where: Path) -> None:
-        self.where = where
-
-    def __reduce__(self):
-        return (os.mkdir, (str(self.where),))
-
-
-def _pickled(folder: Path) -> str:
-    (folder / "model.safetensors").unlink()
-    path = folder / "pytorch_model.bin"
-    marker = {"h.0.attn.c_attn.weight": _Marker(folder / "EXECUTED")}
-    path.write_bytes(pickle.dumps(marker, protocol=2))  # torch.save's protocol
-    return str(path)
 
 
 def test_the_command_line_prints_one_line_and_exits_2(tiny_folder, tmp_path, capsys):
     """Used to: ``python -m layerwise compare`` on a folder with a pickled
     pytorch_model.bin ended in an UnpicklingError traceback."""
     folder = tiny_folder(tmp_path / "model")
-    _pickled(folder)
+    pickled_weights(folder)
     argv = ["compare", str(folder), "--out", str(tmp_path / "out"), "--scale", "reduced"]
     argv += ["--device", "cpu", "--cache-dir", str(tmp_path / "cache")]
     capsys.readouterr()  # what saving the folder printed

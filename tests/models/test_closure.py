@@ -5,12 +5,12 @@ and an edit to an estimator changes the keys of the numbers it feeds."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from support import add_comment
 
 from layerwise import closure
 from layerwise.errors import InputError
@@ -117,19 +117,6 @@ def test_a_module_that_does_not_parse_is_named(synthetic):
         closure.closure(["layerwise.sub.a"], synthetic)
 
 
-@pytest.fixture
-def package_copy(tmp_path, monkeypatch) -> Path:
-    """A copy of the installed package that the key functions read instead of it."""
-    copy = tmp_path / "layerwise"
-    shutil.copytree(closure.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(closure, "PACKAGE_DIR", copy)
-    return copy
-
-
-def _comment(path: Path) -> None:
-    path.write_text(path.read_text() + "\n# an edit that changes no behaviour\n")
-
-
 def _keys() -> dict[str, str]:
     """The keys of a registry table and of a bootstrap interval, as the run computes them."""
     from layerwise.pipeline import tables
@@ -144,12 +131,12 @@ def _keys() -> dict[str, str]:
 def test_a_presentation_edit_keeps_every_key_and_an_estimator_edit_changes_them(package_copy):
     first = _keys()
     for presentation in ("report/prose/anisotropy.py", "report/figures.py", "site/display.py"):
-        _comment(package_copy / presentation)
+        add_comment(package_copy / presentation)
     assert _keys() == first
-    _comment(package_copy / "measure" / "words.py")  # a measurement: its tables, not intervals
+    add_comment(package_copy / "measure" / "words.py")  # a measurement: its tables, not intervals
     second = _keys()
     assert second["table"] != first["table"] and second["interval"] == first["interval"]
-    _comment(package_copy / "stats" / "correlation.py")  # the estimator: both
+    add_comment(package_copy / "stats" / "correlation.py")  # the estimator: both
     third = _keys()
     assert third["table"] != second["table"] and third["interval"] != second["interval"]
 
@@ -184,9 +171,9 @@ def test_a_value_is_keyed_by_the_module_that_computes_it(tmp_path, package_copy)
     compute.__module__ = "layerwise.stats.correlation"
     assert cached.cached_value(cache, "v", compute) == 1
     assert cached.cached_value(cache, "v", compute) == 1  # read
-    _comment(package_copy / "report" / "text.py")
+    add_comment(package_copy / "report" / "text.py")
     assert cached.cached_value(cache, "v", compute) == 1  # a presentation edit: read
-    _comment(package_copy / "stats" / "correlation.py")
+    add_comment(package_copy / "stats" / "correlation.py")
     assert cached.cached_value(cache, "v", compute) == 2  # an estimator edit: computed
     assert cache.counts["values"] == {"reused": 2, "computed": 2}
 
@@ -205,11 +192,11 @@ def test_the_bootstrap_memo_is_keyed_by_the_estimators_code(tmp_path, package_co
         )
 
     run()
-    _comment(package_copy / "report" / "prose" / "sts.py")
-    _comment(package_copy / "measure" / "words.py")
+    add_comment(package_copy / "report" / "prose" / "sts.py")
+    add_comment(package_copy / "measure" / "words.py")
     run()
     assert (m.computed, m.reused) == (1, 1)
-    _comment(package_copy / "stats" / "correlation.py")
+    add_comment(package_copy / "stats" / "correlation.py")
     run()
     assert (m.computed, m.reused) == (2, 1)
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from support import one_line
 
 import layerwise.measure.multi as measure_multi
 import layerwise.models.hub as models_hub
@@ -395,12 +396,6 @@ def test_isotropy_table_values_recomputed_here(two_states):
     assert (uni["value"] >= -4.0 - 4.0 / (uni["n"] - 1) - 1e-6).all()
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err)
-    assert "\n" not in text.strip(), f"not one line: {text!r}"
-    return text
-
-
 def test_compare_refuses_two_sources_of_the_same_weights(tiny_folder, tmp_path, monkeypatch):
     """Used to: ``compare`` accepted a folder and a symlink to it as two models, compared
     the model with itself and recorded one model in provenance."""
@@ -416,7 +411,7 @@ def test_compare_refuses_two_sources_of_the_same_weights(tiny_folder, tmp_path, 
     out = tmp_path / "out"
     with pytest.raises(InputError) as err:
         pipeline_compare.run_compare([str(folder), str(link)], cfg, out, log=lambda m: None)
-    message = _one_line(err.value)
+    message = one_line(err.value)
     assert repr(str(folder)) in message and repr(str(link)) in message
     assert "same weights" in message and "Remedy" in message
     assert not list(out.glob("*.csv"))

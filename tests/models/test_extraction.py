@@ -7,11 +7,11 @@ the model itself, or the embedding tables (layer 0 = token embedding + position 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from support import SENTENCES, WORDS, load_cpu, one_line
 
 import layerwise.extract.requests as extract_requests
 import layerwise.pipeline.config as pipeline_config
@@ -31,26 +31,9 @@ from layerwise.extract.requests import (
     word_requests,
 )
 from layerwise.extract.states import Extracted, RawLayers, StackedLayers, TakenLayers, stack
-from layerwise.models.loading import load_model
 from layerwise.models.spec import LoadedModel
 from layerwise.store.cache import Cache
 from layerwise.store.cached import cached_extract
-
-#: Sentences of very different lengths (1 to ~35 tokens), unsorted.
-SENTENCES = [
-    "A cat.",
-    "The quick brown fox jumps over the lazy dog while the farmer watches from the porch "
-    "of an old red barn.",
-    "Hi",
-    "Photosynthesis converts light energy into chemical energy.",
-    "Yes!",
-    "In 1905, Albert Einstein published four papers that changed physics: on the "
-    "photoelectric effect, Brownian motion, special relativity, and mass-energy equivalence.",
-    "Dogs bark.",
-    "It was the best of times, it was the worst of times.",
-]
-#: Words of one to several subtokens.
-WORDS = ["cat", "unbelievable", "antidisestablishment", "a", "photosynthesis", "dog", "Hi", "ok"]
 
 SETTINGS = [("sentence", s) for s in ("eos", "last", "mean")] + [
     ("word", s) for s in ("bare", "wrapped", "eos")
@@ -523,27 +506,17 @@ def test_request_without_reads_is_rejected():
         Request((320, 2368), ())
 
 
-def _load(source: str | Path, **kwargs):
-    return load_model(str(source), device="cpu", **kwargs)
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err)
-    assert "\n" not in text.strip(), f"not one line: {text!r}"
-    return text
-
-
 def test_non_finite_states_stop_extraction_and_cache_nothing(tiny_folder, tmp_path):
     """Used to: weights giving NaN were extracted to the end, the NaN states cached, and the
     run failed later in a statistic with a message naming no model."""
-    lm = _load(tiny_folder(tmp_path / "model"))
+    lm = load_cpu(tiny_folder(tmp_path / "model"))
     with torch.no_grad():
         lm.model.h[1].mlp.c_proj.weight.fill_(float("nan"))  # block 1 -> hidden state 2
     cache = Cache(tmp_path / "cache")
     requests = word_requests(lm, ["cat", "dog"], "bare")
     with pytest.raises(ModelLoadError) as err:
         cached_extract(lm, requests, label="w", cache=cache)
-    message = _one_line(err.value)
+    message = one_line(err.value)
     assert "model" in message and str(tmp_path / "model") in message
     assert "non-finite" in message and "layer 2 of 2" in message
     assert "'cat'" in message or "'dog'" in message

@@ -6,12 +6,11 @@ never by chmod."""
 from __future__ import annotations
 
 import builtins
-import os
-import pickle
 import shutil
 from pathlib import Path
 
 import pytest
+from support import load_cpu, one_line, pickled_weights
 
 import layerwise.models.hub as models_hub
 from layerwise.errors import ModelLoadError
@@ -22,31 +21,21 @@ from layerwise.store.cache import Cache
 from layerwise.store.cached import cached_extract
 
 
-def _load(source: str | Path, **kwargs):
-    return load_model(str(source), device="cpu", **kwargs)
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err)
-    assert "\n" not in text.strip(), f"not one line: {text!r}"
-    return text
-
-
 def test_weights_replaced_after_a_lazy_load_are_refused(tiny_folder, tmp_path):
     """Used to: weights replaced between a lazy load and the first extraction were read and
     their states cached under the old weights' fingerprint (later served as the old
     weights' states)."""
     folder = tiny_folder(tmp_path / "model", seed=0)
     root = tmp_path / "cache"
-    _load(folder, cache_dir=root)  # keeps the spec
-    lm = _load(folder, cache_dir=root, lazy=True)
+    load_cpu(folder, cache_dir=root)  # keeps the spec
+    lm = load_cpu(folder, cache_dir=root, lazy=True)
     assert not lm.weights_loaded
     tiny_folder(folder, seed=1)  # other weights, same file names
     cache = Cache(root)
     requests = word_requests(lm, ["cat", "dog"], "bare")
     with pytest.raises(ModelLoadError) as err:
         cached_extract(lm, requests, label="w", cache=cache)
-    message = _one_line(err.value)
+    message = one_line(err.value)
     assert str(folder) in message and "changed since it was loaded" in message
     assert "Remedy: load it again" in message
     assert not list(root.rglob("*.safetensors"))  # nothing cached under the old fingerprint
@@ -57,10 +46,10 @@ def test_a_spec_cache_hit_keeps_the_models_own_source(tiny_folder, tmp_path):
     original folder as its source (and name), in logs, tables and provenance."""
     original = tiny_folder(tmp_path / "original")
     root = tmp_path / "cache"
-    _load(original, cache_dir=root)
+    load_cpu(original, cache_dir=root)
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
-    lm = _load(copy, cache_dir=root, lazy=True)
+    lm = load_cpu(copy, cache_dir=root, lazy=True)
     assert not lm.weights_loaded  # the spec came from the cache
     assert lm.spec.source == str(copy)
     assert lm.spec.name == "copy"
@@ -84,24 +73,6 @@ def _corrupt(folder: Path) -> str:
     return str(path)
 
 
-class _Marker:
-    """A pickle that would create a folder if it were ever unpickled unsafely."""
-
-    def __init__(self, where: Path) -> None:
-        self.where = where
-
-    def __reduce__(self):
-        return (os.mkdir, (str(self.where),))
-
-
-def _pickled(folder: Path) -> str:
-    (folder / "model.safetensors").unlink()
-    path = folder / "pytorch_model.bin"
-    marker = {"h.0.attn.c_attn.weight": _Marker(folder / "EXECUTED")}
-    path.write_bytes(pickle.dumps(marker, protocol=2))  # torch.save's protocol
-    return str(path)
-
-
 def _no_tokenizer(folder: Path) -> str:
     for path in folder.iterdir():
         if path.name.startswith(("tokenizer", "special_tokens")):
@@ -115,7 +86,7 @@ def _bad_config(folder: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    "break_it", [_no_weights, _truncated, _corrupt, _pickled, _no_tokenizer, _bad_config]
+    "break_it", [_no_weights, _truncated, _corrupt, pickled_weights, _no_tokenizer, _bad_config]
 )
 def test_every_broken_model_folder_is_one_model_load_error(tiny_folder, tmp_path, break_it):
     """Used to: a truncated or corrupt model.safetensors raised safetensors' SafetensorError,
@@ -125,8 +96,8 @@ def test_every_broken_model_folder_is_one_model_load_error(tiny_folder, tmp_path
     folder = tiny_folder(tmp_path / "model")
     named = break_it(folder)
     with pytest.raises(ModelLoadError) as err:
-        assert _load(folder).model is None  # never reached: loading raises
-    message = _one_line(err.value)
+        assert load_cpu(folder).model is None  # never reached: loading raises
+    message = one_line(err.value)
     assert str(folder) in message and named in message
     assert "Remedy" in message
     assert not (folder / "EXECUTED").exists()  # no pickle was ever run
@@ -136,8 +107,8 @@ def test_every_broken_model_folder_is_one_model_load_error(tiny_folder, tmp_path
 def test_a_source_that_is_neither_a_folder_nor_a_hub_id_is_one_error(source):
     """Used to: huggingface_hub's HFValidationError, raw, from the cache lookup."""
     with pytest.raises(ModelLoadError) as err:
-        _load(source)
-    message = _one_line(err.value)
+        load_cpu(source)
+    message = one_line(err.value)
     assert repr(source) in message and "neither a model folder" in message
     assert "Remedy" in message
 

@@ -4,28 +4,15 @@ keeps the chapter reusable; an edit to one it imports re-executes it."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
+from support import add_comment
 
 from layerwise import closure
 from layerwise.site import reuse
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER3 = ROOT / "notebooks" / "03_anisotropy.ipynb"
-
-
-@pytest.fixture
-def package_copy(tmp_path, monkeypatch) -> Path:
-    copy = tmp_path / "pkg" / "layerwise"
-    shutil.copytree(closure.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(closure, "PACKAGE_DIR", copy)
-    return copy
-
-
-def _comment(path: Path) -> None:
-    path.write_text(path.read_text() + "\n# a prose-only edit\n")
 
 
 def _store_chapter3(root: Path, key: str) -> None:
@@ -44,24 +31,24 @@ def test_chapter3_is_reused_after_an_edit_outside_its_imports_only(tmp_path, pac
     key = reuse.chapter_key(CHAPTER3, params, "inputs")
     _store_chapter3(tmp_path, key)
 
-    _comment(package_copy / "report" / "comparison_figures.py")
-    _comment(package_copy / "platform" / "conformance.py")
+    add_comment(package_copy / "report" / "comparison_figures.py")
+    add_comment(package_copy / "platform" / "conformance.py")
     again = reuse.chapter_key(CHAPTER3, params, "inputs")
     assert again == key and reuse.reusable(tmp_path, CHAPTER3.stem, again) is not None
 
-    _comment(package_copy / "report" / "prose" / "anisotropy.py")
+    add_comment(package_copy / "report" / "prose" / "anisotropy.py")
     edited = reuse.chapter_key(CHAPTER3, params, "inputs")
     assert edited != key and reuse.reusable(tmp_path, CHAPTER3.stem, edited) is None
 
 
 def test_the_engine_that_runs_every_chapter_is_part_of_its_key(package_copy):
     key = reuse.chapter_key(CHAPTER3, {}, "inputs")
-    _comment(package_copy / "site" / "inline.py")
+    add_comment(package_copy / "site" / "inline.py")
     assert reuse.chapter_key(CHAPTER3, {}, "inputs") != key
 
 
 def test_the_inputs_no_longer_hash_the_whole_package(package_copy):
     before = reuse.inputs_digest(["tiny:gpt2"])
-    _comment(package_copy / "report" / "prose" / "anisotropy.py")
-    _comment(package_copy / "stats" / "geometry.py")
+    add_comment(package_copy / "report" / "prose" / "anisotropy.py")
+    add_comment(package_copy / "stats" / "geometry.py")
     assert reuse.inputs_digest(["tiny:gpt2"]) == before

@@ -6,26 +6,10 @@ in tests/models/test_closure.py."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
-
-from layerwise import closure
-
-
-@pytest.fixture
-def package_copy(tmp_path, monkeypatch) -> Path:
-    """A copy of the installed package that the key functions read instead of it."""
-    copy = tmp_path / "layerwise"
-    shutil.copytree(closure.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(closure, "PACKAGE_DIR", copy)
-    return copy
-
-
-def _comment(path: Path) -> None:
-    path.write_text(path.read_text() + "\n# an edit that changes no behaviour\n")
+from support import add_comment
 
 
 def _reproduce(tmp_path: Path, log: list[str]) -> dict:
@@ -60,11 +44,11 @@ def test_a_warm_reproduce_recomputes_no_table_after_a_presentation_edit(tmp_path
     log: list[str] = []
     cold = _reproduce(tmp_path, log)
     assert _tables_computed(log) > 0
-    _comment(package_copy / "report" / "prose" / "anisotropy.py")
-    _comment(package_copy / "report" / "figures.py")
+    add_comment(package_copy / "report" / "prose" / "anisotropy.py")
+    add_comment(package_copy / "report" / "figures.py")
     _reproduce(tmp_path, log)
     assert _tables_computed(log) == 0
-    _comment(package_copy / "stats" / "geometry.py")
+    add_comment(package_copy / "stats" / "geometry.py")
     again = _reproduce(tmp_path, log)
     assert _tables_computed(log) > 0
     for name, table in cold.items():

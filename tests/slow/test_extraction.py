@@ -4,6 +4,7 @@ SmolLM2)."""
 from __future__ import annotations
 
 import numpy as np
+from support import SENTENCES, WORDS
 
 from layerwise.extract.batched import extract
 from layerwise.extract.requests import (
@@ -12,24 +13,6 @@ from layerwise.extract.requests import (
     word_requests,
 )
 from layerwise.extract.states import Extracted
-
-#: Sentences of very different lengths (1 to ~35 tokens), unsorted.
-SENTENCES = [
-    "A cat.",
-    "The quick brown fox jumps over the lazy dog while the farmer watches from the porch "
-    "of an old red barn.",
-    "Hi",
-    "Photosynthesis converts light energy into chemical energy.",
-    "Yes!",
-    "In 1905, Albert Einstein published four papers that changed physics: on the "
-    "photoelectric effect, Brownian motion, special relativity, and mass-energy equivalence.",
-    "Dogs bark.",
-    "It was the best of times, it was the worst of times.",
-]
-
-
-#: Words of one to several subtokens.
-WORDS = ["cat", "unbelievable", "antidisestablishment", "a", "photosynthesis", "dog", "Hi", "ok"]
 
 
 def _one_at_a_time(lm, requests: list[Request]) -> Extracted:

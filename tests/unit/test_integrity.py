@@ -9,16 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from support import one_line
 
 from layerwise import data
 from layerwise.data import integrity
 from layerwise.errors import DataError
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err)
-    assert "\n" not in text.strip(), f"not one line: {text!r}"
-    return text
 
 
 def _resum(root: Path, rel: str) -> None:
@@ -44,7 +39,7 @@ def test_a_data_file_with_a_bom_is_refused_naming_it(data_copy, rel, load):
     _resum(data_copy, rel)
     with pytest.raises(DataError) as err:
         load()
-    message = _one_line(err.value)
+    message = one_line(err.value)
     assert rel in message and "BOM" in message and "git checkout" in message
 
 
@@ -60,7 +55,7 @@ def test_the_vendored_data_is_binary_to_git_and_crlf_is_named(data_copy):
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     with pytest.raises(DataError) as err:
         data.load_word_pairs("rg65")
-    message = _one_line(err.value)
+    message = one_line(err.value)
     assert rel in message and "line endings" in message and "CRLF" in message
 
 
