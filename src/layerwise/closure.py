@@ -2,7 +2,7 @@
 
 A cached table, a bootstrap interval or an executed chapter is keyed by the code that
 computes it, not by every file of the package (chapter 2, "the cache"): the modules its
-producing module imports, transitively, read statically with :mod:`ast` (nothing is
+producing module imports, transitively, read statically with ``ast`` (nothing is
 imported, so torch is never loaded), plus the vendored data's checksums
 (``datasets/SHA256SUMS``). Editing the prose of a chapter (``report/prose``) then changes
 no key of a number, and editing an estimator in ``stats/`` changes the key of every number
@@ -19,7 +19,7 @@ package, since any of them may be loaded through it. A parent package's ``__init
 not counted merely because a module below it is imported (it holds re-exports, not
 computations). Only modules of ``layerwise`` count: the installed libraries are in the
 model's identity
-(:func:`~layerwise.models.fingerprint.code_version`) and the chapters' keys.
+(``layerwise.models.fingerprint.code_version``) and the chapters' keys.
 """
 
 from __future__ import annotations

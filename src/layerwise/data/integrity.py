@@ -283,7 +283,7 @@ def read_lines(root: Path, rel: str) -> list[tuple[int, str]]:
 
 def read_user_lines(path: str | os.PathLike[str], sha256: str) -> list[tuple[int, str]]:
     """:func:`read_lines` for a file outside the datasets folder (a dataset registered at
-    run time, :func:`layerwise.data.register_dataset`): the file must match ``sha256``,
+    run time, :func:`~layerwise.data.register.register_dataset`): the file must match ``sha256``,
     the digest given when it was registered, instead of a line of ``SHA256SUMS``.
 
     Raises:

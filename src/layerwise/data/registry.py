@@ -10,7 +10,7 @@ Adding a vendored word-similarity dataset is one :class:`Dataset` entry with its
 licence in ``PROVENANCE.md`` and ``book/data_licences.md`` and its citation in
 ``book/references.bib`` (``CONTRIBUTING.md`` has the checklist). A dataset of one's own
 is added at run time, without editing the package, with
-:func:`layerwise.data.register_dataset` (:mod:`.register`). Chapter 1
+:func:`~layerwise.data.register.register_dataset` (:mod:`.register`). Chapter 1
 (``notebooks/01_data``) shows them.
 """
 

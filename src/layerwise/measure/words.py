@@ -40,8 +40,8 @@ from .common import (
 
 def word_tasks() -> tuple[str, ...]:
     """The word tasks: the registry's word-similarity sets (Spearman), then ValNorm
-    (Pearson); read from :data:`layerwise.data.DATASETS` at each call, so a dataset
-    registered at run time (:func:`layerwise.data.register_dataset`) is included."""
+    (Pearson); read from :data:`~layerwise.data.registry.DATASETS` at each call, so a dataset
+    registered at run time (:func:`~layerwise.data.register.register_dataset`) is included."""
     return (*data.word_similarity_tasks(), "valnorm")
 
 

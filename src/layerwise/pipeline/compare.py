@@ -76,8 +76,8 @@ def run_compare(
     ``cfg`` is a :class:`~layerwise.pipeline.config.RunConfig` (scale, seed, device, dtype,
     placement, cache). ``runner`` computes each model's parts: :func:`sequential` (the
     default: one model after another, here) or
-    :class:`~layerwise.platform.sweep.DaskRunner` (a Dask cluster). ``progress``: one bar
-    over the models (None: when ``TQDM_DISABLE`` is unset). Returns the four tables by name
+    :class:`~layerwise.platform.sweep.DaskRunner` (a Dask cluster, in the fenced platform).
+    ``progress``: one bar over the models (None: when ``TQDM_DISABLE`` is unset). Returns the four tables by name
     (:data:`~layerwise.measure.multi.COMPARE_TABLES`), the same rows whoever computed the
     parts.
 

@@ -51,7 +51,7 @@ class DaskRunner:
     a local cluster; unchanged on a scheduler's). Raises
     :class:`~layerwise.errors.InputError` at construction, before any model loads, for both
     or neither of ``workers``/``scheduler`` or a bad ``workers``; when called, for Dask
-    missing or a scheduler that does not answer within :data:`CONNECT_TIMEOUT_S`.
+    missing or a scheduler that does not answer within ``CONNECT_TIMEOUT_S``.
     """
 
     def __init__(
@@ -147,7 +147,7 @@ def _threads(threads: int | None) -> None:
 def connect(workers: int | None, scheduler: str | None):
     """A Dask client: of a new local cluster of ``workers`` processes (one thread each), or
     of the scheduler at ``scheduler``. InputError naming the remedy when Dask is missing or
-    the scheduler does not answer within :data:`CONNECT_TIMEOUT_S`."""
+    the scheduler does not answer within ``CONNECT_TIMEOUT_S``."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:

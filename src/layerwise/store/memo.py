@@ -4,8 +4,8 @@ Bootstrap intervals are the most expensive numbers after extraction. They are a 
 function of the scored values, the targets, the method, the number of resamples and the
 generator's state, so they are kept in the run's value cache under a key of exactly those
 (array bytes hashed) and the code of the module that resamples (the closure of the
-module defining the ``compute`` function it is handed, :func:`~.cached.value_key`; today
-:mod:`layerwise.stats.correlation`). So an edit to a measurement that leaves its scored
+module defining the ``compute`` function it is handed, ``layerwise.store.cached.value_key``; today
+``layerwise.stats.correlation``). So an edit to a measurement that leaves its scored
 values unchanged recomputes the table but reads its intervals. A hit also restores the
 generator's state after the resampling, so every later draw is the same as in a run that
 computed: a warm run gives the same numbers, bit for bit.
