@@ -77,9 +77,9 @@ def run_compare(
     placement, cache). ``runner`` computes each model's parts: :func:`sequential` (the
     default: one model after another, here) or
     :class:`~layerwise.platform.sweep.DaskRunner` (a Dask cluster, in the fenced platform).
-    ``progress``: one bar over the models (None: when ``TQDM_DISABLE`` is unset). Returns the four tables by name
-    (:data:`~layerwise.measure.multi.COMPARE_TABLES`), the same rows whoever computed the
-    parts.
+    ``progress``: one bar over the models (None: when ``TQDM_DISABLE`` is unset). Returns
+    the four tables by name (:data:`~layerwise.measure.multi.COMPARE_TABLES`), the same rows
+    whoever computed the parts.
 
     Raises :class:`~layerwise.errors.InputError` before any model loads for no source, a
     source named twice or an unreadable ``HUB_ID@REVISION``.
