@@ -38,9 +38,6 @@ from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
 from .profiles import available_extras
 
-#: What a runner returns: the models (weights released) and each one's parts, in order.
-RunnerResult = tuple[list[LoadedModel], list[ModelParts]]
-
 
 class Runner(Protocol):
     """Computes every model's :class:`~layerwise.measure.multi.ModelParts` for a sweep.
@@ -59,7 +56,7 @@ class Runner(Protocol):
         s: MeasureOptions,
         log: Callable[[str], None],
         progress: bool | None,
-    ) -> RunnerResult: ...
+    ) -> tuple[list[LoadedModel], list[ModelParts]]: ...
 
 
 def run_compare(
@@ -139,7 +136,7 @@ def sequential(
     s: MeasureOptions,
     log: Callable[[str], None],
     progress: bool | None,
-) -> RunnerResult:
+) -> tuple[list[LoadedModel], list[ModelParts]]:
     """The default runner: every model here, one after another (one model's weights in
     memory at a time)."""
     models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]

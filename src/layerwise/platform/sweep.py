@@ -30,8 +30,8 @@ from ..errors import InputError
 from ..measure.common import MeasureOptions
 from ..measure.cwe import cwe_sentences
 from ..measure.multi import ModelParts, model_parts
+from ..models.spec import LoadedModel
 from ..pipeline.compare import (
-    RunnerResult,
     load_lazily,
     models_bar,
     refuse_same_weights,
@@ -80,7 +80,7 @@ class DaskRunner:
         s: MeasureOptions,
         log: Callable[[str], None],
         progress: bool | None,
-    ) -> RunnerResult:
+    ) -> tuple[list[LoadedModel], list[ModelParts]]:
         """One task per model on the cluster: the specs and token counts first (so the
         coordinator computes the shared CWE sentence set without weights), then each
         model's parts; the bar counts the models whose parts came back."""
@@ -90,7 +90,9 @@ class DaskRunner:
         finally:
             close(client)
 
-    def _run(self, client, sources, cfg, s, log, progress) -> RunnerResult:
+    def _run(
+        self, client, sources, cfg, s, log, progress
+    ) -> tuple[list[LoadedModel], list[ModelParts]]:
         from distributed import as_completed
 
         threads = self.threads
