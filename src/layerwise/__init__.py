@@ -14,7 +14,8 @@ Options: :class:`MeasureOptions` (sample sizes, seed, cache), :class:`Cache`.
 Measurements, each a tidy ``pandas.DataFrame`` with one row per layer:
 :func:`cwe_sentences`, :func:`cwe_states`, :func:`cwe_geometry` (chapter 3);
 :func:`word_task_scores`, :func:`word_pair_scores`, :func:`word_tasks` (chapter 4; a set of
-one's own joins through :func:`register_dataset`);
+one's own joins through :func:`register_dataset`, :func:`registered`,
+:func:`unregister_dataset`);
 :func:`sts_benchmark_scores`, :func:`sentence_self_similarity` (chapter 5);
 :func:`deviation_table` (chapter 6); :func:`compare_tables` (chapter 7, any number of
 models). Tables: :func:`table1`, :func:`select`. Errors: :class:`LayerwiseError` and its
@@ -60,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "PairFormat": "data.registry",
     "register_dataset": "data.register",
     "registered": "data.register",
+    "unregister_dataset": "data.register",
     # tables
     "table1": "report.table1",
     "select": "tidy",

@@ -12,6 +12,7 @@ conformance table and writes the book's *Which models work* page (``book/models.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from .errors import LayerwiseError
@@ -81,8 +82,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offload-folder", default=None, help="where --device-map offloads to disk")
 
 
+def _plain(doc: str) -> str:
+    """``doc`` without reStructuredText markup (roles and double backquotes), as --help shows it."""
+    return re.sub(r":\w+:`([^`]*)`", r"\1", doc).replace("``", "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="layerwise", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="layerwise",
+        description=_plain(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's own lines
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="compute every table and write CSV + provenance")
     _common(rep)

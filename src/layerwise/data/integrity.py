@@ -264,10 +264,18 @@ def show_line(line: str, limit: int = 80) -> str:
     return repr(line)
 
 
+#: The remedy named for a malformed line of a registered dataset: the file may be intact and
+#: the entry's ``format`` wrong, so restoring the file is not the only way out.
+USER_FORMAT_HINT = (
+    "A registered dataset's lines are read by the `format` of its entry (PairFormat: "
+    "separator, fields per line, the score's field): give the PairFormat that matches the "
+    "file, or fix the file and register it again with its new digest and count."
+)
+
+
 def malformed_line(rel: str, number: int, expected: str, line: str) -> DataError:
-    return DataError(
-        f"{rel}, line {number}: expected {expected}, got {show_line(line)}. {restore_hint(rel)}"
-    )
+    hint = USER_FORMAT_HINT if Path(rel).is_absolute() else restore_hint(rel)
+    return DataError(f"{rel}, line {number}: expected {expected}, got {show_line(line)}. {hint}")
 
 
 def read_lines(root: Path, rel: str) -> list[tuple[int, str]]:

@@ -78,7 +78,10 @@ def register_dataset(dataset: Dataset) -> Dataset:
         )
     path = Path(dataset.path).expanduser().absolute()
     if not path.is_file():
-        raise DataError(f"dataset {key!r}: file not found at {path}.")
+        raise DataError(
+            f"dataset {key!r}: file not found at {path}; give the file's path as `path` "
+            f"(a relative path is read from the working directory, {Path.cwd()})."
+        )
     if checksum(path) != digest:
         raise DataError(
             f"dataset {key!r}: {path} has sha256 {checksum(path)}, not the {digest} given; "
