@@ -58,7 +58,7 @@ def _python_blocks(path: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
-@pytest.mark.parametrize("page", ["README.md", "book/api.md", "book/rerun.md"])
+@pytest.mark.parametrize("page", ["README.md", "CONTRIBUTING.md", "book/api.md", "book/rerun.md"])
 def test_the_pages_show_researchers_the_one_door(page):
     """Every layerwise name a page's Python examples use comes from ``layerwise`` itself,
     and is public."""
