@@ -155,7 +155,7 @@ CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
 def cwe_geometry(
     ex: Extracted, lm: LoadedModel, measures: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Self-similarity (Eq. 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2).
+    """Self-similarity (equation 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2).
 
     Layer by layer: every measure of a layer's ``[n, d]`` states, then the next layer, so
     states read from the cache (:meth:`~layerwise.extract.states.Extracted.layer`) are
