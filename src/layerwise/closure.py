@@ -176,6 +176,17 @@ def code_digest(roots: Iterable[str], package_dir: Path | None = None) -> str:
     return h.hexdigest()[:16]
 
 
+def source_digest(name: str, package_dir: Path | None = None) -> str:
+    """sha256 (16 hex digits) of module ``name``'s own file, not of what it imports: the
+    identity of glue code (the table registry) whose callees are keyed by their closures.
+    Raises :class:`~layerwise.errors.InputError` for a name that is not a module of the
+    package."""
+    path = module_file(name, package_dir)
+    if path is None:
+        raise InputError(f"{name!r} is not a module of the {PACKAGE} package")
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def notebook_modules(notebook: Path, package_dir: Path | None = None) -> list[str]:
     """The package's modules a notebook's code cells import (``import layerwise.x``,
     ``from layerwise.x import y``), sorted. Cell lines of IPython syntax (``%magic``,

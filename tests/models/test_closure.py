@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 from support import add_comment
 
@@ -117,34 +118,75 @@ def test_a_module_that_does_not_parse_is_named(synthetic):
         closure.closure(["layerwise.sub.a"], synthetic)
 
 
-def _keys() -> dict[str, str]:
-    """The keys of a registry table and of a bootstrap interval, as the run computes them."""
+def _keys(models) -> dict[str, str]:
+    """The keys of two registry tables and of a bootstrap interval, as the run computes them."""
+    from layerwise.measure.common import MeasureOptions
     from layerwise.pipeline import tables
     from layerwise.stats import correlation
 
+    s = MeasureOptions(cache=None)
     return {
-        "table": cached.value_key("table word_tasks", tables.__name__, models={"m": 1}),
+        "cwe": tables.table_key("cwe_geometry", models, s),
+        "words": tables.table_key("word_tasks", models, s),
         "interval": cached.value_key("bootstrap interval", correlation.__name__, kind="k"),
     }
 
 
-def test_a_presentation_edit_keeps_every_key_and_an_estimator_edit_changes_them(package_copy):
-    first = _keys()
+def test_a_presentation_edit_keeps_every_key_and_an_estimator_edit_changes_them(
+    package_copy, tiny_gpt2
+):
+    models = {"causal": tiny_gpt2}
+    first = _keys(models)
     for presentation in ("report/prose/anisotropy.py", "report/figures.py", "site/display.py"):
         add_comment(package_copy / presentation)
-    assert _keys() == first
-    add_comment(package_copy / "measure" / "words.py")  # a measurement: its tables, not intervals
-    second = _keys()
-    assert second["table"] != first["table"] and second["interval"] == first["interval"]
-    add_comment(package_copy / "stats" / "correlation.py")  # the estimator: both
-    third = _keys()
-    assert third["table"] != second["table"] and third["interval"] != second["interval"]
+    assert _keys(models) == first
+    add_comment(package_copy / "measure" / "words.py")  # a measurement: its table only
+    second = _keys(models)
+    assert second["words"] != first["words"]
+    assert second["cwe"] == first["cwe"] and second["interval"] == first["interval"]
+    add_comment(package_copy / "stats" / "geometry.py")  # chapter 3's estimator
+    third = _keys(models)
+    assert third["cwe"] != second["cwe"] and third["interval"] == second["interval"]
+    add_comment(package_copy / "stats" / "correlation.py")  # the bootstrap: intervals too
+    fourth = _keys(models)
+    assert fourth["interval"] != third["interval"] and fourth["words"] != third["words"]
+    add_comment(package_copy / "pipeline" / "tables.py")  # the glue: every table
+    fifth = _keys(models)
+    assert fifth["cwe"] != fourth["cwe"] and fifth["words"] != fourth["words"]
+
+
+def test_compute_table_keeps_a_table_under_its_table_key(tmp_path, tiny_gpt2):
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.pipeline import tables
+
+    s = MeasureOptions(n_resamples=10, cache=Cache(tmp_path / "c"))
+    models = {"causal": tiny_gpt2}
+    table = tables.compute_table("sentence_self_similarity", models, s)
+
+    def not_again():
+        raise AssertionError("the table was not found under table_key")
+
+    key = tables.table_key("sentence_self_similarity", models, s)
+    pd.testing.assert_frame_equal(s.cache.get_or_compute_frame(key, not_again), table)
+
+
+def test_every_cached_table_names_code_that_exists():
+    from layerwise.pipeline import tables
+
+    for entry in tables.TABLES.values():
+        assert not entry.cached or entry.code, entry.name
+        for module in entry.code:
+            assert closure.module_file(module) is not None, (entry.name, module)
+    with pytest.raises(InputError, match="names its code"):
+        tables.TableEntry("t", 3, "a table", lambda models, s, t: None)
 
 
 def test_no_number_depends_on_the_prose_the_figures_or_the_book():
-    """What the design rests on: the registry of tables, whose module keys every measured
-    table, imports none of the presentation modules, however indirectly."""
-    modules = closure.closure(["layerwise.pipeline.tables"])
+    """What the design rests on: the modules whose closures key the measured tables import
+    none of the presentation modules, however indirectly."""
+    from layerwise.pipeline import tables
+
+    modules = closure.closure([m for entry in tables.TABLES.values() for m in entry.code])
     shown = [
         m
         for m in modules

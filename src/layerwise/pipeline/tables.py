@@ -2,10 +2,12 @@
 
 One :class:`TableEntry` per table, in the order ``reproduce`` writes them. A *measured*
 table runs a measurement on both roles' models (with a ``role`` column) and is cached
-under the models' identities, the run's sample sizes and seed and the code of this module's
-import closure (every measurement and estimator, not the prose or the figures); a
-*derived* table is computed from earlier ones (cheap, never cached). Adding a chapter's
-table is one entry here.
+under the models' identities, the run's sample sizes and seed, the code of the modules its
+entry names (their import closures: the measurement and its estimators, never the prose
+or the figures) and this module's own source (the glue); a *derived* table is computed
+from earlier ones (cheap, never cached). So an edit to ``measure/words.py`` recomputes the
+word-task table and what reads it, not chapter 3's geometry. Adding a chapter's table is
+one entry here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..closure import source_digest
 from ..errors import InputError
 from ..measure import ablations, multi
 from ..measure.common import MeasureOptions
@@ -24,7 +27,7 @@ from ..measure.words import word_task_scores
 from ..models.spec import LoadedModel
 from ..report import comparison
 from ..report.table1 import claim_checks, table1
-from ..store.cached import cached_value
+from ..store.cached import cached_value, value_key
 from ..store.keys import model_identity
 
 Models = Mapping[str, LoadedModel]
@@ -36,7 +39,8 @@ class TableEntry:
     holds, and how it is computed: ``build(models, s, tables)`` gets the run's role ->
     model, its :class:`~layerwise.measure.common.MeasureOptions` and the tables computed
     before it; ``needs``: the tables it reads from ``tables`` (computed first when
-    missing). ``cached``: kept in the run's cache (measured tables)."""
+    missing). ``cached``: kept in the run's cache (measured tables), keyed by the closure of
+    the modules ``code`` names (those ``build`` calls into)."""
 
     name: str
     chapter: int
@@ -44,6 +48,11 @@ class TableEntry:
     build: Callable[[Models, MeasureOptions, dict[str, pd.DataFrame]], pd.DataFrame]
     cached: bool = True
     needs: tuple[str, ...] = ()
+    code: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.cached and not self.code:
+            raise InputError(f"table {self.name!r} is cached, so its entry names its code")
 
 
 def _per_role(measure: Callable[[LoadedModel, MeasureOptions], pd.DataFrame]):
@@ -82,25 +91,32 @@ TABLES: dict[str, TableEntry] = {
     t.name: t
     for t in (
         TableEntry(
-            "cwe_geometry", 3, "CWE self-similarity and top-k shares per layer", _cwe_geometry
+            "cwe_geometry",
+            3,
+            "CWE self-similarity and top-k shares per layer",
+            _cwe_geometry,
+            code=("layerwise.measure.cwe",),
         ),
         TableEntry(
             "word_tasks",
             4,
             "word tasks per setting and layer",
             _per_role(lambda lm, s: word_task_scores(lm, s=s)),
+            code=("layerwise.measure.words",),
         ),
         TableEntry(
             "sts",
             5,
             "STS-B Spearman per setting and layer",
             _per_role(lambda lm, s: sts_benchmark_scores(lm, s=s)),
+            code=("layerwise.measure.sentences",),
         ),
         TableEntry(
             "sentence_self_similarity",
             5,
             "self-similarity of sentence embeddings per setting and layer",
             _per_role(lambda lm, s: sentence_self_similarity(lm, s=s)),
+            code=("layerwise.measure.sentences",),
         ),
         TableEntry(
             "table1",
@@ -123,6 +139,7 @@ TABLES: dict[str, TableEntry] = {
             5,
             "native pooling's top layer against the model's published STS-B score",
             _native_pooling,
+            code=("layerwise.measure.sentences",),
         ),
         TableEntry(
             "deviations",
@@ -133,7 +150,11 @@ TABLES: dict[str, TableEntry] = {
             needs=ROLE_TABLES,
         ),
         TableEntry(
-            "paired_claims", 6, "paired bootstrap differences between the roles", _paired_claims
+            "paired_claims",
+            6,
+            "paired bootstrap differences between the roles",
+            _paired_claims,
+            code=("layerwise.measure.multi", "layerwise.report.comparison"),
         ),
     )
 }
@@ -162,6 +183,23 @@ def compute_table(
         f"table {name}",
         lambda: entry.build(models, s, tables),
         table=True,
-        models={role: model_identity(lm) for role, lm in models.items()},
-        params={"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples},
+        code=entry.code,
+        **_key_parts(models, s),
     )
+
+
+def _key_parts(models: Models, s: MeasureOptions) -> dict:
+    """What a measured table's key holds besides its code: the models, the run's sample
+    sizes and seed, and this module's own source (the glue between the measurements)."""
+    return {
+        "models": {role: model_identity(lm) for role, lm in models.items()},
+        "params": {"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples},
+        "glue": source_digest(__name__),
+    }
+
+
+def table_key(name: str, models: Models, s: MeasureOptions) -> str:
+    """The cache key :func:`compute_table` keeps measured table ``name`` under: the closure
+    of the modules its entry names (``TableEntry.code``) and :func:`_key_parts`."""
+    entry = TABLES[name]
+    return value_key(f"table {name}", entry.code, **_key_parts(models, s))

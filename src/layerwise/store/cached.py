@@ -37,16 +37,17 @@ def producer_of(compute: Callable[..., Any]) -> str:
     return module
 
 
-def value_key(what: str, producer: str, **parts: Any) -> str:
+def value_key(what: str, producer: str | Sequence[str], **parts: Any) -> str:
     """Key of a computed value or table: its name, the parts that determine it, and the
-    code digest of its ``producer`` module (:func:`~layerwise.closure.code_digest`: the
-    source of the modules it imports, transitively, and the data checksums), and the
-    digests of the datasets registered at run time, when there are any
-    (:func:`~layerwise.data.registry.user_datasets`). An edit to a module outside that
-    closure (the prose, the figures) keeps the key; an edit inside it (an estimator)
-    recomputes the value from cached states."""
+    code digest of its ``producer`` module or modules
+    (:func:`~layerwise.closure.code_digest`: the source of the modules they import,
+    transitively, and the data checksums), and the digests of the datasets registered at
+    run time, when there are any (:func:`~layerwise.data.registry.user_datasets`). An edit
+    to a module outside that closure (the prose, the figures) keeps the key; an edit inside
+    it (an estimator) recomputes the value from cached states."""
+    roots = [producer] if isinstance(producer, str) else list(producer)
     user = user_datasets()
-    return key_of({"value": what, **parts, "code": code_digest([producer]), **_user_part(user)})
+    return key_of({"value": what, **parts, "code": code_digest(roots), **_user_part(user)})
 
 
 def _user_part(user: dict[str, str]) -> dict[str, Any]:
@@ -60,18 +61,21 @@ def cached_value(
     compute: Callable[[], Any],
     *,
     table: bool = False,
+    code: Sequence[str] | None = None,
     **parts: Any,
 ) -> Any:
     """``compute()`` through ``cache`` under :func:`value_key` of ``what`` and ``parts``,
     whose code is the closure of the module that defines ``compute``
-    (:func:`producer_of`: always the computation's own module, so it cannot be left out).
+    (:func:`producer_of`: always the computation's own module, so it cannot be left out),
+    or, when ``compute`` is glue that calls into other modules (the table registry), the
+    closure of the modules ``code`` names (the glue's own source is then one of ``parts``).
 
     ``table=True`` for a :class:`pandas.DataFrame` (kept as CSV), else a JSON-serialisable
     value. With no cache, ``compute()`` itself. Raises
     :class:`~layerwise.errors.CacheError` when the cache folder cannot be written,
     :class:`~layerwise.errors.InputError` when ``compute`` is not defined in the package.
     """
-    producer = producer_of(compute)
+    producer = producer_of(compute) if code is None else list(code)
     if cache is None:
         return compute()
     key = value_key(what, producer, **parts)
