@@ -27,11 +27,13 @@ def test_chapter3_is_reused_after_an_edit_outside_its_imports_only(tmp_path, pac
     outside = "layerwise.report.comparison_figures"
     inside = "layerwise.report.prose.anisotropy"  # chapter 3's own prose
     assert outside not in modules and inside in modules
+    assert "layerwise.report.prose.word_tasks" not in modules  # each chapter imports its own
     params = {"scale": "reduced"}
     key = reuse.chapter_key(CHAPTER3, params, "inputs")
     _store_chapter3(tmp_path, key)
 
     add_comment(package_copy / "report" / "comparison_figures.py")
+    add_comment(package_copy / "report" / "prose" / "word_tasks.py")  # chapter 4's text
     add_comment(package_copy / "platform" / "conformance.py")
     again = reuse.chapter_key(CHAPTER3, params, "inputs")
     assert again == key and reuse.reusable(tmp_path, CHAPTER3.stem, again) is not None
