@@ -123,8 +123,18 @@ def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(t
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "open_chapter"
         ]
         assert len(calls) == 1, nb.name
-        passed = {k.arg: k.value.id for k in calls[0].keywords}  # type: ignore[attr-defined]
-        assert passed == {name: name for name in params}, nb.name
+        # the call passes the parameters cell's values through chapter.parameters(globals())
+        (kw,) = calls[0].keywords
+        assert kw.arg is None and getattr(kw.value.func, "attr", "") == "parameters", nb.name
+    # ... which reads every parameter the book gives, and nothing else
+    from layerwise.site import chapter
+
+    namespace = {name: object() for name in params} | {"unrelated": 1}
+    read_back = chapter.parameters(namespace)
+    assert set(read_back) == set(params)
+    assert all(read_back[n] is namespace[n] for n in params)
+    with pytest.raises(LayerwiseError, match="seed"):
+        chapter.parameters({n: 0 for n in params if n != "seed"})
     back = RunConfig(
         profile="tiny",
         dtype=params["dtype"],

@@ -155,12 +155,22 @@ def test_prose_cells_are_hidden_in_the_book_and_in_jupyterlab(nb):
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_tags_have_their_jupyterlab_equivalent(nb):
+    """What the website folds or removes, JupyterLab shows collapsed; the one exception is
+    the chapter's opening (imports and ``open_chapter``), folded on the website and left
+    as one short visible cell in JupyterLab, where a reader runs it."""
+    openings = 0
     for c in json.loads(nb.read_text())["cells"]:
         tags, lab = set(c["metadata"].get("tags", [])), c["metadata"].get("jupyter", {})
+        if "open_chapter(" in "".join(c["source"]):
+            openings += 1
+            assert "hide-input" in tags and not lab.get("source_hidden")
+            assert len(c["source"]) <= 14, "the opening stays one short cell"
+            continue
         if tags & HIDDEN:
             assert lab.get("source_hidden") is True, "".join(c["source"])
         if "hide-output" in tags:
             assert lab.get("outputs_hidden") is True, "".join(c["source"])
+    assert openings == 1
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

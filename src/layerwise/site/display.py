@@ -31,13 +31,26 @@ def is_rehearsal(profile: str, models: Mapping[str, LoadedModel] | None = None) 
 
 
 def banner_text(
-    profile: str, models: Mapping[str, LoadedModel] | None = None, why: str = ""
+    profile: str,
+    models: Mapping[str, LoadedModel] | None = None,
+    why: str = "",
+    run: Mapping[str, object] | None = None,
+    committed: str | None = None,
 ) -> str:
-    """Markdown naming the models actually used and whether they are the paper's; ``why``:
-    how the profile was chosen (:func:`~layerwise.pipeline.profiles.auto_choice` when the
-    chapter asked for ``auto``)."""
+    """Markdown naming what ran: the profile, the run's other settings ``run`` (e.g.
+    ``{"scale": "reduced", "seed": 0}``, the values the chapter received, papermill's
+    injected ones included), the models actually used and whether they are the paper's;
+    ``why``: how the profile was chosen (:func:`~layerwise.pipeline.profiles.auto_choice`
+    when the chapter asked for ``auto``). ``committed``: the repository path of a committed
+    chapter that JupyterLab is running in place; the banner then says that its outputs are
+    being saved into it and how to work on a copy."""
     sources = {r: lm.spec.source for r, lm in (models or {}).items()} or dict(PROFILES[profile])
-    lines = [f"**Profile `{profile}`.** {why}".rstrip(), "", "Models used in this chapter:"]
+    settings = "".join(f", {k} `{v}`" for k, v in (run or {}).items())
+    lines = [
+        f"**This run: profile `{profile}`{settings}.** {why}".rstrip(),
+        "",
+        "Models used in this chapter:",
+    ]
     for role, source in sources.items():
         name = models[role].spec.name if models else source
         rev = f", revision `{models[role].spec.revision}`" if models else ""
@@ -63,15 +76,32 @@ def banner_text(
                 "The `tiny` models are randomly initialised: their numbers test the pipeline and "
                 "carry no linguistic meaning."
             )
+    if committed:
+        lines += [
+            "",
+            f"**You are running the committed chapter `{committed}` in place.** JupyterLab "
+            "saves every output and edited parameter into it, and `git status` will show it "
+            "changed. Work on a copy instead: `make student` (chapters without solutions) or "
+            "`cp -r notebooks my-notebooks`, then open the copy; `git checkout notebooks/` "
+            "undoes the changes here.",
+        ]
     return "\n".join(lines)
 
 
-def banner(profile: str, models: Mapping[str, LoadedModel] | None = None, why: str = ""):
-    """The banner as an IPython Markdown object (displayed at the top of every chapter)."""
+def banner(
+    profile: str,
+    models: Mapping[str, LoadedModel] | None = None,
+    why: str = "",
+    run: Mapping[str, object] | None = None,
+    committed: str | None = None,
+):
+    """The banner as an IPython Markdown object (displayed at the top of every chapter);
+    the arguments are :func:`banner_text`'s."""
     from IPython.display import Markdown
 
-    kind = "warning" if is_rehearsal(profile, models) else "important"
-    return Markdown(f":::{{{kind}}}\n{banner_text(profile, models, why)}\n:::")
+    kind = "warning" if committed or is_rehearsal(profile, models) else "important"
+    text = banner_text(profile, models, why, run, committed)
+    return Markdown(f":::{{{kind}}}\n{text}\n:::")
 
 
 def compare_note(profile: str, models: Mapping[str, LoadedModel] | None = None) -> str:

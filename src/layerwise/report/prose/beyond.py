@@ -89,11 +89,6 @@ def paired_texts(paired: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def wall_text(elapsed_s: float) -> str:
-    """The chapter's wall time, whole seconds (``b7_wall``)."""
-    return f"{elapsed_s:.0f} s"
-
-
 def chapter7(
     *,
     models: Mapping[str, LoadedModel],
@@ -107,7 +102,6 @@ def chapter7(
     top_eos: pd.DataFrame,
     top_rogue: pd.DataFrame,
     paired: pd.DataFrame,
-    elapsed_s: float,
 ) -> dict[str, str]:
     """Every text chapter 7 states, by name (its section functions together).
 
@@ -123,7 +117,6 @@ def chapter7(
         top_rogue: :func:`~layerwise.report.comparison.at_top` of ``rogue_dimensions``
             (``top3_share``, ``top1_share``).
         paired: the ``paired_differences`` table.
-        elapsed_s: the chapter's wall time so far, in seconds.
 
     Returns:
         ``b7_models``, ``b7_extras``, ``b7_skipped``, ``b7_c``, ``b7_g``, ``b7_cache``,
@@ -131,7 +124,7 @@ def chapter7(
         ``b7_unif_top``, ``b7_ss_top``, ``b7_align_top``, ``b7_sunif_top``, ``b7_top3``,
         ``b7_top1`` (:func:`~layerwise.report.comparison.values_text`); the paired
         verdicts ``b7_adv_raw``, ``b7_adv_abtt`` (word tasks), ``b7_survives``,
-        ``b7_adv_all`` (every task); ``b7_wall``.
+        ``b7_adv_all`` (every task).
     """
     return {
         **models_texts(models, every, extras, skipped),
@@ -140,5 +133,4 @@ def chapter7(
         **alignment_texts(top_eos),
         **rogue_texts(top_rogue),
         **paired_texts(paired),
-        "b7_wall": wall_text(elapsed_s),
     }

@@ -4,7 +4,6 @@ and sentences are read, the CWE sample, the batching check, timings and the cach
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -14,7 +13,6 @@ from .common import count
 if TYPE_CHECKING:
     from ...extract.requests import Request, TokenSample
     from ...models.spec import LoadedModel
-    from ...store.cache import Cache
 
 #: The batched and the one-at-a-time states must agree to this relative difference
 #: (rounding from different matrix shapes, nothing more; the tests use the same bound).
@@ -52,19 +50,6 @@ def batching_texts(diffs: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def timing_summary(diffs: pd.DataFrame, timings: Sequence[Mapping[str, object]]) -> str:
-    """Per model: the first and the cached extraction's wall time and how much faster
-    batching was than one sentence at a time (``diffs`` columns ``one by one (s)`` and
-    ``batched (s)``, on the 32 sentences of the batching check)."""
-    speed_up = diffs["one by one (s)"] / diffs["batched (s)"]
-    return "; ".join(
-        f"{t['model']}: first call {t['first call (s)']:.1f} s ({t['first call']}), "
-        f"cached re-run {t['cached re-run (s)']:.2f} s, and batching was "
-        f"{speed_up[t['model']]:.1f} times faster than one at a time on the 32 sentences above"
-        for t in timings
-    )
-
-
 def word_texts(models: Mapping[str, LoadedModel], word: str) -> dict[str, str]:
     """The example word (``example_word``) and how many subtokens each model splits it
     into (``example_word_split``)."""
@@ -97,28 +82,6 @@ def sample_texts(
     }
 
 
-def cache_texts(
-    diffs: pd.DataFrame,
-    timings: Sequence[Mapping[str, object]],
-    cache: Cache,
-    cache_folder: str,
-    entries: Sequence[Path],
-) -> dict[str, str]:
-    """Timings (``timing_summary``) and the cache: its folder as shown (``cache_dir``), its
-    entries and size (``cache_entries``, ``cache_mb``) and this session's work
-    (``cache_session``)."""
-    session = (
-        f"{cache.hits} hit(s), {cache.misses} miss(es), {len(cache.rejected)} rejected entr(ies)"
-    )
-    return {
-        "timing_summary": timing_summary(diffs, timings),
-        "cache_dir": cache_folder,
-        "cache_entries": count(len(entries)),
-        "cache_mb": f"{sum(p.stat().st_size for p in entries) / 2**20:,.0f}",
-        "cache_session": session,
-    }
-
-
 def chapter2(
     *,
     models: Mapping[str, LoadedModel],
@@ -130,10 +93,6 @@ def chapter2(
     shown: Request,
     shown_model: LoadedModel,
     diffs: pd.DataFrame,
-    timings: Sequence[Mapping[str, object]],
-    cache: Cache,
-    cache_folder: str,
-    entries: Sequence[Path],
 ) -> dict[str, str]:
     """Every text chapter 2 states, by name (its section functions together).
 
@@ -147,18 +106,11 @@ def chapter2(
         shown, shown_model: the request shown with its sampled positions, and its model.
         diffs: the batching check, one row per model name
             (:func:`~layerwise.measure.cwe.batching_check`).
-        timings: one record per model: ``model``, ``first call``, ``first call (s)``,
-            ``cached re-run (s)``.
-        cache: the run's cache (this session's hits, misses and rejected entries).
-        cache_folder: the cache folder as the page shows it
-            (:func:`~layerwise.site.display.shown_path`).
-        entries: the cache's extraction files.
 
     Returns:
         ``spec_sentences``; ``example_word``, ``example_word_split``, ``example_sentence``;
         ``n_cwe``, ``n_cwe_sentences``, ``cwe_counts``, ``shown_reads``, ``shown_model``;
-        the :func:`batching_texts`; ``timing_summary``; ``cache_dir``, ``cache_entries``,
-        ``cache_mb``, ``cache_session``.
+        the :func:`batching_texts`.
     """
     return {
         "spec_sentences": spec_sentences(models),
@@ -166,5 +118,4 @@ def chapter2(
         "example_sentence": sentence,
         **sample_texts(n_cwe, cwe_sentences, samples, shown, shown_model),
         **batching_texts(diffs),
-        **cache_texts(diffs, timings, cache, cache_folder, entries),
     }
