@@ -1,10 +1,10 @@
 """A chapter's opening: one call from the parameters cell to the run's models and options.
 
 Every chapter starts the same way: its papermill ``parameters`` cell (the values a
-reader may change; folded on the website and in JupyterLab), then one short cell::
+reader may change) and its imports, both folded on the website and in JupyterLab, then
+one line, folded on the website and visible in JupyterLab::
 
-    ch = chapter.open_chapter(**chapter.parameters(globals()))
-    cfg, models, s, profile = ch
+    cfg, models, s, profile = ch = chapter.open_chapter(**chapter.parameters(globals()))
 
 :func:`open_chapter` builds and checks the :class:`~layerwise.pipeline.config.RunConfig`,
 loads the profile's two models (weights only when an extraction is not cached), and shows
