@@ -59,8 +59,10 @@ def _lines(source: str) -> tuple[int, int]:
     """(code lines, set-up lines) of a cell: non-blank, non-comment lines of its statements."""
     tree = ast.parse(source)
     text = source.splitlines()
-    counted = lambda a, b: sum(  # noqa: E731
-        1 for ln in text[a - 1 : b] if ln.strip() and not ln.strip().startswith("#")
+    counted = (
+        lambda a, b: sum(  # noqa: E731
+            1 for ln in text[a - 1 : b] if ln.strip() and not ln.strip().startswith("#")
+        )
     )
     total = counted(1, len(text))
     setup = sum(counted(n.lineno, n.end_lineno) for n in tree.body if _is_setup(n))
