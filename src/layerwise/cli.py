@@ -17,7 +17,7 @@ import sys
 
 from .errors import LayerwiseError
 from .models.hub import hub_availability
-from .pipeline.profiles import PROFILES, resolve_profile
+from .pipeline.profiles import PROFILES, auto_choice, resolve_profile
 
 
 def _positive_int(text: str) -> int:
@@ -130,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             return _compare(args)
         if args.command == "info":
-            for role, source in resolve_profile(args.profile).items():
+            profile = args.profile
+            if profile == "auto":  # decided once, so the line and the list agree
+                profile, why = auto_choice()
+                print(_auto_line(profile, why))
+            else:
+                print(f"profile {profile}")
+            for role, source in resolve_profile(profile).items():
                 print(f"{role:12s} {source:40s} {hub_availability(source)}")
             return 0
         if args.command == "rehearse":
@@ -153,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     return 0
+
+
+def _auto_line(chosen: str, why: str) -> str:
+    """``info --profile auto``'s first line: the profile ``auto`` chose and why, from
+    :func:`~layerwise.pipeline.profiles.auto_choice`'s Markdown sentence as plain text."""
+    plain = why.replace("`", "")
+    return f"profile auto -> {chosen}: {plain.removeprefix(f'auto chose {chosen}: ')}"
 
 
 def _compare_parser(sub) -> None:

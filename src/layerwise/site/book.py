@@ -230,6 +230,21 @@ def chapter_parameters(cfg: RunConfig, root: Path) -> dict[str, object]:
     }
 
 
+def section_progress(start: float, write=print):
+    """The papermill engine's ``progress`` for one chapter: for each markdown cell that
+    execution reaches, one line per section heading it holds
+    (:func:`~layerwise.site.inline.section_headings`), giving the seconds since ``start``
+    (a :func:`time.perf_counter` reading) and the heading
+    (:func:`~layerwise.site.inline.progress_line`), written with ``write`` and flushed."""
+    from .inline import progress_line, section_headings
+
+    def show(markdown: str) -> None:
+        for heading in section_headings(markdown):
+            write(progress_line(time.perf_counter() - start, heading), flush=True)
+
+    return show
+
+
 def execute_notebooks(
     cfg: RunConfig,
     root: Path,
@@ -237,8 +252,13 @@ def execute_notebooks(
     records: dict[str, dict] | None = None,
     reused: list[str] | None = None,
     reuse_runs: bool = True,
+    progress: bool = True,
 ) -> dict[str, float]:
     """Run every notebook once with papermill into ``stage``; return wall times.
+
+    With ``progress`` (the default), the log shows where a long chapter is: one line per
+    section heading (``##``, ``###``) as execution reaches it, with the seconds since the
+    chapter started (:func:`section_progress`), and a last line with the chapter's time.
 
     papermill runs :class:`~layerwise.site.eval_adapter.InlineEngine`: each markdown cell's
     ``{eval}`` expressions are evaluated where the cell stands and stored in its metadata,
@@ -287,7 +307,7 @@ def execute_notebooks(
         from papermill.exceptions import PapermillExecutionError
         from traitlets.config import Config
 
-        from . import eval_adapter
+        from . import eval_adapter, inline
 
         if not validated:  # before the first kernel starts
             cfg.validate()
@@ -308,10 +328,13 @@ def execute_notebooks(
                 kernel_name="python3",
                 engine_name=eval_adapter.ENGINE_NAME,
                 config=kernel_config,
+                progress=section_progress(start) if progress else None,
             )
         except PapermillExecutionError as err:
             raise chapter_error(rel, err, root / LOGS, out) from err
         timings[str(rel)] = round(time.perf_counter() - start, 1)
+        if progress:
+            print(inline.progress_line(timings[str(rel)], f"{rel} done"), flush=True)
         hide_injected_parameters(out)
         run = json.loads(record.read_text())
         if records is not None:

@@ -7,6 +7,10 @@ is stored, what is shown, the messages) are :mod:`layerwise.site.inline`'s. Its 
 - :data:`ENGINE_NAME`: importing this module registers :class:`InlineEngine` with
   papermill under that name (``papermill.execute_notebook(..., engine_name=ENGINE_NAME)``);
 - :class:`InlineExpressionError`: what that engine raises for a failing expression;
+- the engine's ``progress`` keyword (``papermill.execute_notebook(..., progress=f)``):
+  ``f(source)`` is called with each markdown cell's source as execution reaches it (the
+  book prints a line per section heading, :func:`~layerwise.site.inline.section_headings`);
+  without it the engine prints nothing;
 - :func:`setup`: the Sphinx extension (``sphinx: extra_extensions:
   [layerwise.site.eval_adapter]`` in ``_config.yml``) whose ``{eval}`` role shows the
   stored results.
@@ -16,7 +20,8 @@ What each piece relies on:
 - papermill: :class:`~papermill.clientwrap.PapermillNotebookClient` (its
   ``async_execute_cell``, which nbclient calls for every cell, markdown included),
   ``NBClientEngine.execute_managed_notebook``'s arguments (copied, with the client
-  class swapped) and ``papermill_engines.register``;
+  class swapped; papermill passes its extra keyword arguments, ``progress`` among them,
+  through to it) and ``papermill_engines.register``;
 - nbclient: ``kc.execute(..., user_expressions=...)`` and ``async_wait_for_reply``;
 - myst-nb 1.x: ``RoleBase``, ``create_warning``, ``VariableOutput`` and
   ``render_variable_outputs`` (as its own ``eval`` role uses them), and the notebook being
@@ -25,6 +30,7 @@ What each piece relies on:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from docutils import nodes
@@ -63,15 +69,24 @@ class InlineNotebookClient(PapermillNotebookClient):
     expressions, at the cell's place in the run, into its ``user_expressions`` metadata
     (:func:`~layerwise.site.inline.user_expressions`, :func:`~layerwise.site.inline.stored`).
 
+    ``progress``, when given, is called with each markdown cell's source as execution
+    reaches the cell (before its expressions are evaluated).
+
     Raises:
         InlineExpressionError: an expression fails; the chapter stops there.
     """
+
+    def __init__(self, nb_man, km=None, progress: Callable[[str], None] | None = None, **kw):
+        super().__init__(nb_man, km=km, **kw)
+        self.progress = progress
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != "markdown":
             return await super().async_execute_cell(
                 cell, cell_index, execution_count, store_history
             )
+        if self.progress is not None:
+            self.progress(cell.source)
         cell.metadata.pop(METADATA_KEY, None)
         named = user_expressions(cell.source)
         if not named or self.kc is None:
@@ -102,7 +117,7 @@ class InlineNotebookClient(PapermillNotebookClient):
 class InlineEngine(NBClientEngine):
     """papermill's nbclient engine with :class:`InlineNotebookClient`; registered as
     ``layerwise-inline`` (``papermill --engine layerwise-inline`` once this module is
-    imported)."""
+    imported). Its extra keyword ``progress`` goes to the client (see there)."""
 
     @classmethod
     def execute_managed_notebook(
@@ -114,6 +129,7 @@ class InlineEngine(NBClientEngine):
         stderr_file=None,
         start_timeout=60,
         execution_timeout=None,
+        progress=None,
         **kwargs,
     ):
         kwargs = remove_args(["input_path"], **kwargs)
@@ -127,7 +143,7 @@ class InlineEngine(NBClientEngine):
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
-        return InlineNotebookClient(nb_man, **final_kwargs).execute()
+        return InlineNotebookClient(nb_man, progress=progress, **final_kwargs).execute()
 
 
 papermill_engines.register(ENGINE_NAME, InlineEngine)

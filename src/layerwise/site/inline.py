@@ -24,6 +24,10 @@ off; ``{glue}`` would need a ``glue()`` call per number in every chapter.
 
 An expression that raises stops the chapter like a failing code cell, naming the
 expression and the error.
+
+The same engine reports the build's progress: a long chapter prints one line per section
+as execution reaches its heading (:func:`section_headings`, :func:`progress_line`), so the
+log shows where the chapter is and how long each part took.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ from typing import Any
 EVAL_RE = re.compile(r"\{eval\}`([^`]+)`")
 #: The markdown cell's metadata key jupyterlab-myst reads and writes.
 METADATA_KEY = "user_expressions"
+#: A section heading of a chapter's markdown: ``## `` or ``### `` at a line's start (the
+#: chapter's title, ``# ``, is announced by the build itself); closing ``#`` are dropped.
+HEADING_RE = re.compile(r"^#{2,3}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+#: A fenced code block's opening or closing line (backticks or tildes, three or more).
+FENCE_RE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
 #: Name under which the engine (:mod:`layerwise.site.eval_adapter`) is registered with
 #: papermill.
 ENGINE_NAME = "layerwise-inline"
@@ -144,3 +153,29 @@ def rendering(expression: str, found: Mapping[str, list[dict]] | None) -> Render
     if set(data) == {"text/plain"}:
         return Rendering("text", text=data["text/plain"])
     return Rendering("output", data=data, metadata=dict(result.get("metadata", {})))
+
+
+def section_headings(markdown: str) -> list[str]:
+    """The section headings (``## `` and ``### ``) of one markdown cell's source, in order,
+    as their text; lines inside fenced code blocks (a ``# comment`` of a shown snippet)
+    are not headings. Empty when the cell has none."""
+    found, fence = [], ""
+    for line in markdown.splitlines():
+        opening = FENCE_RE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if opening:
+            fence = opening.group(1)
+            continue
+        match = HEADING_RE.match(line)
+        if match and match.group(1):
+            found.append(match.group(1))
+    return found
+
+
+def progress_line(seconds: float, heading: str) -> str:
+    """One line of the build log: ``seconds`` since the chapter started (right-aligned, one
+    decimal, wide enough for a day) and the section ``heading`` it has reached."""
+    return f"    {seconds:7.1f} s  {heading}"
