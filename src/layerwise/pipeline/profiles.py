@@ -48,8 +48,9 @@ def auto_choice() -> tuple[str, str]:
     return "offline", (
         f"`auto` chose `offline`: the paper's models ({named}) are not all available "
         f"(not in the local Hugging Face cache: {', '.join(missing)}; and {why}). To run the "
-        'paper\'s models, download them once and set `profile = "paper"`; for a quick run, '
-        '`profile = "tiny"`.'
+        "paper's models, download them once and choose the profile `paper` (`profile = "
+        '"paper"` in a chapter, `--profile paper` or `make book PROFILE=paper`); for a quick '
+        "run, `tiny`."
     )
 
 
