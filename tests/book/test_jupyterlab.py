@@ -9,6 +9,12 @@ Selenium, opens each one, runs all its cells, and the test reads what the reader
 - no rendered markdown cell shows raw MyST (``{glue``, ``{eval}``, ``:::``, a fence) or
   an unevaluated or failed inline expression;
 - every ``{eval}`` of the Summary was evaluated by the kernel and its value is on the page;
+- the banner names the profile, scale and seed that ran (papermill's values); the
+  parameters and imports are collapsed and the one-line opening is visible;
+- the estimator cells and their checks are expanded and the checks show their comparison;
+- every cell of a worked solution is collapsed;
+- cross-references read as text (figure numbers, chapter titles, author-year), with no
+  figure label, bibliography key or ``../book/`` path on the page;
 - no cell has an error output;
 - opening a committed chapter, before anything runs, leaves it unmodified.
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -211,6 +218,9 @@ def _run_all(driver) -> list[dict]:
         "metadata: c.model.metadata, source: c.model.sharedModel.getSource(), "
         "outputs: c.model.type === 'code' ? c.model.outputs.toJSON() : [], "
         "images: c.node.querySelectorAll('.jp-OutputArea-output img').length, "
+        "inputHidden: c.inputHidden, "
+        "links: Array.from(c.node.querySelectorAll('.jp-RenderedMarkdown a'))"
+        ".map(a => a.textContent), "
         "text: c.node.innerText}));"
     )
 
@@ -288,6 +298,38 @@ def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
     opening = next(i for i, c in enumerate(cells) if "chapter.open_chapter(" in c["source"])
     banner = cells[opening]["text"]
     assert "Models used in this chapter" in banner and ":::" not in banner
+    # the page says what ran: the values papermill gave the chapter, not the defaults
+    assert "profile tiny, scale reduced, seed 0" in " ".join(banner.split()), banner[:300]
+    # the opening line is visible, the parameters and imports are collapsed
+    assert not cells[opening]["inputHidden"]
+    assert all(cells[i]["inputHidden"] for i in range(1, opening)), "set-up not collapsed"
+
+    # the estimator cells are on the page, expanded, and their checks ran without error
+    shown = [i for i, c in enumerate(cells) if "estimator" in c["metadata"].get("tags", [])]
+    checks = [i for i, c in enumerate(cells) if "estimator-check" in c["metadata"].get("tags", [])]
+    assert shown and checks, f"{chapter}: no estimator cell"
+    assert not any(cells[i]["inputHidden"] for i in shown + checks)
+    assert all(cells[i]["outputs"] for i in checks), "a check shows its comparison"
+    _shot(browser, checks[0], f"{chapter}-estimator-check.png")
+
+    # the solutions are folded: every cell between solution-start and solution-end
+    inside, folded = False, []
+    for i, c in enumerate(cells):
+        if c["type"] == "markdown" and "{solution-start}" in c["source"]:
+            inside = True
+        elif c["type"] == "markdown" and "{solution-end}" in c["source"]:
+            inside = False
+        elif inside:
+            folded.append((i, c["inputHidden"]))
+    assert folded and all(hidden for _, hidden in folded), f"{chapter}: {folded}"
+
+    # cross-references read as text: figure numbers and chapter titles, no labels or keys
+    keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), re.M)
+    labels = [*keys, "fig-", "ex-", "../book/", "{numref}", "{doc}", "{cite"]
+    rendered = "\n".join(c["text"] for _, c in markdown)
+    assert not [x for x in labels if x in rendered], f"{chapter}: a raw label on the page"
+    links = [a for _, c in markdown for a in c["links"]]
+    assert any(a.startswith("Figure ") for a in links), f"{chapter}: {links[:10]}"
     _shot(browser, opening, f"{chapter}-banner.png")
     _shot(browser, 0, f"{chapter}-overview.png")
     if chapter == "03_anisotropy":

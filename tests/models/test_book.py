@@ -145,3 +145,36 @@ def test_every_chapter_declares_and_passes_on_each_parameter_the_book_gives_it(t
     assert (back.dtype, back.device_map) == ("float16", "sequential")
     assert back.max_memory == {"0": "9GiB"}
     assert back.offload_folder is None and RunConfig(device_map="").device_map is None
+
+
+def test_a_committed_chapter_run_in_place_is_named_and_a_copy_is_not(tmp_path):
+    """JupyterLab gives the kernel the notebook's path ($JPY_SESSION_NAME); a chapter of a
+    checkout's notebooks/ folder is the committed one, and the banner says to use a copy."""
+    from layerwise.site import chapter, display
+
+    checkout = tmp_path / "clone"
+    (checkout / "notebooks").mkdir(parents=True)
+    (checkout / "_toc.yml").write_text("format: jb-book\n")
+    (checkout / "pyproject.toml").write_text('[project]\nname = "layerwise"\n')
+    committed = checkout / "notebooks" / "03_anisotropy.ipynb"
+    committed.write_text("{}")
+    copy = checkout / "my-notebooks" / "03_anisotropy.ipynb"
+    copy.parent.mkdir()
+    copy.write_text("{}")
+    # Jupyter Server's session name is relative to its root folder
+    found = chapter.committed_notebook("notebooks/03_anisotropy.ipynb", start=str(checkout))
+    assert found == committed.resolve()
+    assert chapter.committed_notebook("my-notebooks/03_anisotropy.ipynb", str(checkout)) is None
+    assert chapter.committed_notebook("", str(checkout)) is None  # papermill: no session
+    outside = tmp_path / "elsewhere" / "notebooks" / "03_anisotropy.ipynb"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("{}")
+    assert (
+        chapter.committed_notebook("notebooks/03_anisotropy.ipynb", str(outside.parents[1])) is None
+    )
+    text = display.banner_text(
+        "tiny", None, "", {"scale": "reduced", "seed": 3}, "notebooks/03_anisotropy.ipynb"
+    )
+    assert "profile `tiny`, scale `reduced`, seed `3`" in text
+    assert "committed chapter `notebooks/03_anisotropy.ipynb`" in text and "copy" in text
+    assert "committed chapter" not in display.banner_text("tiny", None, "", {"seed": 0})

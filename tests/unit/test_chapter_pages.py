@@ -59,11 +59,10 @@ def _lines(source: str) -> tuple[int, int]:
     """(code lines, set-up lines) of a cell: non-blank, non-comment lines of its statements."""
     tree = ast.parse(source)
     text = source.splitlines()
-    counted = (
-        lambda a, b: sum(  # noqa: E731
-            1 for ln in text[a - 1 : b] if ln.strip() and not ln.strip().startswith("#")
-        )
-    )
+
+    def counted(a: int, b: int) -> int:
+        return sum(1 for ln in text[a - 1 : b] if ln.strip() and not ln.strip().startswith("#"))
+
     total = counted(1, len(text))
     setup = sum(counted(n.lineno, n.end_lineno) for n in tree.body if _is_setup(n))
     return total, setup
@@ -107,9 +106,10 @@ def test_the_share_counts_imports_and_the_opening_but_not_the_science():
 def test_each_results_chapter_shows_its_estimator_and_checks_it(stem):
     cells = _cells(ROOT / "notebooks" / f"{stem}.ipynb")
     body = _before_exercises(cells)
-    tagged = lambda tag: [  # noqa: E731
-        i for i, c in enumerate(body) if tag in c["metadata"].get("tags", [])
-    ]
+
+    def tagged(tag: str) -> list[int]:
+        return [i for i, c in enumerate(body) if tag in c["metadata"].get("tags", [])]
+
     estimators, checks = tagged("estimator"), tagged("estimator-check")
     assert estimators and checks, stem
     for i in estimators:
