@@ -78,6 +78,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     import papermill
 
     work = tmp_path_factory.mktemp("lab")
+    committed = {nb.name: nb.read_bytes() for nb in (ROOT / "notebooks").glob("*.ipynb")}
+    (work / "committed.json").write_text(json.dumps({k: v.hex() for k, v in committed.items()}))
     books = work / "notebooks"
     books.mkdir()
     for name in CHAPTERS:
@@ -334,3 +336,12 @@ def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
     _shot(browser, 0, f"{chapter}-overview.png")
     if chapter == "03_anisotropy":
         _shot(browser, figures[0], f"{chapter}-figure1.png")
+
+
+def test_the_committed_chapters_are_unchanged_after_the_runs(lab):
+    """JupyterLab ran copies (the class's workflow, ``make student``): the committed
+    chapters are byte for byte what they were when the server started."""
+    _, _, work = lab
+    before = json.loads((work / "committed.json").read_text())
+    now = {nb.name: nb.read_bytes().hex() for nb in (ROOT / "notebooks").glob("*.ipynb")}
+    assert now == before
