@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -206,6 +208,82 @@ def test_a_malformed_chapter_stops_the_edition_before_anything_is_written(tmp_pa
 def test_a_folder_without_chapters_is_an_error(tmp_path: Path):
     with pytest.raises(InputError, match=r"holds no chapter.*root of a layerwise checkout"):
         student.write_student_edition(tmp_path / "out", root=tmp_path)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _layerwise(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "layerwise", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_student_writes_the_edition_and_refuses_a_folder_in_use(tmp_path):
+
+    out = tmp_path / "class"
+    done = _layerwise("student", "--out", str(out), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    n = len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    assert len(list((out / "notebooks").glob("*.ipynb"))) == n == len(list(out.glob("key/*")))
+    again = _layerwise("student", "--out", str(out), cwd=ROOT)
+    assert again.returncode == 2
+    assert again.stderr.startswith(f"error: {out} exists and is not empty") and "--force" in (
+        again.stderr
+    )
+    assert _layerwise("student", "--out", str(out), "--force", cwd=ROOT).returncode == 0
+
+
+def test_student_fold_folds_the_solutions_of_the_checkout_in_place(tmp_path):
+    nb = {
+        "cells": [
+            {
+                "cell_type": "markdown",
+                "id": "e",
+                "metadata": {},
+                "source": "```{exercise} T\n:label: ex-x-y\n```",
+            },
+            {
+                "cell_type": "markdown",
+                "id": "s",
+                "metadata": {},
+                "source": "```{solution-start} ex-x-y\n```",
+            },
+            {
+                "cell_type": "code",
+                "id": "c",
+                "metadata": {},
+                "source": "1",
+                "outputs": [],
+                "execution_count": None,
+            },
+            {
+                "cell_type": "markdown",
+                "id": "n",
+                "metadata": {},
+                "source": "```{solution-end}\n```",
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (tmp_path / "notebooks").mkdir()
+    path = tmp_path / "notebooks" / "01_x.ipynb"
+    path.write_text(json.dumps(nb))
+    done = _layerwise("student", "--fold", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "folded the solutions of 1 notebook(s)" in done.stdout
+    cells = json.loads(path.read_text())["cells"]
+    assert [c["metadata"].get("jupyter") for c in cells] == [
+        None,
+        None,
+        {"source_hidden": True, "outputs_hidden": True},
+        None,
+    ]
+    assert "of 0 notebook(s)" in _layerwise("student", "--fold", cwd=tmp_path).stdout
+    missing = _layerwise("student", "--fold", cwd=tmp_path / "notebooks")
+    assert missing.returncode == 2 and "holds no chapter" in missing.stderr
 
 
 # ------------------------------------------------------------------ the committed chapters
