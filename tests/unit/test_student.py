@@ -220,7 +220,6 @@ def _layerwise(*args: str, cwd) -> subprocess.CompletedProcess:
 
 
 def test_student_writes_the_edition_and_refuses_a_folder_in_use(tmp_path):
-
     out = tmp_path / "class"
     done = _layerwise("student", "--out", str(out), cwd=ROOT)
     assert done.returncode == 0, done.stderr
