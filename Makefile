@@ -2,6 +2,8 @@
 #   make book   -> creates .venv if needed, executes the notebooks, builds _build/html
 #   make test   -> creates .venv if needed, runs the fast tests (tests/unit, tests/models)
 #   make test-all -> every test: the fast ones, then the book builds and slow ones
+#   make student -> the chapters without solutions in $(STUDENT_DIR)/notebooks, the key in
+#                   $(STUDENT_DIR)/key (FORCE=1 rewrites them in a folder that is not empty)
 # PROFILE=paper|offline|tiny|auto (default auto: paper when its models are cached or
 # downloadable, else offline). SCALE=full|reduced (reduced: smaller samples, for CI).
 SHELL := /bin/bash
@@ -13,6 +15,9 @@ STAMP := $(VENV)/.installed
 PROFILE ?= auto
 SCALE ?= full
 PYTEST_ARGS ?=
+# `make student`: where the student edition and the teacher's key go
+STUDENT_DIR ?= student
+FORCE ?=
 # Pin hub revisions of the paper profile, e.g. REVISIONS="causal=<commit> contrastive=<commit>"
 REVISIONS ?=
 export LAYERWISE_REVISIONS := $(REVISIONS)
@@ -25,7 +30,7 @@ RESULTS ?= $(if $(filter 1,$(REHEARSAL)),results/rehearsal,results)
 # extraction cache inside the clone: a fresh clone starts cold, a re-run is instant
 export LAYERWISE_CACHE ?= $(CURDIR)/.cache/layerwise
 
-.PHONY: venv test test-unit test-pure test-models test-slow test-all book results lint bench clean lock rehearse
+.PHONY: venv test test-unit test-pure test-models test-slow test-all book results lint bench clean lock rehearse student
 
 venv: $(STAMP)
 
@@ -78,6 +83,10 @@ book: venv
 
 results: venv
 	$(PYTHON) -m layerwise reproduce --profile $(PROFILE) --scale $(SCALE) --out $(RESULTS)
+
+# The student edition (no solutions) and the teacher's key, for a class to work on copies.
+student: venv
+	$(PYTHON) -m layerwise student --out $(STUDENT_DIR) $(if $(filter 1,$(FORCE)),--force,)
 
 # Random-weight stand-ins of the paper's models in $(REHEARSAL_HF_HOME) (not the user's HF cache).
 rehearse: venv

@@ -1,4 +1,4 @@
-"""Command line: ``python -m layerwise reproduce|book|info|rehearse|compare|models-page``.
+"""Command line: ``python -m layerwise reproduce|book|info|rehearse|compare|models-page|student``.
 
 ``reproduce`` computes every result without the book (for researchers who want
 numbers only); ``book`` executes the notebooks with papermill and builds the
@@ -6,7 +6,9 @@ site with jupyter-book; ``info`` shows what a profile resolves to; ``rehearse``
 writes random-weight models with the paper's architectures into a local Hugging
 Face cache and prints the environment that runs the ``paper`` profile on them
 (:mod:`layerwise.platform.rehearsal`); ``models-page`` loads every family of the
-conformance table and writes the book's *Which models work* page (``book/models.md``).
+conformance table and writes the book's *Which models work* page (``book/models.md``);
+``student`` writes the chapters without their solutions for a class, and the teacher's
+key (:mod:`layerwise.site.student`).
 """
 
 from __future__ import annotations
@@ -120,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         "models-page",
         help="load every conformance family and write book/models.md (Which models work)",
     )
+    _student_parser(sub)
     args = parser.parse_args(argv)
     try:
+        if args.command == "student":
+            return _student(args)
         if args.command == "models-page":
             from .platform.models_page import write_page
 
@@ -199,6 +204,45 @@ def _compare_parser(sub) -> None:
         help="run the models on an existing Dask cluster (tcp://host:8786; dask-jobqueue "
         "reaches Slurm/PBS); its workers must share the cache folder",
     )
+
+
+def _student_parser(sub) -> None:
+    """``student --out DIR``: the student edition and the teacher's key."""
+    stu = sub.add_parser(
+        "student",
+        help="write the chapters without their solutions (DIR/notebooks) and the "
+        "teacher's key (DIR/key)",
+    )
+    stu.add_argument("--out", default="student", help="folder to write (default: student)")
+    stu.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not empty (its notebooks/ and key/ are replaced)",
+    )
+    stu.add_argument(
+        "--fold",
+        action="store_true",
+        help="instead: fold the solutions of notebooks/*.ipynb in place, so that "
+        "JupyterLab shows them collapsed",
+    )
+
+
+def _student(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .site import student
+
+    if args.fold:
+        changed = student.fold_files(student.chapters(Path.cwd()))
+        print(f"folded the solutions of {len(changed)} notebook(s)")
+        for path in changed:
+            print(f"  {path}")
+        return 0
+    written = student.write_student_edition(args.out, force=args.force)
+    n = len(written) // 2
+    print(f"wrote {n} student notebooks to {Path(args.out) / 'notebooks'}")
+    print(f"wrote {n} key notebooks to {Path(args.out) / 'key'}")
+    return 0
 
 
 def _max_memory(text: str) -> dict[str, str] | None:
