@@ -95,6 +95,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
             prepare_only=True,
             progress_bar=False,
         )
+        # the values papermill injects fold like the parameters cell they override (a
+        # reader who edits the parameters cell has no injected cell at all)
+        injected = json.loads((books / f"{name}.ipynb").read_text())
+        for cell in injected["cells"]:
+            if "injected-parameters" in cell["metadata"].get("tags", []):
+                cell["metadata"].setdefault("jupyter", {})["source_hidden"] = True
+        (books / f"{name}.ipynb").write_text(json.dumps(injected, indent=1))
     shutil.copy(ROOT / "notebooks" / "03_anisotropy.ipynb", books / "untouched.ipynb")
     # every cell in the DOM and laid out, so that the test reads what a reader scrolls to
     tracker = (
@@ -221,7 +228,7 @@ def _run_all(driver) -> list[dict]:
         "outputs: c.model.type === 'code' ? c.model.outputs.toJSON() : [], "
         "images: c.node.querySelectorAll('.jp-OutputArea-output img').length, "
         "inputHidden: c.inputHidden, "
-        "links: Array.from(c.node.querySelectorAll('.jp-RenderedMarkdown a'))"
+        "links: Array.from(c.node.querySelectorAll('a'))"
         ".map(a => a.textContent), "
         "text: c.node.innerText}));"
     )
@@ -258,6 +265,9 @@ def test_opening_a_chapter_does_not_modify_it(lab, browser):
 def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
     url, token, _ = lab
     _open(browser, url, token, f"notebooks/{chapter}.ipynb")
+    as_opened = browser.execute_script(
+        PANEL + "return panel.content.widgets.map(c => c.inputHidden);"
+    )
     cells = _run_all(browser)
 
     errors = [
@@ -304,7 +314,12 @@ def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
     assert "profile tiny, scale reduced, seed 0" in " ".join(banner.split()), banner[:300]
     # the opening line is visible, the parameters and imports are collapsed
     assert not cells[opening]["inputHidden"]
-    assert all(cells[i]["inputHidden"] for i in range(1, opening)), "set-up not collapsed"
+    shown_setup = [
+        (i, cells[i]["metadata"], cells[i]["source"][:60])
+        for i in range(1, opening)
+        if not cells[i]["inputHidden"]
+    ]
+    assert not shown_setup, f"{chapter}: set-up not collapsed: {shown_setup}"
 
     # the estimator cells are on the page, expanded, and their checks ran without error
     shown = [i for i, c in enumerate(cells) if "estimator" in c["metadata"].get("tags", [])]
@@ -314,7 +329,9 @@ def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
     assert all(cells[i]["outputs"] for i in checks), "a check shows its comparison"
     _shot(browser, checks[0], f"{chapter}-estimator-check.png")
 
-    # the solutions are folded: every cell between solution-start and solution-end
+    # the solutions are folded: every cell between solution-start and solution-end as the
+    # chapter opens; after Run All their code stays folded (JupyterLab shows every markdown
+    # cell it runs, so the explanations open then, as the chapter's Exercises intro says)
     inside, folded = False, []
     for i, c in enumerate(cells):
         if c["type"] == "markdown" and "{solution-start}" in c["source"]:
@@ -322,8 +339,8 @@ def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
         elif c["type"] == "markdown" and "{solution-end}" in c["source"]:
             inside = False
         elif inside:
-            folded.append((i, c["inputHidden"]))
-    assert folded and all(hidden for _, hidden in folded), f"{chapter}: {folded}"
+            folded.append((i, as_opened[i], c["inputHidden"] or c["type"] == "markdown"))
+    assert folded and all(o and r for _, o, r in folded), f"{chapter}: {folded}"
 
     # cross-references read as text: figure numbers and chapter titles, no labels or keys
     keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), re.M)
@@ -331,7 +348,7 @@ def test_chapter_runs_in_jupyterlab_as_in_the_book(lab, browser, chapter):
     rendered = "\n".join(c["text"] for _, c in markdown)
     assert not [x for x in labels if x in rendered], f"{chapter}: a raw label on the page"
     links = [a for _, c in markdown for a in c["links"]]
-    assert any(a.startswith("Figure ") for a in links), f"{chapter}: {links[:10]}"
+    assert any(a.startswith("Figure ") for a in links), f"{chapter}: {links[:40]}"
     _shot(browser, opening, f"{chapter}-banner.png")
     _shot(browser, 0, f"{chapter}-overview.png")
     if chapter == "03_anisotropy":
