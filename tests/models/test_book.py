@@ -178,3 +178,22 @@ def test_a_committed_chapter_run_in_place_is_named_and_a_copy_is_not(tmp_path):
     assert "profile `tiny`, scale `reduced`, seed `3`" in text
     assert "committed chapter `notebooks/03_anisotropy.ipynb`" in text and "copy" in text
     assert "committed chapter" not in display.banner_text("tiny", None, "", {"seed": 0})
+
+
+def test_an_opened_chapter_shows_a_table_cell_s_whole_text(tmp_path, monkeypatch):
+    """Used to: chapter 4's settings table cut "its last subtoken" to "its last su..."
+    (pandas' 50 characters); where the banner is shown the chapter's tables keep whole
+    texts."""
+    import pandas as pd
+
+    from layerwise.site import chapter
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "")
+    long = "x" * 80
+    with pd.option_context("display.max_colwidth", 50):
+        shown = []
+        chapter.open_chapter(
+            profile="tiny", scale="reduced", cache_dir=str(tmp_path), show=shown.append, log=None
+        )
+        assert shown, "the banner was shown"
+        assert long in pd.DataFrame({"text": [long]}).to_html()

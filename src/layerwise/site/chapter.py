@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pandas as pd
+
 from ..errors import InputError
 from ..files import repository_root
 from ..measure.common import MeasureOptions
@@ -133,7 +135,8 @@ def open_chapter(
     ``max_memory`` (text, ``"0=70GiB,cpu=100GiB"``) and ``offload_folder`` place a big
     model (:class:`~layerwise.pipeline.config.RunConfig`; ``""``: one device). ``show``
     displays the banner (default: IPython's ``display``, or nothing outside a kernel). The
-    banner names the profile, scale, seed and models that ran. Raises a
+    banner names the profile, scale, seed and models that ran; where it is shown, pandas
+    shows a table cell's whole text (``display.max_colwidth``). Raises a
     :class:`~layerwise.errors.LayerwiseError` naming the remedy for a bad parameter, a
     device that cannot run, or a model that cannot be loaded, before any extraction.
     """
@@ -158,6 +161,9 @@ def open_chapter(
         except ImportError:  # outside a kernel: nothing to show the banner in
             show = None
     if show is not None:
+        # the page wraps a long text in a table cell; pandas would cut it at 50
+        # characters with "..."
+        pd.set_option("display.max_colwidth", None)
         committed = committed_notebook()
         show(
             banner(
