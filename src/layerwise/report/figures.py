@@ -327,8 +327,9 @@ def token_length_histogram(
 
     ``counts`` maps a model to its sentences' lengths in tokens; ``limits`` a model to its
     window in tokens. Lengths above 200 are drawn in the last bin. A window inside the
-    plotted range is a dashed line labelled with the models that share it, one label per
-    line, each on its own height so that no two labels overprint. The legend is below.
+    plotted range is a dashed line labelled above the axes (off the data) with the models
+    that share it, one label per line, each on its own height so that no two labels
+    overprint. The legend is below.
     """
     fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 3.6))
     top = max(max(c) for c in counts.values())
@@ -345,14 +346,13 @@ def token_length_histogram(
         right = limit > 0.6 * bins[-1]  # near the right edge: the label reads leftwards
         ax.annotate(
             f"{', '.join(names)}: {limit}",
-            xy=(limit + 0.5, 0.95 - 0.1 * row),
+            xy=(limit + 0.5, 1),
             xycoords=on_x,
-            xytext=(-4 if right else 4, 0),
+            xytext=(-2 if right else 2, 3 + 1.6 * style.SMALL_PT * row),
             textcoords="offset points",
             ha="right" if right else "left",
-            va="top",
+            va="bottom",
             fontsize=style.SMALL_PT,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     ax.set_xlabel("tokens per sentence (special tokens included)")
     ax.set_ylabel("sentences")
