@@ -242,6 +242,60 @@ def test_reader_table_formats_by_column():
     assert "nan" not in html.lower()
 
 
+def _claims(reproduced: list[float]) -> pd.DataFrame:
+    """A claims table (report.table1.claim_checks' columns) of the first claims with a
+    count claim among them."""
+    from layerwise.data import reference
+
+    texts = [c.text for c in reference.CLAIMS if c.key in site_display.COUNT_CLAIMS][:1]
+    texts += [c.text for c in reference.CLAIMS if c.key not in site_display.COUNT_CLAIMS][:1]
+    return pd.DataFrame(
+        {"claim": texts, "reproduced": reproduced, "paper": [np.nan, 0.24]},
+        index=[4, 7],
+    )
+
+
+def test_reader_table_shows_a_claims_count_as_an_integer():
+    html = site_display.reader_table(_claims([1.0, 0.2345])).to_html()
+    assert ">1<" in html and "1.000" not in html  # the count of tasks
+    assert "0.234" in html  # a value keeps its decimals
+    formatted = site_display.reader_table(
+        _claims([5.0, 0.2345]), formats={"reproduced": "{:.3f}"}, hide_index=True
+    ).to_html()
+    assert ">5<" in formatted and "5.000" not in formatted and "0.234" in formatted
+
+
+def test_an_empty_table_is_a_sentence_saying_why():
+    empty = pd.DataFrame(columns=["model", "published", "native"]).set_index("model")
+    shown = site_display.reader_table(empty, 5, empty="No model of this run has its own pooling.")
+    assert not hasattr(shown, "to_html")  # not a table: no lone header
+    assert shown.data == "No model of this run has its own pooling."
+    assert site_display.reader_table(empty).data == site_display.EMPTY_TABLE
+
+
+def test_reader_table_names_ids_in_words_and_keeps_long_texts_wide():
+    df = pd.DataFrame(
+        {"top_dimension": [12.0], "isoscore": [0.123456]},
+        index=pd.Index(["cwe"], name="sample"),
+    )
+    html = site_display.reader_table(
+        df, formats={"top_dimension": "{:.0f}"}, readable=True
+    ).to_html()
+    assert "IsoScore" in html and "isoscore" not in html and "0.123" in html
+    assert "Largest contributing dimension" in html and ">12<" in html
+    assert "word embeddings (CWEs)" in html
+    claims = site_display.reader_table(_claims([1.0, 0.5])).to_html()
+    assert "min-width: 16em" in claims  # the claim text wraps as a sentence
+
+
+def test_config_registers_the_books_css_that_scrolls_wide_tables():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    (static,) = config["html_static_path"]
+    assert config["html_css_files"] == ["layerwise.css"]
+    css = (ROOT / static / "layerwise.css").read_text()
+    assert "overflow-x: auto" in css and "max-width: 100%" in css
+
+
 # --- build report -------------------------------------------------------------------
 
 

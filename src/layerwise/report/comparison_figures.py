@@ -4,7 +4,9 @@ Every function plots a tidy table of :func:`~layerwise.measure.multi.compare_tab
 row per model, layer and quantity, with a ``depth`` column): one line per model against
 its layer, or against relative depth (layer / number of blocks) when the models differ
 in depth, the 95% bootstrap interval as a band where the table has one. The paper's
-figures are in :mod:`layerwise.report.figures`.
+figures are in :mod:`layerwise.report.figures`. Every figure has the book's width and font
+sizes (:mod:`layerwise.report.style`), its legend below the panels, and names its
+measures, tasks and methods in words (:mod:`layerwise.report.labels`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ..data.registry import DATASETS
 from ..tidy import select
+from . import style
+from .figures import _METRIC_LABELS
+from .labels import label
 
 
 # ------------------------------------------------------------------ chapter 7: any number of models
@@ -25,10 +30,13 @@ def _depth_axis(ax, states_n_layers: set[int]) -> None:
     ax.set_xlabel("layer" if len(states_n_layers) == 1 else "relative depth (layer / blocks)")
 
 
+@style.styled
 def plot_layers(df: pd.DataFrame, ylabel: str, **eq):
-    """One line per model of ``value`` against depth, rows filtered by ``eq``."""
+    """One line per model of ``value`` against depth, rows filtered by ``eq`` (e.g.
+    ``measure="isoscore", sample="cwe"``); ``ylabel`` names the quantity in words. Returns
+    the figure, :data:`~.style.FIG_WIDTH` wide, its legend below the axes."""
     sub = select(df, **eq)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 3.6))
     depths = {int(g["layer"].max()) for _, g in sub.groupby("model")}
     x = "layer" if len(depths) == 1 else "depth"
     for model, g in sub.groupby("model", sort=False):
@@ -38,37 +46,65 @@ def plot_layers(df: pd.DataFrame, ylabel: str, **eq):
             ax.fill_between(g[x], g["low"], g["high"], alpha=0.2)
     _depth_axis(ax, depths)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    style.legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 
+@style.styled
 def plot_postprocessing(post: pd.DataFrame, task: str, setting: str):
-    """One panel per postprocessing method, one line per model (95% bands)."""
+    """One panel per postprocessing method (in rows of two), one line per model (95%
+    bands), for one ``task`` and ``setting`` of chapter 7's postprocessing table; panel
+    titles and the y label name the method, task and setting in words
+    (:func:`~.labels.label`). Returns the figure, :data:`~.style.FIG_WIDTH` wide."""
     methods = list(dict.fromkeys(post["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(3 * len(methods), 3), sharey=True)
+    ncols = min(2, len(methods))
+    nrows = -(-len(methods) // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(style.FIG_WIDTH, 2.5 * nrows),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
     sub = post[(post["task"] == task) & (post["setting"] == setting)]
     x = "layer" if sub.groupby("model")["layer"].max().nunique() == 1 else "depth"
-    for ax, method in zip(np.atleast_1d(axes), methods, strict=True):
+    for ax in axes.flat[len(methods) :]:
+        ax.set_visible(False)
+    for ax, method in zip(axes.flat, methods, strict=False):
         for model, g in sub[sub["method"] == method].groupby("model", sort=False):
             g = g.sort_values("layer")
             ax.plot(g[x], g["value"], marker="o", ms=3, label=model)
             if g["low"].notna().any():
                 ax.fill_between(g[x], g["low"], g["high"], alpha=0.2)
-        ax.set_title(method)
-        ax.set_xlabel(x)
-    np.atleast_1d(axes)[0].set_ylabel(f"{task} ({setting})")
-    np.atleast_1d(axes)[0].legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_title(f"postprocessing: {label(method)}")
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("layer" if x == "layer" else "relative depth (layer / blocks)")
+    fig.supylabel(_score_label(task), fontsize=style.BASE_PT)
+    if setting != "cwe":
+        fig.suptitle(f"{label(task)}, {label(setting)}", fontsize=style.BASE_PT)
+    style.legend_below(fig, *axes.flat[0].get_legend_handles_labels())
     return fig
 
 
+def _score_label(task: str) -> str:
+    """Y label of a task of the postprocessing table: its name and the registry's metric."""
+    if task not in DATASETS:
+        return label(task)
+    metric = DATASETS[task].metric
+    return f"{label(task)} ({_METRIC_LABELS.get(metric, metric)})"
+
+
+@style.styled
 def plot_uniformity_alignment(iso: pd.DataFrame, sample: str):
     """The uniformity/alignment plane: one path per model through its layers (first layer
-    an open circle, top layer a filled star); lower-left is better on both."""
+    an open circle, top layer a filled star); lower-left is better on both. ``sample`` is a
+    sample of chapter 7's isotropy table (``"sentences eos"``). Returns the figure,
+    :data:`~.style.FIG_WIDTH` wide, its legend below the axes."""
     sub = iso[iso["sample"] == sample]
     wide = sub.pivot_table(index=["model", "layer"], columns="measure", values="value", sort=False)
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 4.2))
     for model, g in wide.groupby(level="model", sort=False):
         (line,) = ax.plot(g["uniformity"], g["alignment"], marker=".", label=model)
         ax.plot(
@@ -79,8 +115,8 @@ def plot_uniformity_alignment(iso: pd.DataFrame, sample: str):
         )
     ax.set_xlabel("uniformity (lower: more uniform)")
     ax.set_ylabel("alignment, gold >= 4 (lower: closer)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.grid(alpha=0.3)
+    style.legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 
@@ -113,6 +149,7 @@ def revision_steps(models: Sequence[str]) -> dict[str, int]:
     return steps
 
 
+@style.styled
 def plot_against_revision(
     df: pd.DataFrame,
     *,
@@ -146,7 +183,7 @@ def plot_against_revision(
             "columns that tell them apart)"
         )
     sub = sub.assign(step=sub["model"].map(steps)).sort_values("step")
-    ax = ax or plt.subplots(figsize=(6, 3.6))[1]
+    ax = ax or plt.subplots(figsize=(style.FIG_WIDTH, 3.6))[1]
     ax.plot(sub["step"].to_numpy(), sub["value"].to_numpy(), marker="o", ms=4)
     if "low" in sub and sub["low"].notna().any():
         ax.fill_between(sub["step"], sub["low"], sub["high"], alpha=0.2)
@@ -154,6 +191,6 @@ def plot_against_revision(
         ax.set_xscale("symlog", linthresh=1)
     base = next(iter(steps)).rpartition("@")[0]
     ax.set_xlabel(f"training step (revision of {base})")
-    ax.set_ylabel(ylabel or str(eq.get("measure", "value")))
+    ax.set_ylabel(ylabel or label(eq.get("measure", "value")))
     ax.set_title(f"layer {layer}")
     return ax

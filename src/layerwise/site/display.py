@@ -137,22 +137,82 @@ def shown_path(path: str | os.PathLike[str], root: Path | None = None) -> str:
     return full.as_posix()
 
 
-def reader_table(df, digits: int = 3, *, formats=None, hide_index: bool = False):
+#: Said in place of a table that has no rows, when its caller gives no reason.
+EMPTY_TABLE = "This table has no rows: nothing in this run produced one."
+#: Claims (:data:`layerwise.data.reference.CLAIMS` keys) whose reproduced value is a count
+#: of word tasks, stored as a float in the ``reproduced`` column.
+COUNT_CLAIMS = frozenset({"clip_beats_gpt2_words", "bos_helps_gpt2"})
+#: Text columns whose longest value is longer than this many characters get a minimum
+#: width, so that they wrap as sentences rather than one word a line.
+LONG_TEXT = 40
+
+
+def reader_table(
+    df,
+    digits: int = 3,
+    *,
+    formats=None,
+    hide_index: bool = False,
+    readable: bool = False,
+    empty: str | None = None,
+):
     """``df`` rounded to ``digits`` with an en dash where a value is undefined (NaN), as a
     pandas Styler for the book's pages; the caption beside it says why a value is missing.
 
     ``formats`` maps a column to a format string (``"{:+.3f}"``, undefined values still an
     en dash) or to a function that receives every value, missing ones included (e.g.
-    ``report.table1.holds_text``). The table carries the ``dataframe`` class, so the book's
-    theme draws it like every other table (a bare Styler table has no cell padding).
+    ``report.table1.holds_text``). Counts print as integers: integer columns, and the
+    ``reproduced`` value of a claim that counts tasks (:data:`COUNT_CLAIMS`, in a
+    :func:`~layerwise.report.table1.claim_checks` table). A text column with long values
+    keeps a minimum width so that it wraps as sentences. With ``readable`` the ids in the
+    column names and index (``isoscore``, ``cwe_self_similarity``) are shown by their human
+    names (:func:`layerwise.report.labels.readable`; ``formats`` still names the ids); the
+    numbers are unchanged.
+
+    A ``df`` without rows is not drawn as a lone header: the result is then a Markdown
+    sentence, ``empty`` (the caller says why the table is empty) or :data:`EMPTY_TABLE`.
+    The table carries the ``dataframe`` class, so the book's theme draws it like every
+    other table (a bare Styler table has no cell padding).
     """
+    import pandas as pd
+
+    if len(df) == 0:
+        from IPython.display import Markdown
+
+        return Markdown(empty or EMPTY_TABLE)
+    if readable:
+        from ..report.labels import label, readable
+
+        df = readable(df)
+        formats = {label(column): fmt for column, fmt in (formats or {}).items()}
     styler = df.style.format(precision=digits, na_rep=MISSING)
     for column, fmt in (formats or {}).items():
         na_rep = None if callable(fmt) else MISSING
         styler = styler.format(fmt, subset=[column], na_rep=na_rep)
+    counts = _count_cells(df)
+    if counts is not None:
+        styler = styler.format("{:.0f}", subset=counts, na_rep=MISSING)
+    for column in df.columns:
+        text = df[column].dtype == object or pd.api.types.is_string_dtype(df[column])
+        if text and df[column].astype(str).str.len().max() > LONG_TEXT:
+            styler = styler.set_properties(subset=[column], **{"min-width": "16em"})
     if hide_index:
         styler = styler.hide(axis="index")
     return styler.set_table_attributes('class="dataframe"')
+
+
+def _count_cells(df):
+    """The cells of ``df`` that hold counts stored as floats, as a Styler subset: the
+    ``reproduced`` value of each counting claim; None when there is none."""
+    import pandas as pd
+
+    from ..data.reference import CLAIMS
+
+    if not {"claim", "reproduced"} <= set(df.columns):
+        return None
+    counting = {c.text for c in CLAIMS if c.key in COUNT_CLAIMS}
+    rows = df.index[df["claim"].isin(counting)]
+    return pd.IndexSlice[rows, ["reproduced"]] if len(rows) else None
 
 
 def show_figure(fig) -> None:
