@@ -265,6 +265,20 @@ def test_reader_table_shows_a_claims_count_as_an_integer():
     assert ">5<" in formatted and "5.000" not in formatted and "0.234" in formatted
 
 
+def test_the_claims_table_shows_verdicts_in_words_and_no_ids():
+    """Used to: chapter 3 showed ``claims.round(3)``: an index column, ``direction_holds``
+    and ``False``/``<NA>`` in its cells."""
+    claims = _claims([1.0, 0.2345]).assign(
+        difference=[np.nan, -0.0056],
+        direction_holds=pd.array([pd.NA, False], "boolean"),
+    )
+    html = site_display.claims_table(claims).to_html()
+    assert "direction holds" in html and "direction_holds" not in html
+    assert "undefined" in html and "does not hold" in html and "False" not in html
+    assert "-0.006" in html and ">1<" in html and "0.234" in html
+    assert ">7<" not in html  # no index
+
+
 def test_an_empty_table_is_a_sentence_saying_why():
     empty = pd.DataFrame(columns=["model", "published", "native"]).set_index("model")
     shown = site_display.reader_table(empty, 5, empty="No model of this run has its own pooling.")

@@ -39,6 +39,8 @@ LABELS: dict[str, str] = {
     "centered": "mean-centred",
     "standardized": "standardized",
     "abtt": "all-but-the-top",
+    # claim_checks' verdict column (chapters 3, 4 and 6)
+    "direction_holds": "direction holds",
     # STS-B (the word tasks' labels are the dataset registry's, read at each lookup)
     "stsb": "STS-B",
 }

@@ -2,9 +2,10 @@
 
 Every chapter starts the same way: its papermill ``parameters`` cell (the values a
 reader may change) and its imports, both folded on the website and in JupyterLab, then
-one line, folded on the website and visible in JupyterLab::
+two short lines, folded on the website and visible in JupyterLab::
 
-    cfg, models, s, profile = ch = chapter.open_chapter(**chapter.parameters(globals()))
+    ch = chapter.open_chapter(**chapter.parameters(globals()))
+    cfg, models, s, profile = ch
 
 :func:`open_chapter` builds and checks the :class:`~layerwise.pipeline.config.RunConfig`,
 loads the profile's two models (weights only when an extraction is not cached), and shows

@@ -201,6 +201,27 @@ def reader_table(
     return styler.set_table_attributes('class="dataframe"')
 
 
+def claims_table(claims):
+    """A :func:`~layerwise.report.table1.claim_checks` table as the chapters show it
+    (chapters 3, 4 and 6): one row per claim, no index, the numbers to 3 decimals, the
+    difference signed, each verdict in words (``holds``, ``does not hold``, ``undefined``:
+    :func:`~layerwise.report.table1.holds_text`), counts as integers and the column ids by
+    their names (:func:`reader_table` with ``readable``)."""
+    from ..report.table1 import holds_text
+
+    return reader_table(
+        claims,
+        formats={
+            "reproduced": "{:.3f}",
+            "paper": "{:.3f}",
+            "difference": "{:+.3f}",
+            "direction_holds": holds_text,
+        },
+        hide_index=True,
+        readable=True,
+    )
+
+
 def _count_cells(df):
     """The cells of ``df`` that hold counts stored as floats, as a Styler subset: the
     ``reproduced`` value of each counting claim; None when there is none."""
