@@ -97,6 +97,8 @@ class Claim:
     text: str
     paper: float | None
     section: str
+    #: the reproduced value is a count (of word tasks), shown as an integer
+    counts: bool = False
 
 
 #: The paper's quantitative claims, in the order chapter 6 discusses them.
@@ -157,12 +159,14 @@ CLAIMS: tuple[Claim, ...] = (
         "CLIP beats GPT-2 on all five word tasks (best layer)",
         None,
         "5.2, Table 1",
+        counts=True,
     ),
     Claim(
         "bos_helps_gpt2",
         "adding BOS/EOS to GPT-2 improves every word task (best layer)",
         None,
         "5.2, Table 1",
+        counts=True,
     ),
     Claim(
         "clip_eos_top_valnorm",

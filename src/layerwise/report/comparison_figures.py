@@ -21,7 +21,6 @@ from matplotlib.axes import Axes
 from ..data.registry import DATASETS
 from ..tidy import select
 from . import style
-from .figures import _METRIC_LABELS
 from .labels import label
 
 
@@ -93,7 +92,7 @@ def _score_label(task: str) -> str:
     if task not in DATASETS:
         return label(task)
     metric = DATASETS[task].metric
-    return f"{label(task)} ({_METRIC_LABELS.get(metric, metric)})"
+    return f"{label(task)} ({label(metric)})"
 
 
 @style.styled

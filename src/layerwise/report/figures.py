@@ -28,6 +28,7 @@ from ..data import reference
 from ..data.registry import DATASETS
 from . import style
 from .labels import LABELS
+from .labels import label as human
 
 #: Legend names of the word and sentence settings (from :data:`~.labels.LABELS`).
 SETTING_LABELS = {k: LABELS[k] for k in ("bare", "wrapped", "eos", "last", "mean")}
@@ -181,7 +182,6 @@ def figure2(
 
 
 #: Axis label of a task's registry metric (``Dataset.metric``).
-_METRIC_LABELS = {"spearman": "Spearman rho", "pearson": "Pearson r"}
 #: Appended to the panel title of a task the paper's Table 1 does not report.
 _NOT_IN_PAPER = " (not in the paper)"
 
@@ -223,7 +223,7 @@ def word_task_figure(
         per_layer(
             words[words["task"] == task],
             ax=ax,
-            ylabel=_METRIC_LABELS.get(DATASETS[task].metric, DATASETS[task].metric),
+            ylabel=human(DATASETS[task].metric),
             title=reference.TASK_LABELS[task] + (_NOT_IN_PAPER if paper_best and not paper else ""),
             relative=relative,
             legend=False,

@@ -41,6 +41,9 @@ LABELS: dict[str, str] = {
     "abtt": "all-but-the-top",
     # claim_checks' verdict column (chapters 3, 4 and 6)
     "direction_holds": "direction holds",
+    # the registry's metrics (DATASETS[task].metric)
+    "spearman": "Spearman rho",
+    "pearson": "Pearson r",
     # STS-B (the word tasks' labels are the dataset registry's, read at each lookup)
     "stsb": "STS-B",
 }

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..data.reference import CLAIMS
 from ..files import repository_root
 from ..models import standin
 from ..models.spec import LoadedModel
@@ -140,8 +141,8 @@ def shown_path(path: str | os.PathLike[str], root: Path | None = None) -> str:
 #: Said in place of a table that has no rows, when its caller gives no reason.
 EMPTY_TABLE = "This table has no rows: nothing in this run produced one."
 #: Claims (:data:`layerwise.data.reference.CLAIMS` keys) whose reproduced value is a count
-#: of word tasks, stored as a float in the ``reproduced`` column.
-COUNT_CLAIMS = frozenset({"clip_beats_gpt2_words", "bos_helps_gpt2"})
+#: of word tasks (``Claim.counts``), stored as a float in the ``reproduced`` column.
+COUNT_CLAIMS = frozenset(c.key for c in CLAIMS if c.counts)
 #: Text columns whose longest value is longer than this many characters get a minimum
 #: width, so that they wrap as sentences rather than one word a line.
 LONG_TEXT = 40
@@ -227,11 +228,9 @@ def _count_cells(df):
     ``reproduced`` value of each counting claim; None when there is none."""
     import pandas as pd
 
-    from ..data.reference import CLAIMS
-
     if not {"claim", "reproduced"} <= set(df.columns):
         return None
-    counting = {c.text for c in CLAIMS if c.key in COUNT_CLAIMS}
+    counting = {c.text for c in CLAIMS if c.counts}
     rows = df.index[df["claim"].isin(counting)]
     return pd.IndexSlice[rows, ["reproduced"]] if len(rows) else None
 
