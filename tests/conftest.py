@@ -133,21 +133,52 @@ def data_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 VOCAB = ["[UNK]", "<|endoftext|>", "word", "the", "cat", "sat", "on", "mat", "dog", "house"]
 
 
-def _tiny_folder(folder: Path, seed: int = 0) -> Path:
-    """A loadable GPT-2 model folder (2 layers of 32, a ten-word tokenizer built with
-    ``tokenizers``): safetensors weights, config, a fast tokenizer."""
-    import torch
+def _word_tokenizer(window: int | None = None):
+    """A fast tokenizer over :data:`VOCAB` (one id per word, no special tokens added),
+    declaring ``window`` tokens (``model_max_length``) when given."""
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2Model, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.WordLevel({t: i for i, t in enumerate(VOCAB)}, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         unk_token="[UNK]",
         bos_token="<|endoftext|>",
         eos_token="<|endoftext|>",
+        **({"model_max_length": window} if window else {}),
     )
+
+
+def _arch_folder(folder: Path, config: str, model: str, **kwargs) -> Path:
+    """A loadable folder of the transformers architecture ``config``/``model`` (class
+    names), random weights (seed 0) sized by ``kwargs``, and the :data:`VOCAB` tokenizer."""
+    import torch
+    import transformers
+
+    tok = _word_tokenizer(window=64)
+    cfg = getattr(transformers, config)(vocab_size=len(VOCAB), pad_token_id=0, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        getattr(transformers, model)(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def arch_folder():
+    """``arch_folder(folder, "FNetConfig", "FNetModel", hidden_size=32, ...)`` writes a
+    loadable tiny model of any transformers architecture and returns the folder."""
+    return _arch_folder
+
+
+def _tiny_folder(folder: Path, seed: int = 0) -> Path:
+    """A loadable GPT-2 model folder (2 layers of 32, a ten-word tokenizer built with
+    ``tokenizers``): safetensors weights, config, a fast tokenizer."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    tok = _word_tokenizer()
     config = GPT2Config(
         vocab_size=len(VOCAB),
         n_positions=64,

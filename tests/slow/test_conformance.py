@@ -28,7 +28,8 @@ from layerwise.extract.requests import sentence_requests, word_requests
 from layerwise.models import load_model
 from layerwise.platform import conformance as C
 
-FAMILY_NAMES = [f.name for f in C.FAMILIES]
+FAMILY_NAMES = [f.name for f in C.FAMILIES if not f.refused]
+REFUSED_NAMES = [f.name for f in C.FAMILIES if f.refused]
 #: What each family's source code does after its last block (read from transformers):
 #: the norm's module name and whether hidden_states[-1] is taken before or after it.
 EXPECTED_NORM = {
@@ -56,13 +57,25 @@ EXPECTED_NORM = {
     "CLIP (text)": ("pre_norm", "final_layer_norm"),
     "SigLIP (text)": ("pre_norm", "final_layer_norm"),
     "T5 (encoder)": ("post_norm", "encoder.final_layer_norm"),
+    "FNet": ("no_final_norm", ""),
+    "ConvBERT": ("no_final_norm", ""),
+    "MobileBERT": ("no_final_norm", ""),
+    "Mamba": ("post_norm", "norm_f"),
+    "Longformer": ("no_final_norm", ""),
 }
 #: Families whose attention is causal (a state never depends on later tokens).
-CAUSAL = {f.name for f in C.FAMILIES if f.kind == "decoder"} | {"CLIP (text)"}
+CAUSAL = {f.name for f in C.FAMILIES if "decoder" in f.kind and "encoder" not in f.kind} | {
+    "CLIP (text)"
+}
+#: Families whose hidden_states are not "embedding output, then one entry per block",
+#: read from transformers' source: (the first block's module, the entry of each layer in
+#: hidden_states, -1 for the first block's input). Mamba lists every block's output, then
+#: the final norm's output, and no embedding output.
+EXPECTED_LAYOUT = {"Mamba": ("layers.0", (-1, 0, 2))}
 
 
-def test_the_table_covers_at_least_20_families_and_every_template():
-    assert len(C.FAMILIES) >= 20
+def test_the_table_covers_at_least_40_families_and_every_template():
+    assert len(C.FAMILIES) >= 40
     assert {f.template for f in C.FAMILIES} == set(C.TEMPLATES)
     assert set(EXPECTED_NORM) == set(FAMILY_NAMES)
 
@@ -102,16 +115,58 @@ def test_the_models_page_is_generated_from_the_suite(conformance_dir):
     from layerwise.files import repository_root
     from layerwise.platform import models_page
 
-    models = {name: _load_row(name, conformance_dir)[1] for name in FAMILY_NAMES}
+    models: dict = {name: _load_row(name, conformance_dir)[1] for name in FAMILY_NAMES}
+    for name in REFUSED_NAMES:
+        models[name] = _refusal(name, conformance_dir)
     page = (repository_root(__file__) / models_page.PAGE).read_text(encoding="utf-8")
     assert page == models_page.render(models), (
         "book/models.md is stale: run `python -m layerwise models-page` and commit it"
     )
 
 
+def _refusal(name: str, conformance_dir) -> ProbeError:
+    folder = C.build_family(C.family(name), conformance_dir / _slug(name))
+    with pytest.raises(ProbeError) as err:
+        load_model(str(folder), device="cpu")
+    return err.value
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES)
+def test_refused_families_stop_with_a_probe_error_naming_the_fact(name, conformance_dir):
+    """Funnel pools the sequence between blocks: no position has a state in every layer,
+    so the load stops with the package's own error naming the fact (not an IndexError
+    from extraction, as before)."""
+    err = _refusal(name, conformance_dir)
+    assert err.fact == C.family(name).refused
+    assert "Remedy:" in str(err) and _slug(name) in str(err)
+
+
 def _plain(model, ids: list[int]):
     with torch.inference_mode():
         return model(input_ids=torch.tensor([ids]), output_hidden_states=True)
+
+
+def _truth_states(model, name: str, ids: list[int]) -> list:
+    """Every layer's states ``[T, d]`` of a plain forward pass, embedding output first:
+    ``hidden_states`` as they are, or laid out as :data:`EXPECTED_LAYOUT` says (the first
+    block's input caught by a hook written here)."""
+    seen: dict = {}
+    first, layout = EXPECTED_LAYOUT.get(name, ("", None))
+    handle = None
+    if first:
+
+        def catch(module, args, kwargs):
+            seen.setdefault("x", kwargs.get("hidden_states", args[0] if args else None))
+
+        block = dict(model.named_modules())[first]
+        handle = block.register_forward_pre_hook(catch, with_kwargs=True)
+    out = _plain(model, ids)
+    if handle is not None:
+        handle.remove()
+    hidden = out.hidden_states
+    if layout is None:
+        return [h[0] for h in hidden]
+    return [seen["x"][0] if k < 0 else hidden[k][0] for k in layout]
 
 
 def _runs(model, n: int, token: int) -> bool:
@@ -152,7 +207,12 @@ def test_facts_match_plain_transformers(row):
         )
     else:
         assert torch.equal(out.hidden_states[-1], out.last_hidden_state)
-    assert (spec.n_layers, spec.hidden_size) == (len(out.hidden_states) - 1, C.WIDTH)
+    assert (spec.n_layers, spec.hidden_size) == (
+        len(_truth_states(model, fam.name, ids)) - 1,
+        C.WIDTH,
+    )
+    first, layout = EXPECTED_LAYOUT.get(fam.name, ("", tuple(range(spec.n_layers + 1))))
+    assert (spec.layer_sources, spec.first_block) == (layout, first)
     # window: a forward pass of max_length tokens runs; one more fails, unless the
     # positions extrapolate and the window is what the config or tokenizer declares
     token = ids[len(prefix)]
@@ -184,8 +244,11 @@ def test_states_at_read_positions_match_a_plain_forward_pass(row):
         *word_requests(lm, ["cat", "zebra"], "wrapped"),
         *word_requests(lm, ["zebra"], "eos"),
         *word_requests(lm, ["zebra"], "bare"),
-        *sentence_requests(lm, C.TEXTS, "mean"),
-        *sentence_requests(lm, C.TEXTS, "native"),
+        *(
+            r
+            for setting in ("eos", "last", "mean", "native")
+            for r in sentence_requests(lm, C.TEXTS, setting)
+        ),
     ]
     got = extract(lm, requests, batch_size=4, progress=False)
     name = lm.spec.final_norm
@@ -198,11 +261,11 @@ def test_states_at_read_positions_match_a_plain_forward_pass(row):
             handle = module.register_forward_hook(
                 lambda m, i, o, seen=seen: seen.update(pre=i[0], post=o)
             )
-        out = _plain(model, list(r.ids))
+        states = _truth_states(model, fam.name, list(r.ids))
         if handle is not None:
             handle.remove()
         for start, stop in r.reads:
-            want = np.stack([h[0, start:stop].mean(0).numpy() for h in out.hidden_states])
+            want = np.stack([h[start:stop].mean(0).numpy() for h in states])
             np.testing.assert_allclose(got.states[row_i], want, rtol=1e-4, atol=1e-5)
             if name:
                 alt = seen["post" if lm.spec.top_state == "pre_norm" else "pre"]
@@ -302,3 +365,37 @@ def test_a_vision_model_is_refused_with_the_reason(tmp_path):
     C.build_tokenizer("cls/sep").save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match="not a text model"):
         load_model(str(tmp_path), device="cpu")
+
+
+#: Families whose states depend on the batch's padding, read from transformers' source:
+#: FNet mixes positions by a Fourier transform and takes no attention mask, ConvBERT's span
+#: convolution and MobileBERT's trigram embeddings reach the padded positions.
+PADDING_DEPENDENT = {"FNet", "ConvBERT", "MobileBERT"}
+
+
+def test_batching_follows_the_padding_dependence_found_with_plain_calls(row):
+    """The spec's ``batching`` against the truth established here: a text alone against
+    the same text right-padded (attention mask 0) beside a longer one, every layer. A
+    model whose states move is batched by equal lengths; and the batched extraction of
+    texts of mixed lengths equals one-at-a-time passes to 1e-5 relative either way."""
+    fam, lm, tok, model = row
+    a = tok(C.TEXTS[0])["input_ids"]
+    b = tok(C.TEXTS[2] + " " + C.TEXTS[1])["input_ids"]
+    pad = lm.spec.pad_id
+    with torch.inference_mode():
+        alone = model(input_ids=torch.tensor([a]), output_hidden_states=True).hidden_states
+        batch = torch.tensor([a + [pad] * (len(b) - len(a)), b])
+        mask = torch.tensor([[1] * len(a) + [0] * (len(b) - len(a)), [1] * len(b)])
+        padded = model(input_ids=batch, attention_mask=mask, output_hidden_states=True)
+    moved = max(
+        float(((x[0] - y[0, : len(a)]).norm(dim=-1) / x[0].norm(dim=-1)).max())
+        for x, y in zip(alone, padded.hidden_states, strict=True)
+    )
+    depends = moved > 1e-4
+    assert depends is (fam.name in PADDING_DEPENDENT)
+    assert lm.spec.batching == ("equal length" if depends else "padded")
+    requests = sentence_requests(lm, [*C.TEXTS, C.TEXTS[2] + " " + C.TEXTS[1]], "mean")
+    together = extract(lm, requests, batch_size=8, progress=False).states
+    one = np.concatenate([extract(lm, [r], progress=False).states for r in requests])
+    rel = np.linalg.norm(together - one, axis=-1) / np.linalg.norm(one, axis=-1)
+    assert rel.max() < 1e-5

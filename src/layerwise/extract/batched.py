@@ -7,9 +7,15 @@ For every read, extraction returns the mean over its span of each hidden state, 
 How (chapter 2, ``notebooks/02_extraction``):
 
 - inputs are sorted by length and batched, padded on the RIGHT, under
-  ``torch.inference_mode``: in a causal model real tokens never attend to the
-  padding and position ids stay ``0..len-1``, so a batched result equals the
-  one-at-a-time result (tested to 1e-5);
+  ``torch.inference_mode``: real tokens never attend to the masked padding and
+  position ids stay ``0..len-1``, so a batched result equals the one-at-a-time result
+  (tested to 1e-5). That holds for every model the package accepts because a probe at
+  load measures it (:attr:`~layerwise.models.spec.ModelSpec.batching`): a model whose
+  states depend on the padding (FNet mixes every position without a mask; convolutions
+  over the sequence reach the padding) is batched by equal lengths, without padding;
+- the layers are read from ``hidden_states`` as the layout probe found them
+  (:attr:`~layerwise.models.spec.ModelSpec.layer_sources`: Mamba-style models list no
+  embedding output, which is then read from the first block's input by a hook);
 - positions come from each input's own length, never from token ids (CLIP pads
   with its EOS token);
 - only the read positions leave each batch, so memory grows with the number of
@@ -38,7 +44,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError, ModelLoadError
 from ..files import temp_name
-from ..models.spec import LoadedModel
+from ..models.spec import LoadedModel, ModelSpec
 from .requests import Request
 from .states import Extracted, RawLayers
 
@@ -98,15 +104,24 @@ def default_max_tokens(device: str) -> int:
     return MAX_TOKENS.get(str(device).split(":")[0], MAX_TOKENS_ACCELERATOR)
 
 
-def _batches(lengths: np.ndarray, batch_size: int, max_tokens: int) -> list[np.ndarray]:
+def _batches(
+    lengths: np.ndarray, batch_size: int, max_tokens: int, batching: str = "padded"
+) -> list[np.ndarray]:
     """Indices grouped longest first, each batch at most ``batch_size`` inputs and
-    ``max_tokens`` padded tokens."""
+    ``max_tokens`` padded tokens. ``batching`` (:attr:`~layerwise.models.spec.ModelSpec.batching`):
+    ``"padded"`` mixes lengths; ``"equal length"`` puts only inputs of one length in a
+    batch (no padding); ``"one at a time"`` one input per batch."""
+    if batching == "one at a time":
+        batch_size = 1
     order = np.argsort(-lengths, kind="stable")
     batches: list[np.ndarray] = []
     start = 0
     while start < len(order):
         longest = int(lengths[order[start]])
         size = max(1, min(batch_size, max_tokens // max(longest, 1)))
+        if batching == "equal length":
+            same = int(np.searchsorted(-lengths[order[start:]], -longest, side="right"))
+            size = min(size, same)
         batches.append(order[start : start + size])
         start += size
     return batches
@@ -156,14 +171,23 @@ def extract(
         else None
     )
     lengths = np.array([len(r.ids) for r in requests])
-    batches = _batches(lengths, batch_size, max_tokens)
+    batches = _batches(lengths, batch_size, max_tokens, spec.batching)
     captured: dict[str, torch.Tensor] = {}
     want = "post" if spec.top_state == "pre_norm" else "pre"
-    handle = None
+    handles = []
     if lm.final_norm is not None:
-        handle = lm.final_norm.register_forward_hook(
-            lambda m, i, o: captured.update(pre=i[0], post=o)
+        handles.append(
+            lm.final_norm.register_forward_hook(lambda m, i, o: captured.update(pre=i[0], post=o))
         )
+    sources = spec.layer_sources
+    if -1 in sources:  # hidden_states lacks the embedding output: the first block's input
+
+        def embedding(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+            first_arg = args[0] if args and torch.is_tensor(args[0]) else None
+            captured.setdefault("embedding", kwargs.get("hidden_states", first_arg))
+
+        first = dict(lm.model.named_modules())[spec.first_block]
+        handles.append(first.register_forward_pre_hook(embedding, with_kwargs=True))
     show = progress if progress is not None else total > 2000
     # an explicit disable= overrides tqdm's own TQDM_DISABLE default: honour it here (the
     # book's kernels set it, since a saved widget bar would load a CDN script)
@@ -174,10 +198,9 @@ def extract(
             for batch in tqdm(batches, desc=desc, disable=not show, unit="batch"):
                 rows, spans, dest = _batch_reads(requests, batch, first_read)
                 ids, mask = _pad(requests, batch, lengths, spec.pad_id, spec.device)
+                captured.clear()
                 out = lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-                hidden = out.hidden_states
-                if len(hidden) != spec.n_states:
-                    raise RuntimeError(f"{spec.name} returned {len(hidden)} hidden states")
+                hidden = _layers(out.hidden_states, sources, captured, spec)
                 block = np.stack([_gather(h, rows, spans) for h in hidden], axis=1)
                 if top_alt is not None:
                     top_alt[dest] = _gather(captured[want], rows, spans)
@@ -186,11 +209,27 @@ def extract(
                     sink.write(dest, layer, block[:, layer])
         done = True
     finally:
-        if handle is not None:
+        for handle in handles:
             handle.remove()
         if not done:
             sink.discard()
     return sink.result(top_alt)
+
+
+def _layers(
+    hidden: Sequence[torch.Tensor],
+    sources: Sequence[int],
+    captured: dict[str, torch.Tensor],
+    spec: ModelSpec,
+) -> list[torch.Tensor]:
+    """The states of layers 0..L in order, from the model's ``hidden_states`` laid out as
+    the layout probe found (:attr:`~layerwise.models.spec.ModelSpec.layer_sources`)."""
+    if max(sources) >= len(hidden):
+        raise ModelLoadError(
+            f"{spec.name} returned {len(hidden)} hidden states, but its layout (found at "
+            f"load) reads entry {max(sources)}; load the model again"
+        )
+    return [captured["embedding"] if k < 0 else hidden[k] for k in sources]
 
 
 def check_finite(

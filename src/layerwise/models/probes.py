@@ -6,13 +6,18 @@ they do:
 - :func:`special_tokens`: the tokens the tokenizer adds to a text natively, as a prefix
   and a suffix of any length (``tok(text)`` against ``tok(text, add_special_tokens=False)``
   on several texts);
-- :func:`final_norm`: whether a module acts on the last block's output before
-  ``last_hidden_state`` (a final norm, whatever it is called), and whether
-  ``hidden_states[-1]`` is before or after it (``top_state``);
+- :func:`layout`: which entry of ``hidden_states`` is the embedding output and which is
+  each block's output (state-space models list no embedding output and append the final
+  norm's), whether a module acts on the last block's output before
+  ``last_hidden_state`` (a final norm, whatever it is called), and whether the top
+  layer's entry is before or after it (``top_state``);
 - :func:`usable_window`: the longest input the model runs, checked by a forward pass at
   the boundary (a declared limit is a candidate, not the answer: RoBERTa-style position
   ids start after the padding index, so two of its declared positions are unusable);
 - :func:`is_causal`: whether a state depends on later tokens;
+- :func:`input_lengths`: that inputs of 1 to 9 tokens run;
+- :func:`batching`: whether a text's states depend on the other texts of its batch
+  (padding), and so how extraction must batch it;
 - the model's sentence pooling, read from its sentence-transformers files (:mod:`.pooling`).
 
 A fact the probes cannot settle raises :class:`~layerwise.errors.ProbeError` naming the
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from copy import deepcopy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -63,6 +69,48 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1
     if a.numel() != b.numel():
         return False
     return torch.allclose(a.reshape(-1).float(), b.reshape(-1).float(), rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------- forward passes
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value
+    if hasattr(value, "to_tuple"):
+        value = value.to_tuple()
+    if isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
+        return value[0]
+    return None
+
+
+def _outputs(
+    model: nn.Module,
+    ids: list[int] | list[list[int]],
+    device: str,
+    source: str,
+    fact: str,
+    mask: list[list[int]] | None = None,
+) -> Any:
+    """The model's outputs (hidden states included) for ``ids`` (one input, or a batch
+    with ``mask``). A forward pass that fails raises ProbeError naming ``fact``, the input
+    length and the model's own error: a probe never lets a raw exception through."""
+    batch = ids if ids and isinstance(ids[0], list) else [ids]
+    kwargs = {"attention_mask": torch.tensor(mask, device=device)} if mask is not None else {}
+    try:
+        with torch.inference_mode():
+            return model(
+                input_ids=torch.tensor(batch, device=device), output_hidden_states=True, **kwargs
+            )
+    except Exception as err:  # the model's own code: any exception is its failure
+        lengths = sorted({len(b) for b in batch})
+        raise ProbeError(
+            source,
+            fact,
+            f"a forward pass on {len(batch)} input(s) of {lengths} tokens failed with "
+            f"{type(err).__name__}: {str(err).strip()[:300]}",
+            "layerwise runs texts of every length up to the window, alone and in padded "
+            "batches; use a model that accepts them (report the architecture to layerwise "
+            "if it should)",
+        ) from err
 
 
 # ---------------------------------------------------------------- special tokens
@@ -127,45 +175,62 @@ def boundary_tokens(
     return int(open_id), int(close_id)
 
 
-# ---------------------------------------------------------------- final norm
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if hasattr(value, "to_tuple"):
-        value = value.to_tuple()
-    if isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
-        return value[0]
-    return None
+# ---------------------------------------------------------------- layout and final norm
+@dataclass(frozen=True)
+class Layout:
+    """What :func:`layout` found: which entry of ``hidden_states`` each layer is, and the
+    final norm.
 
-
-def _outputs(model: nn.Module, ids: list[int], device: str) -> Any:
-    with torch.inference_mode():
-        return model(input_ids=torch.tensor([ids], device=device), output_hidden_states=True)
-
-
-def final_norm(model: nn.Module, ids: list[int], device: str, source: str) -> tuple[str, str]:
-    """``(top_state, module name)`` found from one forward pass with every module hooked.
-
-    The last block is the outermost call whose input is ``hidden_states[-2]`` (the input
-    of the last block in every architecture); its output is compared with
-    ``last_hidden_state``. Equal: nothing acts after the last block (``"no_final_norm"``,
-    name ``""``). Different: the final norm is the module that maps the one to the other
-    (whatever it is called; it must be scale-invariant, as a layer or RMS norm is), and
-    ``hidden_states[-1]`` equal to its output is ``"post_norm"``, to its input
-    ``"pre_norm"``. Anything else raises ProbeError.
+    ``layer_map[l]`` is the index in ``hidden_states`` of layer ``l`` (0 = the embedding
+    output, the first block's input; ``l`` = block ``l``'s output), or ``-1`` when
+    ``hidden_states`` lacks the embedding output (state-space and recurrent models: Mamba)
+    and it is read as the input of the module ``first_block``. ``top_state`` and
+    ``final_norm`` as in :class:`~layerwise.models.spec.ModelSpec`.
     """
-    calls: list[tuple[str, nn.Module, torch.Tensor, torch.Tensor]] = []
+
+    layer_map: tuple[int, ...]
+    first_block: str
+    top_state: str
+    final_norm: str
+    hidden_size: int
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layer_map) - 1
+
+
+def _seq(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """A batch of one's states as ``[n, d]`` (XLNet is time-major: ``[T, 1, d]``), cut to
+    the input's ``n`` tokens (Longformer pads to a multiple of its attention window inside
+    the model); ``None`` when ``t`` is no such tensor."""
+    if t is None or t.dim() != 3 or not t.is_floating_point():
+        return None
+    t = t[0] if t.shape[0] == 1 else (t[:, 0] if t.shape[1] == 1 else None)
+    if t is None or t.shape[0] < n:
+        return None
+    return t[:n]
+
+
+def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    return a is not None and b is not None and a.shape == b.shape and _close(a, b)
+
+
+def _call(args: tuple, kwargs: dict) -> Any:
+    return args[0] if args and isinstance(args[0], torch.Tensor) else kwargs.get("hidden_states")
+
+
+def _hooked_pass(
+    model: nn.Module, ids: list[int], device: str, source: str
+) -> tuple[Any, list[tuple[str, nn.Module, Any, Any]]]:
+    """One forward pass with every module hooked: the outputs and, in the order they
+    finished, the calls ``(name, module, first input, first output)``."""
+    calls: list[tuple[str, nn.Module, Any, Any]] = []
 
     def hook(name: str):
         def record(module: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
-            x = (
-                args[0]
-                if args and isinstance(args[0], torch.Tensor)
-                else kwargs.get("hidden_states")
-            )
-            y = _first_tensor(out)
-            if isinstance(x, torch.Tensor) and y is not None and x.is_floating_point():
-                if y.is_floating_point():
+            x, y = _call(args, kwargs), _first_tensor(out)
+            if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+                if x.is_floating_point() and y.is_floating_point():
                     calls.append((name, module, x.detach().clone(), y.detach().clone()))
 
         return record
@@ -174,32 +239,139 @@ def final_norm(model: nn.Module, ids: list[int], device: str, source: str) -> tu
         m.register_forward_hook(hook(n), with_kwargs=True) for n, m in model.named_modules() if n
     ]
     try:
-        out = _outputs(model, ids, device)
+        out = _outputs(model, ids, device, source, "hidden-state layout")
     finally:
         for h in handles:
             h.remove()
-    hidden = out.hidden_states
+    return out, calls
+
+
+def _blocks(
+    model: nn.Module, calls: list[tuple[str, nn.Module, Any, Any]], n: int, d: int
+) -> list[tuple[str, nn.Module, torch.Tensor, torch.Tensor]]:
+    """The calls of the model's blocks, in order: the children of its outermost
+    ``ModuleList`` whose calls map ``[n, d]`` states to ``[n, d]`` states (the most such
+    calls where several lists qualify). ALBERT calls its one shared layer group once per
+    layer: calls, not modules, are counted."""
+    lists = [name for name, m in model.named_modules() if name and isinstance(m, nn.ModuleList)]
+    found: dict[str, list] = {}
+    for name in lists:
+        mine = []
+        for call in calls:
+            parent, _, index = call[0].rpartition(".")
+            if parent != name or not index.isdigit():
+                continue
+            x, y = _seq(call[2], n), _seq(call[3], n)
+            if x is None or y is None or x.shape[-1] != d or y.shape[-1] != d:
+                mine = []
+                break
+            mine.append((call[0], call[1], x, y))
+        if mine:
+            found[name] = mine
+    outer = [a for a in found if not any(a.startswith(b + ".") for b in found if b != a)]
+    if not outer:
+        return []
+    return found[max(outer, key=lambda a: len(found[a]))]
+
+
+def layout(model: nn.Module, ids: list[int], device: str, source: str) -> Layout:
+    """The hidden-state layout and the final norm, from one forward pass with every
+    module hooked (chapter 2).
+
+    The blocks are the calls of the children of the model's outermost layer list
+    (:func:`_blocks`); the embedding output is the first block's input. Each layer is
+    matched to the entry of ``hidden_states`` equal to it: most models list the
+    embedding output then every block's output; state-space models (Mamba) list the
+    blocks' outputs then the final norm's, without the embedding output (read then from
+    the first block's input, ``-1``). The last block's output is compared with
+    ``last_hidden_state``: equal, nothing acts after the last block (``"no_final_norm"``);
+    different, the final norm is the module that maps the one to the other (whatever it is
+    called; it must be scale-invariant, as a layer or RMS norm is), and the top layer's
+    entry equal to its output is ``"post_norm"``, to its input ``"pre_norm"``.
+
+    Raises ProbeError when an entry of ``hidden_states`` has another length than the
+    input (a model that pools or downsamples the sequence between layers: Funnel), when no
+    layer list or no entry for a block is found, or when anything but a normalisation
+    acts after the last block.
+    """
+    out, calls = _hooked_pass(model, ids, device, source)
+    hidden = getattr(out, "hidden_states", None)
     last = _first_tensor(out)
-    if hidden is None or len(hidden) < 2 or last is None:
+    if not hidden or len(hidden) < 2 or last is None:
         raise ProbeError(
             source,
-            "final norm",
+            "hidden-state layout",
             "the model returns no hidden states (output_hidden_states=True) or no last hidden "
             "state",
             "use a text model whose forward returns hidden_states",
         )
-    blocks = [c for c in calls if _close(c[2], hidden[-2]) and c[3].numel() == last.numel()]
+    n = len(ids)
+    states = [_seq(h, n) for h in hidden]
+    for k, (h, s) in enumerate(zip(hidden, states, strict=True)):
+        if s is None or h.numel() // h.shape[-1] != n:
+            raise ProbeError(
+                source,
+                "hidden-state layout",
+                f"hidden_states[{k}] has shape {tuple(h.shape)} for an input of {n} tokens: "
+                "the model pools or downsamples the sequence between layers (Funnel-style), "
+                "so a token's position has no state of its own in every layer",
+                "use a model that keeps one state per token in every layer; layerwise does "
+                "not map positions across pooled layers",
+            )
+    top = _seq(last, n)
+    d = int(hidden[-1].shape[-1])
+    blocks = _blocks(model, calls, n, d)
     if not blocks:
         raise ProbeError(
             source,
-            "final norm",
-            "no module takes hidden_states[-2] as its input, so the last block is not found",
+            "hidden-state layout",
+            "no list of blocks (a ModuleList whose modules map the states of every token to "
+            "states of every token) was found",
             "report the architecture to layerwise (a probe in models/probes.py)",
         )
-    block_out = blocks[-1][3]  # the outermost call: its hook fires last
-    if _close(block_out, last):
+    embedding = blocks[0][2]
+    outputs = [b[3] for b in blocks]
+    layer_map = [next((k for k, s in enumerate(states) if _same(s, embedding)), -1)]
+    for j, y in enumerate(outputs[:-1], start=1):
+        after = max(layer_map[-1], 0 if layer_map[0] < 0 else layer_map[0] + 1)
+        k = next((k for k in range(after, len(states)) if _same(states[k], y)), None)
+        if k is None:
+            raise ProbeError(
+                source,
+                "hidden-state layout",
+                f"no entry of hidden_states equals block {j}'s output ({blocks[j - 1][0]})",
+                "report the architecture to layerwise (a probe in models/probes.py)",
+            )
+        layer_map.append(k)
+    block_out = outputs[-1]
+    ends = [k for k, s in enumerate(states) if _same(s, block_out) or _same(s, top)]
+    if not ends or ends[-1] <= max(layer_map):
+        raise ProbeError(
+            source,
+            "hidden-state layout",
+            f"no entry of hidden_states equals the last block's output ({blocks[-1][0]}) or "
+            "last_hidden_state",
+            "report the architecture to layerwise (a probe in models/probes.py)",
+        )
+    layer_map.append(ends[-1])
+    first = blocks[0][0] if layer_map[0] < 0 else ""
+    top_state, norm = _final_norm(calls, states[ends[-1]], block_out, top, n, source)
+    return Layout(tuple(layer_map), first, top_state, norm, d)
+
+
+def _final_norm(
+    calls: list[tuple[str, nn.Module, Any, Any]],
+    entry: torch.Tensor,
+    block_out: torch.Tensor,
+    last: torch.Tensor | None,
+    n: int,
+    source: str,
+) -> tuple[str, str]:
+    """``(top_state, module name)``: what acts between the last block's output and
+    ``last_hidden_state``, and which of the two the top layer's entry ``entry`` is."""
+    if _same(block_out, last):
         return "no_final_norm", ""
-    maps = [c for c in calls if _close(c[2], block_out) and _close(c[3], last)]
+    maps = [c for c in calls if _same(_seq(c[2], n), block_out) and _same(_seq(c[3], n), last)]
     if not maps:
         raise ProbeError(
             source,
@@ -208,7 +380,7 @@ def final_norm(model: nn.Module, ids: list[int], device: str, source: str) -> tu
             "single module maps the one to the other",
             "report the architecture to layerwise (a probe in models/probes.py)",
         )
-    name, module, x, y = maps[0]
+    name, module, x, _ = maps[0]
     # a layer or RMS norm gives the same output for 100x and 1000x (its epsilon only
     # matters for tiny inputs); a projection scales its output tenfold. In float32, on a
     # copy, so that half precision neither rounds nor overflows the check
@@ -226,14 +398,15 @@ def final_norm(model: nn.Module, ids: list[int], device: str, source: str) -> tu
             "changes when its input is scaled)",
             "report the architecture to layerwise (a probe in models/probes.py)",
         )
-    if _close(hidden[-1], last):
+    if _same(entry, last):
         return "post_norm", name
-    if _close(hidden[-1], block_out):
+    if _same(entry, block_out):
         return "pre_norm", name
     raise ProbeError(
         source,
         "final norm",
-        "hidden_states[-1] is neither the last block's output nor last_hidden_state",
+        "the top layer's entry of hidden_states is neither the last block's output nor "
+        "last_hidden_state",
         "report the architecture to layerwise (a probe in models/probes.py)",
     )
 
@@ -260,8 +433,8 @@ def declared_window(config: Any, tok: Any) -> int | None:
 
 def _runs(model: nn.Module, ids: list[int], device: str) -> bool:
     try:
-        out = _outputs(model, ids, device)
-    except (IndexError, RuntimeError, ValueError):
+        out = _outputs(model, ids, device, "", "context window")
+    except ProbeError:
         return False
     return all(bool(torch.isfinite(h).all()) for h in out.hidden_states)
 
@@ -305,7 +478,8 @@ def is_causal(model: nn.Module, ids: list[int], other: int, device: str, source:
     """True when changing the last token leaves every earlier state unchanged (any layer),
     False when it changes one; ProbeError when changing it changes nothing at all."""
     changed = [*ids[:-1], other]
-    a, b = _outputs(model, ids, device), _outputs(model, changed, device)
+    a = _outputs(model, ids, device, source, "causality")
+    b = _outputs(model, changed, device, source, "causality")
     earlier_same = all(
         torch.allclose(x[:, :-1].float(), y[:, :-1].float(), rtol=1e-4, atol=1e-5)
         for x, y in zip(a.hidden_states, b.hidden_states, strict=True)
@@ -322,34 +496,133 @@ def is_causal(model: nn.Module, ids: list[int], other: int, device: str, source:
     return True
 
 
+# ---------------------------------------------------------------- batching
+#: Largest relative difference ``|b - a| / |a|`` of any state vector between a text alone
+#: and the same text in a batch that still counts as the same state, by dtype: float32
+#: batches agree to about 1e-6; half precision rounds differently in other shapes.
+BATCH_TOLERANCE = {"float32": 1e-4, "float16": 5e-2, "bfloat16": 5e-2}
+#: How extraction may batch a model's inputs (:attr:`~.spec.ModelSpec.batching`), from
+#: the cheapest: padded batches of any lengths, batches of inputs of one length (no
+#: padding), or one input per forward pass.
+BATCHING = ("padded", "equal length", "one at a time")
+
+
+def _rows(out: Any, row: int, n: int) -> list[torch.Tensor]:
+    return [h[row, :n].float() for h in out.hidden_states]
+
+
+def _relative(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    """The largest ``|b - a| / |a|`` over every state vector of two runs."""
+    worst = 0.0
+    for x, y in zip(a, b, strict=True):
+        size = torch.linalg.vector_norm(x, dim=-1).clamp_min(1e-12)
+        worst = max(worst, float((torch.linalg.vector_norm(y - x, dim=-1) / size).max()))
+    return worst
+
+
+def batching(
+    model: nn.Module,
+    short: list[int],
+    long: list[int],
+    pad: int,
+    other: int,
+    device: str,
+    dtype: str,
+    source: str,
+) -> tuple[str, dict[str, float]]:
+    """How extraction must batch this model so that every state equals the input's
+    one-at-a-time pass (one of :data:`BATCHING`), and the differences measured.
+
+    ``short`` alone is compared with ``short`` right-padded (attention mask 0) beside
+    ``long``, and with its padding filled with the token ``other`` instead of ``pad``: a
+    model that masks its padding gives the same states all three times (``"padded"``). A
+    model without an attention mask (FNet's Fourier mixing) or one that mixes neighbouring
+    positions regardless of it (convolutions over the sequence, n-gram embeddings) does
+    not; then ``short`` beside a text of its own length (no padding) is compared with
+    ``short`` alone: equal, ``"equal length"``, else ``"one at a time"``. Tolerance:
+    :data:`BATCH_TOLERANCE` of the dtype.
+    """
+    tol = BATCH_TOLERANCE.get(dtype, BATCH_TOLERANCE["bfloat16"])
+    n, width = len(short), len(long)
+    fact = "batch invariance"
+    alone = _rows(_outputs(model, short, device, source, fact), 0, n)
+    mask = [[1] * n + [0] * (width - n), [1] * width]
+    padded = _rows(
+        _outputs(model, [short + [pad] * (width - n), long], device, source, fact, mask), 0, n
+    )
+    refilled = _rows(
+        _outputs(model, [short + [other] * (width - n), long], device, source, fact, mask), 0, n
+    )
+    found = {"padding": _relative(alone, padded), "padding content": _relative(padded, refilled)}
+    if max(found.values()) <= tol:
+        return "padded", found
+    twin = [*long[:n]] if long[:n] != short else [*short[::-1]]
+    pair = _rows(_outputs(model, [short, twin], device, source, fact, [[1] * n] * 2), 0, n)
+    found["equal length"] = _relative(alone, pair)
+    return ("equal length" if found["equal length"] <= tol else "one at a time"), found
+
+
+def input_lengths(model: nn.Module, filler: int, window: int, device: str, source: str) -> None:
+    """ProbeError unless the model runs inputs of 1 to 9 tokens (a one-token word is the
+    shortest input layerwise reads; Reformer-style chunked attention runs only some
+    lengths)."""
+    failed = []
+    for n in range(1, min(9, window) + 1):
+        try:
+            _outputs(model, [filler] * n, device, source, "input lengths")
+        except ProbeError as err:
+            failed.append((n, err.__cause__))
+    if failed:
+        n, cause = failed[0]
+        raise ProbeError(
+            source,
+            "input lengths",
+            f"it fails on inputs of {[f[0] for f in failed]} tokens (first: "
+            f"{type(cause).__name__}: {str(cause).strip()[:200]})",
+            "layerwise reads texts of every length from 1 token up to the window; use a "
+            "model that runs them (for Reformer-style models, a config whose chunk length "
+            "divides every length, e.g. full attention)",
+        ) from cause
+
+
 # ---------------------------------------------------------------- the spec
 def discover_spec(origin: Origin, tok: Any, model: nn.Module, device: str, dtype: str) -> ModelSpec:
-    """Every fact extraction needs, measured on the loaded tokenizer and model."""
+    """Every fact extraction needs, measured on the loaded tokenizer and model (every
+    failure is a ProbeError naming the model, the fact and a remedy)."""
     source = origin.source
     prefix, suffix = special_tokens(tok, source)
     open_id, close_id = boundary_tokens(tok, prefix, suffix, source)
     words = list(tok("the cat sat on the", add_special_tokens=False)["input_ids"])
     probe = [*prefix, *words, *suffix]
-    top, norm = final_norm(model, probe, device, source)
-    out = _outputs(model, probe, device)
+    found = layout(model, probe, device, source)
     other = [t for t in tok("mat dog", add_special_tokens=False)["input_ids"] if t != words[-1]]
     causal = is_causal(model, [*prefix, *words], other[0] if other else close_id, device, source)
     window = usable_window(model, tok, words[0], source, device)
+    input_lengths(model, words[0], window, device, source)
+    longer = [*prefix, *words, *words, *suffix][: max(window, 2)]
+    short = probe[: max(1, min(len(probe), len(longer) - 1))]
+    mode, differences = batching(
+        model, short, longer, close_id, other[0] if other else words[0], device, dtype, source
+    )
     return ModelSpec(
         source=source,
         name=display_name(source),
         model_type=model.config.model_type,
         revision=origin.revision,
-        n_layers=len(out.hidden_states) - 1,
-        hidden_size=int(out.hidden_states[-1].shape[-1]),
+        n_layers=found.n_layers,
+        hidden_size=found.hidden_size,
         max_length=window,
         open_id=open_id,
         close_id=close_id,
         pad_id=close_id,
         prefix_ids=tuple(int(t) for t in prefix),
         suffix_ids=tuple(int(t) for t in suffix),
-        top_state=top,
-        final_norm=norm,
+        top_state=found.top_state,
+        final_norm=found.final_norm,
+        layer_map=found.layer_map,
+        first_block=found.first_block,
+        batching=mode,
+        batching_differences=differences,
         pooling=native_pooling(source),
         declared_window=int(declared_window(model.config, tok) or 0),
         device=device,

@@ -50,6 +50,15 @@ class ModelSpec:
     ``causal`` says whether the state at position p depends only on tokens 0..p, found by a
     probe pass that changes the last token. ``pooling``: the model's own sentence pooling
     (``"mean"``, ``"cls"``, ``"last"``; ``None`` when it defines none).
+    ``layer_map`` says which entry of ``hidden_states`` each layer is (see
+    :attr:`layer_sources`; empty: the usual embedding output then one entry per block),
+    found by the layout probe: Mamba-style models list no embedding output (read from
+    ``first_block``'s input) and append the final norm's output.
+    ``batching`` says how extraction batches inputs so that every state equals the
+    input's one-at-a-time pass: ``"padded"`` (a model that masks its padding),
+    ``"equal length"`` (no padding: FNet, convolutions over the sequence) or
+    ``"one at a time"``; ``batching_differences`` holds the relative differences the probe
+    measured (``|padded - alone| / |alone|``, ...).
     ``revision`` is the hub snapshot commit, or a digest for folders and packages;
     ``fingerprint`` is what cache keys use: it changes whenever the weights do.
     """
@@ -74,11 +83,23 @@ class ModelSpec:
     declared_window: int = 0
     causal: bool = False
     fingerprint: str = ""
+    layer_map: tuple[int, ...] = ()
+    first_block: str = ""
+    batching: str = "padded"
+    batching_differences: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:  # a spec read back from JSON holds lists
         object.__setattr__(self, "prefix_ids", tuple(int(t) for t in self.prefix_ids))
         object.__setattr__(self, "suffix_ids", tuple(int(t) for t in self.suffix_ids))
+        object.__setattr__(self, "layer_map", tuple(int(t) for t in self.layer_map))
+
+    @property
+    def layer_sources(self) -> tuple[int, ...]:
+        """For each layer, 0 (embedding output) to :attr:`n_layers`, its index in the
+        model's ``hidden_states``, or -1 for the first block's input (:attr:`first_block`,
+        read by a hook where ``hidden_states`` lacks the embedding output)."""
+        return self.layer_map or tuple(range(self.n_states))
 
     @property
     def native_wrap(self) -> bool:

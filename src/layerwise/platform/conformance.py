@@ -109,6 +109,8 @@ class Family:
     #: the tokenizer's declared window (``model_max_length``), for families whose config
     #: declares none (relative or ALiBi positions)
     tokenizer_window: int | None = None
+    #: the fact whose ProbeError refuses the family at load (``""``: it works)
+    refused: str = ""
 
 
 def _dec(**kw: Any) -> dict[str, Any]:
@@ -298,6 +300,90 @@ FAMILIES: tuple[Family, ...] = (
         "last",
         {"d_model": WIDTH, "n_layer": LAYERS, "n_head": HEADS, "d_inner": 2 * WIDTH},
         tokenizer_window=WINDOW,
+    ),
+    # states that depend on the batch's padding: batched by equal lengths
+    Family(
+        "FNet",
+        "encoder (Fourier mixing, no attention mask)",
+        "FNetConfig",
+        "FNetModel",
+        "cls/sep",
+        "mean",
+        {
+            "hidden_size": WIDTH,
+            "num_hidden_layers": LAYERS,
+            "intermediate_size": 2 * WIDTH,
+            "max_position_embeddings": WINDOW,
+        },
+    ),
+    Family(
+        "ConvBERT",
+        "encoder (convolution over the sequence)",
+        "ConvBertConfig",
+        "ConvBertModel",
+        "cls/sep",
+        "mean",
+        _enc(embedding_size=WIDTH, conv_kernel_size=3, head_ratio=1),
+    ),
+    Family(
+        "MobileBERT",
+        "encoder (trigram input embeddings)",
+        "MobileBertConfig",
+        "MobileBertModel",
+        "cls/sep",
+        "mean",
+        _enc(
+            embedding_size=16,
+            intra_bottleneck_size=16,
+            true_hidden_size=16,
+            num_feedforward_networks=1,
+        ),
+    ),
+    # state-space models: hidden_states without the embedding output, final norm appended
+    Family(
+        "Mamba",
+        "state-space decoder",
+        "MambaConfig",
+        "MambaModel",
+        "none",
+        "last",
+        {
+            "hidden_size": WIDTH,
+            "num_hidden_layers": LAYERS,
+            "state_size": 4,
+            "expand": 2,
+            "conv_kernel": 4,
+        },
+        tokenizer_window=WINDOW,
+    ),
+    # internal padding to a multiple of the attention window
+    Family(
+        "Longformer",
+        "encoder (sliding-window attention, internal padding)",
+        "LongformerConfig",
+        "LongformerModel",
+        "bos+eos",
+        "mean",
+        _enc(attention_window=8, max_position_embeddings=WINDOW + 2),
+    ),
+    # the sequence pooled between layers: refused
+    Family(
+        "Funnel",
+        "encoder (pools the sequence between blocks)",
+        "FunnelConfig",
+        "FunnelModel",
+        "cls/sep",
+        "cls",
+        {
+            "d_model": WIDTH,
+            "n_head": HEADS,
+            "d_head": WIDTH // HEADS,
+            "d_inner": 2 * WIDTH,
+            "block_sizes": [1, 1],
+            "num_decoder_layers": 1,
+        },
+        tokenizer_window=WINDOW,
+        refused="hidden-state layout",
     ),
     # the text side of contrastive models
     Family(

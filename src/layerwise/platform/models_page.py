@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..errors import ProbeError
 from ..files import atomic_write_text, repository_root
 from ..models.spec import LoadedModel
 from . import conformance
@@ -38,6 +39,12 @@ every fact extraction needs (chapter 2):
   with and without special tokens; a prefix and a suffix of any length. The model's
   *native input* is prefix + text + suffix, and the `mean` and `native` sentence settings
   and the CWE sample read it;
+- **layout**: which entry of `hidden_states` is the embedding output and which is each
+  block's output, matched against the calls of the model's list of blocks. Layer 0 is
+  always the embedding output (the first block's input): state-space models such as
+  Mamba list no embedding output and append the final norm's output, and layerwise
+  reads them as laid out; a model that pools the sequence between blocks (Funnel) has
+  no state per token in every layer and is refused;
 - **final norm**: whether a module acts on the last block's output before
   `last_hidden_state` (found by what it does, whatever it is called), and whether
   `hidden_states[-1]` is taken before it (`pre_norm`) or after it (`post_norm`). Where
@@ -45,6 +52,13 @@ every fact extraction needs (chapter 2):
 - **window**: the longest input the model runs, verified by a forward pass at the
   boundary (the declared limit is only a candidate; at most {max_window:,} tokens);
 - **causal**: whether a state depends on later tokens (changing the last token);
+- **batching**: whether a text's states depend on the texts beside it in a batch: a
+  text alone against the same text right-padded beside a longer one, and with its
+  padding filled with another token. A model that masks its padding is batched with
+  padding (`padded`); one whose states move (FNet mixes every position without a mask;
+  ConvBERT's convolution and MobileBERT's trigram embeddings reach the padding) is
+  batched by equal lengths, without padding (`equal length`), so every state equals the
+  text's one-at-a-time pass. That costs forward passes: more, smaller batches;
 - **pooling**: the sentence pooling of its sentence-transformers files, if any.
 
 A fact the probes cannot settle stops the load with an error that names the model, the
@@ -70,6 +84,7 @@ COLUMNS = (
     "`hidden_states[-1]`",
     "window (declared)",
     "causal",
+    "batching",
     "pooling",
     "sentence settings",
     "top layer rows",
@@ -93,6 +108,11 @@ that says why (tested in `tests/slow/test_conformance.py` and `tests/models/test
 - a model whose window neither its config nor its tokenizer declares (e.g. an XLNet
   without `model_max_length`): the window cannot be settled
   ({{class}}`~layerwise.errors.ProbeError`, naming the model and the fact);
+- a model that pools or downsamples the sequence between blocks (Funnel): no position
+  has a state in every layer ({{class}}`~layerwise.errors.ProbeError`, its hidden-state
+  layout; the table above lists it);
+- a model that fails on some input lengths (every probe failure is a
+  {{class}}`~layerwise.errors.ProbeError` naming the fact, never a raw exception);
 - a model whose last state is changed by something other than a normalisation: the
   final-norm convention cannot be settled ({{class}}`~layerwise.errors.ProbeError`);
 - a tokenizer whose special tokens differ between texts or change the text's own tokens:
@@ -110,8 +130,17 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
-def row(fam: conformance.Family, lm: LoadedModel) -> dict[str, str]:
+def refused_row(fam: conformance.Family, err: ProbeError) -> dict[str, str]:
+    """A refused family's line: its verdict is the fact the probes could not settle."""
+    cells = dict.fromkeys(COLUMNS, "")
+    why = str(err).split(": cannot settle its ", 1)[-1]
+    return cells | {"family": fam.name, "kind": fam.kind, "verdict": f"refused: {why}"}
+
+
+def row(fam: conformance.Family, lm: LoadedModel | ProbeError) -> dict[str, str]:
     """One family's line of the page: the facts found, the settings, the verdict."""
+    if isinstance(lm, ProbeError):
+        return refused_row(fam, lm)
     spec = lm.spec
     settings = ["eos", "last", "mean"] + (["native"] if spec.pooling else [])
     alt = {"pre_norm": "native, post_norm", "post_norm": "native, pre_norm"}
@@ -128,14 +157,21 @@ def row(fam: conformance.Family, lm: LoadedModel) -> dict[str, str]:
         }[spec.top_state],
         "window (declared)": f"{spec.max_length} ({spec.declared_window})",
         "causal": "yes" if spec.causal else "no",
+        "batching": spec.batching,
         "pooling": spec.pooling or "none",
         "sentence settings": ", ".join(f"`{s}`" for s in settings),
         "top layer rows": alt.get(spec.top_state, "native"),
-        "verdict": "works",
+        "verdict": "works"
+        + (
+            ""
+            if spec.layer_sources == tuple(range(spec.n_states))
+            else f" (embedding output read from `{spec.first_block}`'s input; layers at "
+            f"`hidden_states` entries {list(spec.layer_sources)})"
+        ),
     }
 
 
-def render(models: Mapping[str, LoadedModel]) -> str:
+def render(models: Mapping[str, LoadedModel | ProbeError]) -> str:
     """The page's Markdown (MyST) from each conformance family's loaded model."""
     lines = [
         "| " + " | ".join(COLUMNS) + " |",
@@ -156,14 +192,20 @@ def _max_window() -> int:
     return MAX_WINDOW
 
 
-def load_families(folder: Path) -> dict[str, LoadedModel]:
-    """Every conformance family built into ``folder`` and loaded on the CPU."""
+def load_families(folder: Path) -> dict[str, LoadedModel | ProbeError]:
+    """Every conformance family built into ``folder`` and loaded on the CPU (a refused
+    family: the ProbeError that refused it)."""
     from ..models.loading import load_model
 
-    out = {}
+    out: dict[str, LoadedModel | ProbeError] = {}
     for fam in conformance.FAMILIES:
         target = conformance.build_family(fam, folder / re.sub(r"\W+", "_", fam.name))
-        out[fam.name] = load_model(str(target), device="cpu")
+        try:
+            out[fam.name] = load_model(str(target), device="cpu")
+        except ProbeError as err:
+            if not fam.refused:
+                raise
+            out[fam.name] = err
     return out
 
 

@@ -345,6 +345,10 @@ def model_table(models: Mapping[str, LoadedModel]):
             "tokenizer adds open/close itself": spec.native_wrap,
             "final norm (module found by the probe)": spec.final_norm or "none",
             "top hidden state (final norm)": spec.top_state,
+            "layers in hidden_states (-1: first block's input)": " ".join(
+                str(k) for k in spec.layer_sources
+            ),
+            "batching (found by probe)": spec.batching,
             "sentence pooling": spec.pooling or "none",
             "device": spec.device,
             "dtype": spec.dtype,

@@ -24,6 +24,8 @@ from ..models.spec import LoadedModel
 
 #: Spec fields that change what extraction returns (beyond the fingerprint).
 KEY_SPEC_FIELDS = (
+    "layer_sources",
+    "batching",
     "n_layers",
     "hidden_size",
     "top_state",
