@@ -98,6 +98,7 @@ lint: venv
 
 bench: venv rehearse
 	$(PYTHON) benchmarks/pipeline_steps.py --rehearsal $(REHEARSAL_HF_HOME) --json _build/bench.json
+	$(PYTHON) benchmarks/batching_cost.py
 
 # Regenerate the lock from the current environment (after changing pyproject.toml).
 lock: venv
