@@ -7,8 +7,8 @@
 - ``tests/book``: what builds or executes the book: jupyter-book builds, papermill,
   JupyterLab driven by Chromium.
 - ``tests/slow``: the real offline models' weights (MiniLM, SmolLM2), whole ``reproduce``
-  runs, and the platform around the reproduction (the conformance suite of 24 families,
-  rehearsal weights, Dask sweeps, GGUF).
+  runs, and the platform around the reproduction (the conformance suite of 58 families, 5
+  of them refused; rehearsal weights, Dask sweeps, GGUF).
 
 ``make test`` (the README's command) runs every test outside ``tests/book`` and
 ``tests/slow``: the two fast tiers and any test file still at ``tests/`` top level (a new

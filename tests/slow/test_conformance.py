@@ -62,6 +62,32 @@ EXPECTED_NORM = {
     "MobileBERT": ("no_final_norm", ""),
     "Mamba": ("post_norm", "norm_f"),
     "Longformer": ("no_final_norm", ""),
+    "SqueezeBERT": ("no_final_norm", ""),
+    "Mamba2": ("post_norm", "norm_f"),
+    "FalconMamba": ("post_norm", "norm_f"),
+    "RWKV": ("post_norm", "ln_out"),
+    "Jamba": ("post_norm", "final_layernorm"),
+    "Bamba": ("post_norm", "final_layernorm"),
+    "Nystromformer": ("no_final_norm", ""),
+    "YOSO": ("no_final_norm", ""),
+    "BigBird": ("no_final_norm", ""),
+    "LongT5 (encoder)": ("post_norm", "encoder.final_layer_norm"),
+    "XLM-RoBERTa": ("no_final_norm", ""),
+    "RoFormer": ("no_final_norm", ""),
+    "ERNIE": ("no_final_norm", ""),
+    "MegatronBERT": ("post_norm", "encoder.ln"),
+    "DeBERTa": ("no_final_norm", ""),
+    "GPT-BigCode": ("post_norm", "ln_f"),
+    "MPT": ("post_norm", "norm_f"),
+    "CodeGen": ("post_norm", "ln_f"),
+    "OpenAI GPT": ("no_final_norm", ""),
+    "XGLM": ("post_norm", "layer_norm"),
+    "Phi3": ("post_norm", "norm"),
+    "Qwen3": ("post_norm", "norm"),
+    "OLMo2": ("post_norm", "norm"),
+    "Starcoder2": ("post_norm", "norm"),
+    "Mixtral": ("post_norm", "norm"),
+    "Gemma2": ("post_norm", "norm"),
 }
 #: Families whose attention is causal (a state never depends on later tokens).
 CAUSAL = {f.name for f in C.FAMILIES if "decoder" in f.kind and "encoder" not in f.kind} | {
@@ -71,7 +97,12 @@ CAUSAL = {f.name for f in C.FAMILIES if "decoder" in f.kind and "encoder" not in
 #: read from transformers' source: (the first block's module, the entry of each layer in
 #: hidden_states, -1 for the first block's input). Mamba lists every block's output, then
 #: the final norm's output, and no embedding output.
-EXPECTED_LAYOUT = {"Mamba": ("layers.0", (-1, 0, 2))}
+EXPECTED_LAYOUT = {
+    "Mamba": ("layers.0", (-1, 0, 2)),
+    "Mamba2": ("layers.0", (-1, 0, 2)),
+    "FalconMamba": ("layers.0", (-1, 0, 2)),
+    "RWKV": ("blocks.0", (-1, 0, 2)),
+}
 
 
 def test_the_table_covers_at_least_40_families_and_every_template():
@@ -369,8 +400,9 @@ def test_a_vision_model_is_refused_with_the_reason(tmp_path):
 
 #: Families whose states depend on the batch's padding, read from transformers' source:
 #: FNet mixes positions by a Fourier transform and takes no attention mask, ConvBERT's span
-#: convolution and MobileBERT's trigram embeddings reach the padded positions.
-PADDING_DEPENDENT = {"FNet", "ConvBERT", "MobileBERT"}
+#: convolution, MobileBERT's trigram embeddings and Nystromformer's convolution over the
+#: values reach the padded positions, YOSO's hashed attention (its CPU path) counts them.
+PADDING_DEPENDENT = {"FNet", "ConvBERT", "MobileBERT", "Nystromformer", "YOSO"}
 
 
 def test_batching_follows_the_padding_dependence_found_with_plain_calls(row):

@@ -77,6 +77,8 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
         return value
     if hasattr(value, "to_tuple"):
         value = value.to_tuple()
+    if isinstance(value, dict):  # SqueezeBERT's blocks return {"feature_map": states}
+        value = tuple(value.values())
     if isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
         return value[0]
     return None
@@ -199,14 +201,17 @@ class Layout:
         return len(self.layer_map) - 1
 
 
-def _seq(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
-    """A batch of one's states as ``[n, d]`` (XLNet is time-major: ``[T, 1, d]``), cut to
-    the input's ``n`` tokens (Longformer pads to a multiple of its attention window inside
-    the model); ``None`` when ``t`` is no such tensor."""
+def _seq(t: torch.Tensor | None, n: int, d: int | None = None) -> torch.Tensor | None:
+    """A batch of one's states as ``[n, d]``, cut to the input's ``n`` tokens (Longformer and
+    Reformer pad inside the model), whether the tensor is batch-major ``[1, T, d]``,
+    time-major ``[T, 1, d]`` (XLNet) or, given ``d``, channel-first ``[1, d, T]``
+    (SqueezeBERT's blocks); ``None`` when ``t`` is no such tensor."""
     if t is None or t.dim() != 3 or not t.is_floating_point():
         return None
     t = t[0] if t.shape[0] == 1 else (t[:, 0] if t.shape[1] == 1 else None)
-    if t is None or t.shape[0] < n:
+    if t is not None and d is not None and t.shape[-1] != d and t.shape[0] == d:
+        t = t.T
+    if t is None or t.shape[0] < n or (d is not None and t.shape[-1] != d):
         return None
     return t[:n]
 
@@ -222,27 +227,56 @@ def _call(args: tuple, kwargs: dict) -> Any:
 def _hooked_pass(
     model: nn.Module, ids: list[int], device: str, source: str
 ) -> tuple[Any, list[tuple[str, nn.Module, Any, Any]]]:
-    """One forward pass with every module hooked: the outputs and, in the order they
-    finished, the calls ``(name, module, first input, first output)``."""
+    """One forward pass with every module watched: the outputs and, in the order they
+    finished, the calls ``(name, module, first input, first output)``. The modules of
+    layer lists are watched by wrapping their ``forward`` (SqueezeBERT's encoder calls
+    ``layer.forward`` directly, past any hook), every other module by a forward hook."""
     calls: list[tuple[str, nn.Module, Any, Any]] = []
 
+    def record(name: str, module: nn.Module, x: Any, out: Any) -> None:
+        y = _first_tensor(out)
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            if x.is_floating_point() and y.is_floating_point():
+                calls.append((name, module, x.detach().clone(), y.detach().clone()))
+
     def hook(name: str):
-        def record(module: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
-            x, y = _call(args, kwargs), _first_tensor(out)
-            if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
-                if x.is_floating_point() and y.is_floating_point():
-                    calls.append((name, module, x.detach().clone(), y.detach().clone()))
+        return lambda m, args, kwargs, out: record(name, m, _call(args, kwargs), out)
 
-        return record
+    def wrap(name: str, module: nn.Module):
+        original = module.forward
 
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            out = original(*args, **kwargs)
+            record(name, module, _call(args, kwargs), out)
+            return out
+
+        return forward
+
+    blocks = {
+        f"{name}.{i}": child
+        for name, m in model.named_modules()
+        if isinstance(m, nn.ModuleList)
+        for i, child in enumerate(m)
+    }
     handles = [
-        m.register_forward_hook(hook(n), with_kwargs=True) for n, m in model.named_modules() if n
+        m.register_forward_hook(hook(n), with_kwargs=True)
+        for n, m in model.named_modules()
+        if n and n not in blocks
     ]
+    # a forward set on the instance (accelerate's placement hooks) is put back as it was
+    own = {name: m.__dict__.get("forward") for name, m in blocks.items()}
+    for name, module in blocks.items():
+        module.forward = wrap(name, module)
     try:
         out = _outputs(model, ids, device, source, "hidden-state layout")
     finally:
         for h in handles:
             h.remove()
+        for name, module in blocks.items():
+            if own[name] is None:
+                del module.forward
+            else:
+                module.forward = own[name]
     return out, calls
 
 
@@ -261,8 +295,8 @@ def _blocks(
             parent, _, index = call[0].rpartition(".")
             if parent != name or not index.isdigit():
                 continue
-            x, y = _seq(call[2], n), _seq(call[3], n)
-            if x is None or y is None or x.shape[-1] != d or y.shape[-1] != d:
+            x, y = _seq(call[2], n, d), _seq(call[3], n, d)
+            if x is None or y is None:
                 mine = []
                 break
             mine.append((call[0], call[1], x, y))
@@ -307,8 +341,9 @@ def layout(model: nn.Module, ids: list[int], device: str, source: str) -> Layout
         )
     n = len(ids)
     states = [_seq(h, n) for h in hidden]
+    first = hidden[0].numel() // hidden[0].shape[-1]
     for k, (h, s) in enumerate(zip(hidden, states, strict=True)):
-        if s is None or h.numel() // h.shape[-1] != n:
+        if s is None or h.numel() // h.shape[-1] != first:
             raise ProbeError(
                 source,
                 "hidden-state layout",
@@ -318,8 +353,17 @@ def layout(model: nn.Module, ids: list[int], device: str, source: str) -> Layout
                 "use a model that keeps one state per token in every layer; layerwise does "
                 "not map positions across pooled layers",
             )
-    top = _seq(last, n)
     d = int(hidden[-1].shape[-1])
+    top = _seq(last, n)
+    if top is None or top.shape[-1] != d:
+        raise ProbeError(
+            source,
+            "final norm",
+            f"last_hidden_state has shape {tuple(last.shape)} but hidden_states have width "
+            f"{d} (Reformer-style reversible layers concatenate two streams before the "
+            "final norm), so the top layer's two conventions are not states of one kind",
+            "use a model whose last_hidden_state has the width of its hidden states",
+        )
     blocks = _blocks(model, calls, n, d)
     if not blocks:
         raise ProbeError(
@@ -594,11 +638,19 @@ def discover_spec(origin: Origin, tok: Any, model: nn.Module, device: str, dtype
     open_id, close_id = boundary_tokens(tok, prefix, suffix, source)
     words = list(tok("the cat sat on the", add_special_tokens=False)["input_ids"])
     probe = [*prefix, *words, *suffix]
+    try:
+        input_lengths(model, words[0], declared_window(model.config, tok) or 9, device, source)
+    except ProbeError as short:
+        try:  # a layout layerwise cannot read (Funnel pools) is the deeper reason
+            layout(model, probe, device, source)
+        except ProbeError as deeper:
+            if deeper.__cause__ is None:
+                raise deeper from None
+        raise short
     found = layout(model, probe, device, source)
     other = [t for t in tok("mat dog", add_special_tokens=False)["input_ids"] if t != words[-1]]
     causal = is_causal(model, [*prefix, *words], other[0] if other else close_id, device, source)
     window = usable_window(model, tok, words[0], source, device)
-    input_lengths(model, words[0], window, device, source)
     longer = [*prefix, *words, *words, *suffix][: max(window, 2)]
     short = probe[: max(1, min(len(probe), len(longer) - 1))]
     mode, differences = batching(
