@@ -231,3 +231,11 @@ def test_best_and_top_reports_the_undefined_top_layer() -> None:
     out = report_table1.best_and_top(df, ["setting", "task"]).iloc[0]
     assert (out["best"], out["best_layer"], out["top_layer"]) == (0.5, 1, 2)
     assert np.isnan(out["top"]) and out["undefined_layers"] == "undefined (NaN) at layer(s) 2"
+
+
+def test_table1_of_no_word_table_is_refused() -> None:
+    """Used to: table1({}) returned an empty table, as if every row had been dropped."""
+    from layerwise.errors import InputError
+
+    with pytest.raises(InputError, match=r"^table1: words is empty"):
+        report_table1.table1({})

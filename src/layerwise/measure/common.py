@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import TypeVar
 
 import numpy as np
@@ -40,7 +41,9 @@ class MeasureOptions:
     bootstrap resamples per interval; ``cache``: where extracted states, tables and values
     are kept (None: compute everything); ``memo``: where bootstrap intervals are kept
     (default: in ``cache``; None when there is no cache). ``progress``: show bars (None:
-    only for long extractions).
+    only for long extractions). A size that is not a positive integer, or a negative seed
+    (which numpy's generators refuse), is an :class:`~layerwise.errors.InputError` here,
+    before any work.
     """
 
     n_cwe: int = 10_000
@@ -52,6 +55,16 @@ class MeasureOptions:
     memo: BootstrapMemo | None = None
 
     def __post_init__(self) -> None:
+        for name in ("n_cwe", "batch_size", "n_resamples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise InputError(
+                    f"MeasureOptions: {name} must be a positive integer, got {value!r}"
+                )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
+            raise InputError(
+                f"MeasureOptions: seed must be a non-negative integer, got {self.seed!r}"
+            )
         if self.memo is None and self.cache is not None:
             self.memo = BootstrapMemo(self.cache)
 
@@ -173,13 +186,32 @@ def _value_columns(v: float | Score) -> dict:
     return {"value": float(v)}
 
 
-def as_settings(settings: Sequence[str] | str, known: Iterable[str], what: str) -> list[str]:
-    """``settings`` as a list, each one checked against ``known`` (InputError listing them)."""
+def as_settings(
+    settings: Sequence[str] | str, known: Iterable[str], what: str, argument: str = "settings"
+) -> list[str]:
+    """``settings`` as a list, each one checked against ``known`` (InputError listing them);
+    an empty list is an InputError naming ``argument`` (it would measure nothing)."""
     if isinstance(settings, str):
         settings = [settings]
     settings = list(settings)
+    if not settings:
+        raise InputError(f"{argument} is empty: choose at least one of {sorted(known)}")
     check_settings(settings, known, what)
     return settings
+
+
+def require_items(items: Sequence[T], argument: str, what: str, *, at_least: int = 1) -> list[T]:
+    """``items`` as a list; an :class:`~layerwise.errors.InputError` naming ``argument`` when
+    it holds fewer than ``at_least`` (an empty list of sentences, words, pairs or models is
+    refused before any work, never measured as nothing or as a default set)."""
+    if isinstance(items, str):
+        raise InputError(f"{argument} must be a list of {what}s, got the single string {items!r}")
+    items = list(items)
+    if len(items) < at_least:
+        need = f"at least {at_least} {what}s" if at_least > 1 else f"at least one {what}"
+        got = "is empty" if not items else f"holds {len(items)}"
+        raise InputError(f"{argument} {got}: give {need}")
+    return items
 
 
 def check_settings(settings: Iterable[str], known: Iterable[str], what: str) -> None:

@@ -34,6 +34,7 @@ from .common import (
     extract_states,
     over_layers,
     per_layer,
+    require_items,
     stack_layers,
 )
 
@@ -69,13 +70,14 @@ def word_states(
 
     The caller's order and repeats are kept (each distinct word is extracted once and
     its row repeated); words are stripped of surrounding whitespace, and a bare string
-    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as is an
-    unknown setting. "wrapped" and "eos" read the same input, so they share one forward pass.
+    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as are an
+    empty list of words or settings and an unknown setting. "wrapped" and "eos" read the
+    same input, so they share one forward pass.
     """
     if isinstance(words, str):
         raise InputError(f"word_states needs a list of words, got the single string {words!r}")
-    settings = as_settings(settings, WORD_SETTINGS, "word")
-    cleaned = clean_texts(words, "word")
+    settings = as_settings(settings, WORD_SETTINGS, "word", "word_states: settings")
+    cleaned = require_items(clean_texts(words, "word"), "word_states: words", "word")
     distinct = unique(cleaned)
     row = {w: i for i, w in enumerate(distinct)}
     expand = np.array([row[w] for w in cleaned], dtype=np.int64)
@@ -205,11 +207,16 @@ def word_task_scores(
     One row per setting, task and layer (plus the other top-layer convention), with the
     95% bootstrap interval (``low``, ``high``) over items and ``n`` items; paper section 4.2,
     Table 1 (chapter 4). Raises :class:`~layerwise.errors.InputError` for an unknown
-    setting or task.
+    setting or task, or an empty list of either.
     """
     s = MeasureOptions() if s is None else s
-    settings = as_settings(settings, WORD_SETTINGS, "word")
-    tasks = as_settings(word_tasks() if tasks is None else tasks, word_tasks(), "word task")
+    settings = as_settings(settings, WORD_SETTINGS, "word", "word_task_scores: settings")
+    tasks = as_settings(
+        word_tasks() if tasks is None else tasks,
+        word_tasks(),
+        "word task",
+        "word_task_scores: tasks",
+    )
     states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)
     items = {task: task_items(task) for task in tasks}
     rows: list[dict] = []
@@ -292,9 +299,7 @@ def word_pair_scores(
     is an :class:`~layerwise.errors.InputError`.
     """
     s = MeasureOptions() if s is None else s
-    pairs = list(pairs)
-    if len(pairs) < 3:
-        raise InputError(f"word_pair_scores needs at least 3 pairs, got {len(pairs)}")
+    pairs = require_items(pairs, "word_pair_scores: pairs", "pair", at_least=3)
     first = clean_texts([p.word1 for p in pairs], "word")
     second = clean_texts([p.word2 for p in pairs], "word")
     distinct = unique(first + second)

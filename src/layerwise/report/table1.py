@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import reference
+from ..errors import InputError
 from ..stats.correlation import best_layer
 from ..tidy import select
 
@@ -79,6 +80,11 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     (a dataset registered at run time) follows the paper's tasks in each row, with NaN
     in the paper's columns and the differences, and its ``note`` says so.
     """
+    if not words:
+        raise InputError(
+            "table1: words is empty: give role -> word_task_scores table, for "
+            f"{sorted({role for role, _ in reference.TABLE1_ROWS.values()})}"
+        )
     ours = {role: best_and_top(df, ["setting", "task"]) for role, df in words.items()}
     rows = []
     for label, (role, setting) in reference.TABLE1_ROWS.items():
