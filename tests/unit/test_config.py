@@ -29,3 +29,17 @@ def test_bad_revision_pin_is_an_input_error(monkeypatch):
         "causal": "abc",
         "contrastive": "def",
     }
+
+
+@pytest.mark.parametrize("profile", ["tiny", "offline"])
+def test_a_revision_pinned_for_a_role_without_revisions_is_refused(profile, monkeypatch):
+    """Used to: ``reproduce --profile tiny --revision causal=abc`` (or LAYERWISE_REVISIONS)
+    ran tiny:gpt2 without the revision asked for: a pin of a source that has none was
+    dropped silently."""
+    monkeypatch.delenv(pipeline_config.REVISIONS_ENV, raising=False)
+    cfg = RunConfig(profile=profile, revisions={"causal": "abc"})
+    with pytest.raises(InputError) as err:
+        cfg.validate(outputs=False)
+    message = str(err.value)
+    assert "revision 'abc' is pinned for the causal model" in message
+    assert f"profile {profile!r}" in message and "has no revisions" in message

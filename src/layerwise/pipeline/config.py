@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, OutputError
 from ..files import temp_name
+from ..models.hub import no_revision_reason
 from .profiles import ROLES, profile_name, resolve_profile
 
 if TYPE_CHECKING:  # imported where used: reading a configuration never imports torch
@@ -105,16 +106,23 @@ class RunConfig:
         self.device_map = self.device_map or None
         self.offload_folder = self.offload_folder or None
 
-    def validate(self, *, outputs: bool = True) -> None:
+    def validate(self, *, outputs: bool = True, roles: bool = True) -> None:
         """Check everything a run needs before any model runs; each failure is a
-        :class:`~layerwise.errors.LayerwiseError` naming the remedy."""
+        :class:`~layerwise.errors.LayerwiseError` naming the remedy. ``roles``: the run loads
+        the profile's models by role, so a revision pinned for a role whose source has none
+        (a ``tiny:``, ``package:`` or folder source) is refused (``compare`` names its models
+        itself and passes False)."""
         for name in ("batch_size", "n_cwe", "n_resamples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
         unknown = sorted(set(self.revisions) - set(ROLES))
         if unknown:
             raise InputError(f"revisions for unknown role(s) {unknown}; roles are {ROLES}")
+        if roles and self.revisions:
+            self.check_revisions()
         from ..models.device import check_device, check_device_map
 
         check_device(self.device, self.dtype)
@@ -122,6 +130,20 @@ class RunConfig:
         self.cache().check_readable()  # a warm read-only cache is fine; a miss checks writing
         if outputs:
             ensure_writable_folder(self.out_dir, "results folder (--out)")
+
+    def check_revisions(self) -> None:
+        """An :class:`~layerwise.errors.InputError` for a revision pinned (``--revision`` or
+        :data:`REVISIONS_ENV`) for a role whose source in the run's profile has none."""
+        sources = resolve_profile(self.concrete_profile)
+        for role, rev in sorted(self.revisions.items()):
+            why = no_revision_reason(sources[role])
+            if why is not None:
+                raise InputError(
+                    f"revision {rev!r} is pinned for the {role} model (--revision or "
+                    f"{REVISIONS_ENV}), but profile {self.concrete_profile!r} gives that role "
+                    f"{sources[role]!r}, which has no revisions: {why}. Remedy: drop the pin, "
+                    "or use a profile of hub models (paper)"
+                )
 
     def cache(self) -> Cache:
         """The run's cache: ``cache_dir``, else :func:`~layerwise.store.cache.default_cache_dir`."""
