@@ -248,3 +248,37 @@ def test_a_revision_asked_of_a_source_that_has_none_is_refused(
     message = one_line(err.value)
     assert f"model {source!r}: revision" in message and "has no revisions" in message
     assert why in message and "Remedy" in message
+
+
+@pytest.mark.parametrize("how", ["revision=", "@"])
+def test_a_revision_not_cached_of_a_cached_model_is_named_with_the_command_that_fetches_it(
+    tiny_folder, tmp_path, monkeypatch, how
+):
+    """Used to: offline, a model cached at main but asked at another revision was reported as
+    "neither in the local Hugging Face cache nor reachable", without the revision, and the
+    remedy `hf download someone/tiny` fetched main, which was already there."""
+    import huggingface_hub.constants as hub_constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny"
+    tiny_folder(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert load_cpu("someone/tiny").spec.revision == commit  # main is cached
+    with pytest.raises(ModelLoadError) as err:
+        if how == "@":
+            load_cpu("someone/tiny@step3000")
+        else:
+            load_cpu("someone/tiny", revision="step3000")
+    message = one_line(err.value)
+    assert "'someone/tiny' is in the local Hugging Face cache, but not at revision " in message
+    assert "'step3000' (cached: main -> 0123456789ab)" in message
+    assert "`hf download someone/tiny --revision step3000`" in message
+    assert "snapshot_download('someone/tiny', revision='step3000')" in message
+    with pytest.raises(ModelLoadError) as err:  # a model not cached at all: the same command
+        load_cpu("someone/absent", revision="v2")
+    message = one_line(err.value)
+    assert "'someone/absent' at revision 'v2' is neither in the local" in message
+    assert "`hf download someone/absent --revision v2`" in message
