@@ -591,3 +591,33 @@ def test_measure_options_refuse_a_degenerate_size_or_seed(field, value) -> None:
     sequence at the first random step."""
     with pytest.raises(InputError, match=f"MeasureOptions: {field} must be a"):
         MeasureOptions(cache=None, **{field: value})
+
+
+def test_a_task_whose_words_become_the_unknown_token_says_so_in_its_note(tiny_folder, tmp_path):
+    """Used to: words the tokenizer maps to its unknown token all got the unknown token's
+    one state, which changes the task's score, and neither the table nor a warning said so;
+    a table whose words are all known has no note column, as before."""
+    from support import load_cpu
+
+    lm = load_cpu(tiny_folder(tmp_path / "model"))
+    s = MeasureOptions(n_resamples=10, cache=None, progress=False)
+    pairs = [
+        data.WordPair("cat", "dog", 9.0),
+        data.WordPair("the", "mat", 2.0),
+        data.WordPair("house", "zebra", 3.0),
+        data.WordPair("sat", "on", 5.0),
+        data.WordPair("naïve", "word", 1.0),
+    ]
+    with pytest.warns(UserWarning, match=r"2 text\(s\) hold the tokenizer's unknown token"):
+        df = lw.word_pair_scores(lm, pairs, s, setting="bare")
+    assert set(df["note"]) == {
+        "2 of 5 pairs read a text holding the tokenizer's unknown token '[UNK]' (2: 'zebra', "
+        "'naïve'), where what it cannot spell shares one embedding"
+    }
+    known = lw.word_pair_scores(lm, [pairs[0], pairs[1], pairs[3]], s, setting="bare")
+    assert "note" not in known.columns
+    with pytest.warns(UserWarning, match="unknown token"):
+        tasks = lw.word_task_scores(lm, ["bare"], s, tasks=["rg65", "valnorm"])
+    notes = dict(zip(tasks["task"], tasks["note"], strict=True))
+    assert notes["rg65"].startswith("65 of 65 pairs read a text holding")
+    assert notes["valnorm"].startswith("399 of 399 words read a text holding")  # attributes

@@ -18,6 +18,7 @@ from numbers import Integral
 from typing import TypeVar
 
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError
 from ..extract.requests import Request
@@ -112,6 +113,54 @@ def extract_states(
         batch_size=s.batch_size,
         progress=s.progress,
     )
+
+
+def unknown_note(
+    lm: LoadedModel,
+    items: Sequence[Sequence[str]],
+    what: str,
+    every: Sequence[str] = (),
+    unknown: set[str] | None = None,
+) -> str:
+    """The note of a task some of whose items read a text that ``lm``'s tokenizer maps (in
+    part) to its unknown token (:meth:`~layerwise.models.spec.LoadedModel.unknown_texts`),
+    which changes its score: every such text shares the unknown token's embedding. ``items``:
+    the texts each item reads, as tokenized; ``every``: texts every item reads (ValNorm's
+    attribute words); ``unknown``: those of the texts that hold the unknown token, when
+    known already. ``""`` when no item reads one (always, for a tokenizer without an
+    unknown token of its own)."""
+    if lm.unknown_id is None:
+        return ""
+    if unknown is None:
+        unknown = set(lm.unknown_texts([t for item in items for t in item] + list(every)))
+    if not unknown:
+        return ""
+    shared = any(t in unknown for t in every)
+    touched = len(items) if shared else sum(any(t in unknown for t in item) for item in items)
+    names = [
+        t for t in dict.fromkeys([*every, *(t for item in items for t in item)]) if t in unknown
+    ]
+    shown = ", ".join(repr(t) for t in names[:3]) + (", ..." if len(names) > 3 else "")
+    return (
+        f"{touched} of {len(items)} {what} read a text holding the tokenizer's unknown token "
+        f"{lm.tokenizer.unk_token!r} ({len(names)}: {shown}), where what it cannot spell "
+        "shares one embedding"
+    )
+
+
+def with_note(rows: list[dict], note: str) -> list[dict]:
+    """``rows`` with a ``note`` when ``note`` says something (:func:`noted_table`)."""
+    return [row | {"note": note} for row in rows] if note else rows
+
+
+def noted_table(rows: list[dict]) -> pd.DataFrame:
+    """The table of ``rows``; its ``note`` column, when some row has a note
+    (:func:`with_note`), is ``""`` in the others. A table none of whose rows needs a note
+    has no such column, as before notes existed."""
+    df = pd.DataFrame(rows)
+    if "note" in df.columns:
+        df["note"] = df["note"].fillna("")
+    return df
 
 
 def alt_top_name(lm: LoadedModel) -> str | None:

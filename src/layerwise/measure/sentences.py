@@ -28,10 +28,13 @@ from .common import (
     MeasureOptions,
     as_settings,
     extract_states,
+    noted_table,
     over_layers,
     per_layer,
     require_items,
     stack_layers,
+    unknown_note,
+    with_note,
 )
 
 
@@ -121,7 +124,9 @@ def sts_benchmark_scores(
     """STS Benchmark test: per-layer Spearman of cosine vs gold, each sentence setting (Fig. 4).
 
     ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse. Fewer
-    than three pairs, or no setting, is an :class:`~layerwise.errors.InputError`.
+    than three pairs, or no setting, is an :class:`~layerwise.errors.InputError`. Pairs
+    that read a sentence holding the tokenizer's unknown token are counted in a ``note``
+    column (:func:`~.common.unknown_note`), there only when some are.
     """
     s = MeasureOptions() if s is None else s
     settings = as_settings(
@@ -154,7 +159,8 @@ def sts_benchmark_scores(
             )
 
         rows += per_layer(lm, ex, measure, setting=setting, task="stsb")
-    return pd.DataFrame(rows)
+    note = unknown_note(lm, [[p.sentence1.strip(), p.sentence2.strip()] for p in pairs], "pairs")
+    return noted_table(with_note(rows, note))
 
 
 def sentence_self_similarity(

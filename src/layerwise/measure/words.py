@@ -32,10 +32,13 @@ from .common import (
     as_settings,
     check_settings,
     extract_states,
+    noted_table,
     over_layers,
     per_layer,
     require_items,
     stack_layers,
+    unknown_note,
+    with_note,
 )
 
 
@@ -206,7 +209,9 @@ def word_task_scores(
 
     One row per setting, task and layer (plus the other top-layer convention), with the
     95% bootstrap interval (``low``, ``high``) over items and ``n`` items; paper section 4.2,
-    Table 1 (chapter 4). Raises :class:`~layerwise.errors.InputError` for an unknown
+    Table 1 (chapter 4). A task some of whose items read a word the tokenizer maps to its
+    unknown token says so in a ``note`` column (:func:`unknown_notes`; the column is there
+    only when some task needs it). Raises :class:`~layerwise.errors.InputError` for an unknown
     setting or task, or an empty list of either.
     """
     s = MeasureOptions() if s is None else s
@@ -219,6 +224,7 @@ def word_task_scores(
     )
     states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)
     items = {task: task_items(task) for task in tasks}
+    notes = unknown_notes(lm, items, leading_space)
     rows: list[dict] = []
     for setting, ex in states.items():
         values = _LayerValues(ex, {task: items[task].values for task in tasks})
@@ -230,10 +236,30 @@ def word_task_scores(
                     values(view, task), rng=r, n_resamples=s.n_resamples, memo=s.memo
                 )
 
-            rows += per_layer(lm, ex, measure, setting=setting, task=task)
-    df = pd.DataFrame(rows)
+            rows += with_note(per_layer(lm, ex, measure, setting=setting, task=task), notes[task])
+    df = noted_table(rows)
     df["leading_space"] = leading_space
     return df
+
+
+def unknown_notes(lm: LoadedModel, items: dict[str, TaskItems], leading_space: bool) -> dict:
+    """Task -> its :func:`~.common.unknown_note` (``""`` for most): how many of its pairs
+    (ValNorm: words; all of them when an attribute word is one) read a word that ``lm``'s
+    tokenizer maps to its unknown token, as the word is presented (``leading_space``)."""
+    shown = [" " + w if leading_space else w for w in all_task_words()]
+    unknown = set(lm.unknown_texts(shown)) if lm.unknown_id is not None else set()
+    notes = {}
+    for task, it in items.items():
+        if not unknown:
+            notes[task] = ""
+        elif it.method == "pearson":
+            targets, pleasant, unpleasant = it.rows
+            every = [shown[i] for i in (*pleasant, *unpleasant)]
+            notes[task] = unknown_note(lm, [[shown[i]] for i in targets], "words", every, unknown)
+        else:
+            pairs = [[shown[i], shown[j]] for i, j in zip(*it.rows, strict=True)]
+            notes[task] = unknown_note(lm, pairs, "pairs", unknown=unknown)
+    return notes
 
 
 class _LayerValues:
@@ -319,6 +345,8 @@ def word_pair_scores(
         )
 
     rows = per_layer(lm, ex, measure, setting=setting, subtoken=subtoken, task=task)
-    df = pd.DataFrame(rows)
+    space = " " if leading_space else ""
+    pairs_read = [[space + a, space + b] for a, b in zip(first, second, strict=True)]
+    df = noted_table(with_note(rows, unknown_note(lm, pairs_read, "pairs")))
     df["leading_space"] = leading_space
     return df
