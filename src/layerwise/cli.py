@@ -17,9 +17,9 @@ import argparse
 import re
 import sys
 
-from .errors import LayerwiseError
+from .errors import InputError, LayerwiseError
 from .models.hub import hub_availability
-from .pipeline.profiles import PROFILES, auto_choice, resolve_profile
+from .pipeline.profiles import PROFILES, ROLES, auto_choice, resolve_profile
 
 
 def _positive_int(text: str) -> int:
@@ -32,20 +32,62 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
 def _revision(text: str) -> tuple[str, str]:
     role, sep, rev = text.partition("=")
-    if not sep or not role or not rev:
+    if not sep or not role or not rev or any(c.isspace() for c in rev):
         raise argparse.ArgumentTypeError(
             f"expected ROLE=REVISION (e.g. causal=607a30d), got {text!r}"
         )
+    if role not in ROLES:
+        raise argparse.ArgumentTypeError(
+            f"unknown role {role!r} in {text!r}; the roles are {', '.join(ROLES)}"
+        )
     return role, rev
+
+
+def _folder(text: str) -> str:
+    if not text.strip():  # "" would be the working directory (--out) or the default (cache)
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    return text
+
+
+def _device(text: str) -> str:
+    from .pipeline.config import parse_device
+
+    try:
+        return parse_device(text)
+    except LayerwiseError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def _source(text: str) -> str:
+    """A model source as ``compare`` takes it: non-empty, its ``@REVISION`` readable."""
+    from .models.hub import split_revision
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a model source, got an empty one")
+    try:
+        split_revision(text)
+    except LayerwiseError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+    return text
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
     p.add_argument("--scale", default="full", choices=["full", "reduced"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument(
         "--dtype",
         default="auto",
@@ -55,6 +97,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument(
         "--cache-dir",
+        type=_folder,
         default=None,
         help="default: $LAYERWISE_CACHE, else .cache/layerwise of this checkout, else "
         "~/.cache/layerwise",
@@ -79,9 +122,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=_max_memory,
         default=None,
         metavar="DEV=SIZE,...",
-        help="memory per device for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB",
+        help="memory per device for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB (GPU "
+        "index, cpu, mps or disk = KB, MB, GB, TB, KiB, MiB, GiB or TiB)",
     )
-    p.add_argument("--offload-folder", default=None, help="where --device-map offloads to disk")
+    p.add_argument(
+        "--offload-folder", type=_folder, default=None, help="where --device-map offloads to disk"
+    )
 
 
 def _plain(doc: str) -> str:
@@ -99,11 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("reproduce", help="compute every table and write CSV + provenance")
     _common(rep)
     rep.add_argument(
-        "--out", default="results", help="results folder (a profile subfolder is added)"
+        "--out",
+        type=_folder,
+        default="results",
+        help="results folder (a profile subfolder is added)",
     )
     book = sub.add_parser("book", help="execute the notebooks and build the site")
     _common(book)
-    book.add_argument("--out", default="results")
+    book.add_argument("--out", type=_folder, default="results")
     book.add_argument(
         "--no-reuse",
         action="store_true",
@@ -115,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "rehearse",
         help="build random-weight stand-ins of the paper's models in a local HF cache",
     )
-    reh.add_argument("--hf-home", default=None, help="default: .cache/rehearsal-hf")
-    reh.add_argument("--seed", type=int, default=0)
+    reh.add_argument("--hf-home", type=_folder, default=None, help="default: .cache/rehearsal-hf")
+    reh.add_argument("--seed", type=_non_negative_int, default=0)
     _compare_parser(sub)
     sub.add_parser(
         "models-page",
@@ -183,13 +232,16 @@ def _compare_parser(sub) -> None:
     cmp.add_argument(
         "models",
         nargs="+",
+        type=_source,
         help="model sources, e.g. tiny:gpt2 tiny:clip, each optionally at a hub revision: "
         "EleutherAI/pythia-160m@step3000",
     )
     _common(cmp)
-    cmp.add_argument("--out", required=True, help="folder for the tables")
-    cmp.add_argument("--n-cwe", type=int, default=None, help="CWE sample size (default: scale's)")
-    cmp.add_argument("--n-resamples", type=int, default=None, help="bootstrap resamples")
+    cmp.add_argument("--out", type=_folder, required=True, help="folder for the tables")
+    cmp.add_argument(
+        "--n-cwe", type=_positive_int, default=None, help="CWE sample size (default: scale's)"
+    )
+    cmp.add_argument("--n-resamples", type=_positive_int, default=None, help="bootstrap resamples")
     where = cmp.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
@@ -213,7 +265,9 @@ def _student_parser(sub) -> None:
         help="write the chapters without their solutions (DIR/notebooks) and the "
         "teacher's key (DIR/key)",
     )
-    stu.add_argument("--out", default="student", help="folder to write (default: student)")
+    stu.add_argument(
+        "--out", type=_folder, default="student", help="folder to write (default: student)"
+    )
     stu.add_argument(
         "--force",
         action="store_true",
@@ -255,6 +309,12 @@ def _max_memory(text: str) -> dict[str, str] | None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    if args.revision:  # it pins a profile's roles; compare's models are named, not roles
+        raise InputError(
+            f"compare takes no --revision {'='.join(args.revision[0])} (it pins the roles of "
+            "reproduce and book); name the revision in the model source, MODEL@REVISION "
+            "(e.g. EleutherAI/pythia-160m@step3000)"
+        )
     from .pipeline.compare import run_compare
 
     # the profile is unused by compare: the models are named on the command line

@@ -84,3 +84,19 @@ def test_cli_batch_size_must_be_positive(bad, capsys):
         cli.main(["reproduce", "--profile", "tiny", "--batch-size", bad])
     assert exit_.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_good_option_values_are_read_into_their_types(monkeypatch, tmp_path):
+    """The values a run takes reach its configuration canonical: sizes in accelerate's
+    spelling (a byte count for B and TB), a GPU's index as text."""
+    import layerwise.pipeline.reproduce as pipeline_reproduce
+
+    seen = {}
+    monkeypatch.setattr(pipeline_reproduce, "reproduce", lambda cfg: seen.update(cfg=cfg))
+    argv = ["reproduce", "--profile", "tiny", "--out", str(tmp_path), "--device", "cuda:1"]
+    argv += ["--device-map", "auto", "--max-memory", "0=70gib, cpu=1.5GB,disk=2TB"]
+    assert cli.main([*argv, "--seed", "3", "--revision", "causal=607a30d"]) == 0
+    cfg = seen["cfg"]
+    assert cfg.max_memory == {"0": "70GiB", "cpu": "1.5GB", "disk": "2000000000000"}
+    assert cfg.load_options()["max_memory"] == {0: "70GiB", "cpu": "1.5GB", "disk": 2 * 10**12}
+    assert (cfg.device, cfg.seed, cfg.revisions) == ("cuda:1", 3, {"causal": "607a30d"})

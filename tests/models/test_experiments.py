@@ -519,3 +519,105 @@ def test_an_unknown_cwe_measure_is_an_input_error(tiny_gpt2) -> None:
     ex = extract_states.Extracted(np.ones((3, tiny_gpt2.spec.n_states, 4), np.float32), None)
     with pytest.raises(InputError, match=r"unknown CWE measure setting\(s\) \['bogus'\]"):
         lw.cwe_geometry(ex, tiny_gpt2, ["bogus"])
+
+
+# ---------------------------------------------------------------------------------------------
+# empty or degenerate collections: refused naming the argument, before any work
+# ---------------------------------------------------------------------------------------------
+
+EMPTY = [
+    ("sentence_states", lambda lm, s: lw.sentence_states(lm, [], "mean", s), "sentences"),
+    ("word_states", lambda lm, s: lw.word_states(lm, [], ["bare"], s), "words"),
+    ("word_states", lambda lm, s: lw.word_states(lm, ["cat"], [], s), "settings"),
+    ("word_task_scores", lambda lm, s: lw.word_task_scores(lm, [], s), "settings"),
+    ("word_task_scores", lambda lm, s: lw.word_task_scores(lm, ["bare"], s, tasks=[]), "tasks"),
+    ("word_pair_scores", lambda lm, s: lw.word_pair_scores(lm, [], s), "pairs"),
+    ("sts_benchmark_scores", lambda lm, s: lw.sts_benchmark_scores(lm, [], s), "settings"),
+    (
+        "sts_benchmark_scores",
+        lambda lm, s: lw.sts_benchmark_scores(lm, ["mean"], s, pairs=[]),
+        "pairs",
+    ),
+    ("sentence_self_similarity", lambda lm, s: lw.sentence_self_similarity(lm, [], s), "settings"),
+    (
+        "sts_pair_cosines",
+        lambda lm, s: measure_sentences.sts_pair_cosines(lm, "eos", s, pairs=[]),
+        "pairs",
+    ),
+    ("cwe_states", lambda lm, s: lw.cwe_states(lm, [], s), "sentences"),
+    ("cwe_sentences", lambda lm, s: lw.cwe_sentences([], s), "models"),
+    ("cwe_geometry", lambda lm, s: lw.cwe_geometry(None, lm, []), "measures"),
+    ("compare_tables", lambda lm, s: lw.compare_tables([], s), "models"),
+    ("deviation_table", lambda lm, s: lw.deviation_table({}, {}, s), "models"),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "call", "argument"), EMPTY, ids=[f"{f}-{a}" for f, _, a in EMPTY]
+)
+def test_an_empty_collection_is_refused_naming_the_argument_before_any_work(
+    tiny_gpt2, monkeypatch, function, call, argument
+) -> None:
+    """Used to: an empty sentence list extracted and cached the whole STS-B set and returned
+    zero rows; empty settings, tasks or models gave empty tables after the work (an empty task
+    list extracted every task word first); cwe_geometry read an empty measure list as "every
+    measure"; cwe_sentences of no model filtered the corpus to CLIP's window alone; empty STS-B
+    pairs extracted the benchmark before a statistics error naming an internal ``a``;
+    compare_tables of no model failed in pandas ("No objects to concatenate"), cwe_states of no
+    sentence after tokenizing the STS corpus."""
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work was done for an empty argument")
+
+    monkeypatch.setattr(measure_common, "cached_extract", no_work)
+    monkeypatch.setattr(tiny_gpt2, "tokens_many", no_work)
+    monkeypatch.setattr(data, "load_sts_sentences", no_work)
+    s = MeasureOptions(n_cwe=10, n_resamples=10, cache=None, progress=False)
+    with pytest.raises(InputError) as info:
+        call(tiny_gpt2, s)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{function}: {argument} ")
+    assert "is empty" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("n_cwe", 0), ("batch_size", -1), ("n_resamples", 0), ("n_cwe", 1.5), ("seed", -1)],
+)
+def test_measure_options_refuse_a_degenerate_size_or_seed(field, value) -> None:
+    """Used to: MeasureOptions(n_resamples=0) was accepted and failed after the extraction
+    (in the bootstrap), n_cwe=0 sampled nothing and a negative seed failed in numpy's seed
+    sequence at the first random step."""
+    with pytest.raises(InputError, match=f"MeasureOptions: {field} must be a"):
+        MeasureOptions(cache=None, **{field: value})
+
+
+def test_a_task_whose_words_become_the_unknown_token_says_so_in_its_note(tiny_folder, tmp_path):
+    """Used to: words the tokenizer maps to its unknown token all got the unknown token's
+    one state, which changes the task's score, and neither the table nor a warning said so;
+    a table whose words are all known has no note column, as before."""
+    from support import load_cpu
+
+    lm = load_cpu(tiny_folder(tmp_path / "model"))
+    s = MeasureOptions(n_resamples=10, cache=None, progress=False)
+    pairs = [
+        data.WordPair("cat", "dog", 9.0),
+        data.WordPair("the", "mat", 2.0),
+        data.WordPair("house", "zebra", 3.0),
+        data.WordPair("sat", "on", 5.0),
+        data.WordPair("naïve", "word", 1.0),
+    ]
+    with pytest.warns(UserWarning, match=r"2 text\(s\) hold the tokenizer's unknown token"):
+        df = lw.word_pair_scores(lm, pairs, s, setting="bare")
+    assert set(df["note"]) == {
+        "2 of 5 pairs read a text holding the tokenizer's unknown token '[UNK]' (2: 'zebra', "
+        "'naïve'), where what it cannot spell shares one embedding"
+    }
+    known = lw.word_pair_scores(lm, [pairs[0], pairs[1], pairs[3]], s, setting="bare")
+    assert "note" not in known.columns
+    with pytest.warns(UserWarning, match="unknown token"):
+        tasks = lw.word_task_scores(lm, ["bare"], s, tasks=["rg65", "valnorm"])
+    notes = dict(zip(tasks["task"], tasks["note"], strict=True))
+    assert notes["rg65"].startswith("65 of 65 pairs read a text holding")
+    assert notes["valnorm"].startswith("399 of 399 words read a text holding")  # attributes

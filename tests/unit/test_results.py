@@ -231,3 +231,26 @@ def test_best_and_top_reports_the_undefined_top_layer() -> None:
     out = report_table1.best_and_top(df, ["setting", "task"]).iloc[0]
     assert (out["best"], out["best_layer"], out["top_layer"]) == (0.5, 1, 2)
     assert np.isnan(out["top"]) and out["undefined_layers"] == "undefined (NaN) at layer(s) 2"
+
+
+def test_table1_of_no_word_table_is_refused() -> None:
+    """Used to: table1({}) returned an empty table, as if every row had been dropped."""
+    from layerwise.errors import InputError
+
+    with pytest.raises(InputError, match=r"^table1: words is empty"):
+        report_table1.table1({})
+
+
+def test_table1_carries_the_note_of_a_task_whose_words_became_the_unknown_token() -> None:
+    """Used to: a word table said nothing of words the tokenizer maps to its unknown token
+    (they share one state), and neither did Table 1; its note now carries the word table's."""
+    said = "2 of 65 pairs read a text holding the tokenizer's unknown token '[UNK]'"
+    clip = _frame("contrastive", "C", [0.2, 0.9, 0.7], setting="wrapped", task="rg65")
+    clip["note"] = said
+    words = {
+        "contrastive": clip,
+        "causal": _frame("causal", "G", [0.0, 0.3, 0.1], setting="bare", task="rg65"),
+    }
+    t1 = report_table1.table1(words).set_index("row")
+    assert t1.loc["CLIP", "note"] == said
+    assert t1.loc["GPT-2, no BOS", "note"] == ""

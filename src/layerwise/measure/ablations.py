@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data
+from ..errors import InputError
 from ..extract.requests import unique
 from ..models.spec import LoadedModel
 from ..stats import geometry
@@ -229,6 +230,10 @@ def final_norm(models: Models, tables: Mapping[str, pd.DataFrame]) -> list[dict]
     return rows
 
 
+#: The run's tables :func:`deviation_table` reads.
+DEVIATION_TABLES = ("cwe_geometry", "sts", "sentence_self_similarity", "word_tasks")
+
+
 def deviation_table(
     models: Models, tables: Mapping[str, pd.DataFrame], s: MeasureOptions
 ) -> pd.DataFrame:
@@ -238,6 +243,14 @@ def deviation_table(
     ``s.cache`` under the models, the parameters, the tables' contents and the package:
     a warm run reads the rows and loads no states.
     """
+    if not models:
+        raise InputError("deviation_table: models is empty: give role -> loaded model")
+    missing = [t for t in DEVIATION_TABLES if t not in tables]
+    if missing:
+        raise InputError(
+            f"deviation_table: tables lacks {missing}; give the run's tables "
+            f"{list(DEVIATION_TABLES)} (pipeline.tables.compute_table)"
+        )
 
     def build() -> pd.DataFrame:
         sentences = cwe_sentences(list(models.values()), s)

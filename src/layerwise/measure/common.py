@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import TypeVar
 
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError
 from ..extract.requests import Request
@@ -40,7 +42,9 @@ class MeasureOptions:
     bootstrap resamples per interval; ``cache``: where extracted states, tables and values
     are kept (None: compute everything); ``memo``: where bootstrap intervals are kept
     (default: in ``cache``; None when there is no cache). ``progress``: show bars (None:
-    only for long extractions).
+    only for long extractions). A size that is not a positive integer, or a negative seed
+    (which numpy's generators refuse), is an :class:`~layerwise.errors.InputError` here,
+    before any work.
     """
 
     n_cwe: int = 10_000
@@ -52,6 +56,16 @@ class MeasureOptions:
     memo: BootstrapMemo | None = None
 
     def __post_init__(self) -> None:
+        for name in ("n_cwe", "batch_size", "n_resamples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise InputError(
+                    f"MeasureOptions: {name} must be a positive integer, got {value!r}"
+                )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
+            raise InputError(
+                f"MeasureOptions: seed must be a non-negative integer, got {self.seed!r}"
+            )
         if self.memo is None and self.cache is not None:
             self.memo = BootstrapMemo(self.cache)
 
@@ -99,6 +113,54 @@ def extract_states(
         batch_size=s.batch_size,
         progress=s.progress,
     )
+
+
+def unknown_note(
+    lm: LoadedModel,
+    items: Sequence[Sequence[str]],
+    what: str,
+    every: Sequence[str] = (),
+    unknown: set[str] | None = None,
+) -> str:
+    """The note of a task some of whose items read a text that ``lm``'s tokenizer maps (in
+    part) to its unknown token (:meth:`~layerwise.models.spec.LoadedModel.unknown_texts`),
+    which changes its score: every such text shares the unknown token's embedding. ``items``:
+    the texts each item reads, as tokenized; ``every``: texts every item reads (ValNorm's
+    attribute words); ``unknown``: those of the texts that hold the unknown token, when
+    known already. ``""`` when no item reads one (always, for a tokenizer without an
+    unknown token of its own)."""
+    if lm.unknown_id is None:
+        return ""
+    if unknown is None:
+        unknown = set(lm.unknown_texts([t for item in items for t in item] + list(every)))
+    if not unknown:
+        return ""
+    shared = any(t in unknown for t in every)
+    touched = len(items) if shared else sum(any(t in unknown for t in item) for item in items)
+    names = [
+        t for t in dict.fromkeys([*every, *(t for item in items for t in item)]) if t in unknown
+    ]
+    shown = ", ".join(repr(t) for t in names[:3]) + (", ..." if len(names) > 3 else "")
+    return (
+        f"{touched} of {len(items)} {what} read a text holding the tokenizer's unknown token "
+        f"{lm.tokenizer.unk_token!r} ({len(names)}: {shown}), where what it cannot spell "
+        "shares one embedding"
+    )
+
+
+def with_note(rows: list[dict], note: str) -> list[dict]:
+    """``rows`` with a ``note`` when ``note`` says something (:func:`noted_table`)."""
+    return [row | {"note": note} for row in rows] if note else rows
+
+
+def noted_table(rows: list[dict]) -> pd.DataFrame:
+    """The table of ``rows``; its ``note`` column, when some row has a note
+    (:func:`with_note`), is ``""`` in the others. A table none of whose rows needs a note
+    has no such column, as before notes existed."""
+    df = pd.DataFrame(rows)
+    if "note" in df.columns:
+        df["note"] = df["note"].fillna("")
+    return df
 
 
 def alt_top_name(lm: LoadedModel) -> str | None:
@@ -173,13 +235,32 @@ def _value_columns(v: float | Score) -> dict:
     return {"value": float(v)}
 
 
-def as_settings(settings: Sequence[str] | str, known: Iterable[str], what: str) -> list[str]:
-    """``settings`` as a list, each one checked against ``known`` (InputError listing them)."""
+def as_settings(
+    settings: Sequence[str] | str, known: Iterable[str], what: str, argument: str = "settings"
+) -> list[str]:
+    """``settings`` as a list, each one checked against ``known`` (InputError listing them);
+    an empty list is an InputError naming ``argument`` (it would measure nothing)."""
     if isinstance(settings, str):
         settings = [settings]
     settings = list(settings)
+    if not settings:
+        raise InputError(f"{argument} is empty: choose at least one of {sorted(known)}")
     check_settings(settings, known, what)
     return settings
+
+
+def require_items(items: Sequence[T], argument: str, what: str, *, at_least: int = 1) -> list[T]:
+    """``items`` as a list; an :class:`~layerwise.errors.InputError` naming ``argument`` when
+    it holds fewer than ``at_least`` (an empty list of sentences, words, pairs or models is
+    refused before any work, never measured as nothing or as a default set)."""
+    if isinstance(items, str):
+        raise InputError(f"{argument} must be a list of {what}s, got the single string {items!r}")
+    items = list(items)
+    if len(items) < at_least:
+        need = f"at least {at_least} {what}s" if at_least > 1 else f"at least one {what}"
+        got = "is empty" if not items else f"holds {len(items)}"
+        raise InputError(f"{argument} {got}: give {need}")
+    return items
 
 
 def check_settings(settings: Iterable[str], known: Iterable[str], what: str) -> None:

@@ -21,7 +21,7 @@ from ..models.tokenizers import CLIP_WINDOW, clip_token_counts
 from ..stats import geometry
 from ..store.cached import cached_value
 from ..store.keys import model_identity, texts_digest
-from .common import NATIVE, MeasureOptions, as_settings, extract_states, per_layer
+from .common import NATIVE, MeasureOptions, as_settings, extract_states, per_layer, require_items
 
 
 def real_token_counts(
@@ -71,13 +71,16 @@ def cwe_sentence_set(
     77-token window (counted with CLIP's exact tokenizer) always applies, so every
     profile samples from the paper's sentence set. Token counts are cached in ``s``.
     """
+    models = require_items(models, "cwe_sentence_set: models", "loaded model")
     sentences = data.load_sts_sentences()
     counters = window_counters(models, [x.text for x in sentences], s)
     return data.filter_to_window(sentences, counters)
 
 
 def cwe_sentences(models: Sequence[LoadedModel], s: MeasureOptions | None = None) -> list[str]:
-    """The texts of :func:`cwe_sentence_set`, cached in ``s.cache``."""
+    """The texts of :func:`cwe_sentence_set`, cached in ``s.cache``; no model is an
+    :class:`~layerwise.errors.InputError` (the set would be filtered to no window)."""
+    models = require_items(models, "cwe_sentences: models", "loaded model")
     compute = lambda: [x.text for x in cwe_sentence_set(models, s).kept]  # noqa: E731
     cache = s.cache if s is not None else None
     models_ids = [model_identity(lm) for lm in models]
@@ -131,6 +134,7 @@ def cwe_states(
     Real tokens only by default; ``include_special`` also lets the BOS/EOS positions
     be drawn, like the authors' script (methodology note 2).
     """
+    sentences = require_items(sentences, "cwe_states: sentences", "sentence")
     # a model whose tokenizer adds no special tokens draws the same sample either way,
     # so it is extracted (and cached) once
     special = include_special and lm.spec.native_wrap
@@ -161,10 +165,15 @@ def cwe_geometry(
     states read from the cache (:meth:`~layerwise.extract.states.Extracted.layer`) are
     in memory one layer at a time (peak host memory grows with ``n x d``, not with the
     number of layers). One row per measure and layer, plus the top layer in the other
-    final-norm convention, in the order of ``measures``.
+    final-norm convention, in the order of ``measures`` (None: every measure of
+    :data:`CWE_MEASURES`; an empty list is an :class:`~layerwise.errors.InputError`).
     """
     rows: list[dict] = []
-    names = as_settings(measures, CWE_MEASURES, "CWE measure") if measures else CWE_MEASURES
+    names = (
+        CWE_MEASURES
+        if measures is None  # an empty list is refused, never read as "all of them"
+        else as_settings(measures, CWE_MEASURES, "CWE measure", "cwe_geometry: measures")
+    )
     values: dict[str, list[float]] = {name: [] for name in names}
     for k in range(ex.n_states):
         x = ex.layer(k)

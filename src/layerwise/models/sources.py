@@ -26,7 +26,7 @@ from torch import nn
 
 from ..errors import InputError, ModelLoadError
 from .fingerprint import DigestMemo, folder_digest
-from .hub import resolve_hub, split_revision
+from .hub import check_revision_applies, resolve_hub, split_revision
 from .tokenizers import bert_tokenizer, clip_tokenizer, gpt2_tokenizer, package_dir
 
 #: Packages that carry offline weights: source -> (module, pip name, subfolder, gguf file).
@@ -108,12 +108,16 @@ def resolve_origin(
     ``source`` may name a hub revision, ``HUB_ID@REVISION``
     (:func:`~layerwise.models.hub.split_revision`); the origin keeps the text as given
     (so two revisions of one model get two display names) and fingerprints the snapshot
-    commit the revision resolves to.
+    commit the revision resolves to. A revision of a source that has none (``tiny:``,
+    ``package:``, a folder) is an :class:`~layerwise.errors.InputError`, never ignored.
     """
     if not isinstance(source, str) or not source.strip():
         raise InputError(f"a model source must be a non-empty string, got {source!r}")
     given = source
     source, revision = split_revision(source, revision)
+    if revision is not None and not revision.strip():
+        raise InputError("an empty revision was given; pass a commit, branch or tag, or None")
+    check_revision_applies(source, revision, given=given)
     if source.startswith("tiny:"):
         kind = source.split(":", 1)[1]
         if kind not in TINY_TOKENIZERS:
@@ -149,8 +153,6 @@ def resolve_origin(
         digest = folder_digest(folder, memo)
         return Origin(source, "folder", f"sha256:{digest[:16]}", f"folder:{digest}", folder)
     _check_hub_id(source)
-    if revision is not None and not revision.strip():
-        raise InputError("an empty revision was given; pass a commit, branch or tag, or None")
     snap = resolve_hub(source, revision)
     # the fingerprint names the weights (the commit), however the revision was spelled
     return Origin(given, "hub", snap.name, f"hub:{source}@{snap.name}", snap)

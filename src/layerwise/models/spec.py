@@ -6,6 +6,7 @@ Chapter 2 (``notebooks/02_extraction``) explains each field.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -152,6 +153,7 @@ class LoadedModel:
         self._model = model
         self._final_norm = final_norm
         self._loader = loader
+        self._warned_unknown: set[str] = set()  # texts named by the unknown-token warning
 
     @property
     def weights_loaded(self) -> bool:
@@ -180,7 +182,9 @@ class LoadedModel:
     def tokens_many(self, texts: Sequence[str]) -> list[list[int]]:
         """:meth:`tokens` of each text, in one call of the tokenizer (a fast tokenizer
         encodes the list in Rust, about twice as fast as text by text, with the same
-        ids: tested)."""
+        ids: tested). Texts that hold the tokenizer's unknown token (:attr:`unknown_id`) are
+        named in a :class:`UserWarning` (how many, and the first five), each text once per
+        loaded model."""
         texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
@@ -203,7 +207,47 @@ class LoadedModel:
         for text, ids in zip(texts, out, strict=True):
             if not ids:
                 raise InputError(f"{self.spec.name}: {text!r} tokenizes to nothing")
-        return [list(ids) for ids in out]
+        out = [list(ids) for ids in out]
+        unk = self.unknown_id
+        if unk is not None:
+            unknown = [text for text, ids in zip(texts, out, strict=True) if unk in ids]
+            new = [t for t in dict.fromkeys(unknown) if t not in self._warned_unknown]
+            if new:  # each text is named once per loaded model, not at every tokenization
+                self._warned_unknown.update(new)
+                warnings.warn(self._unknown_message(new), UserWarning, stacklevel=2)
+        return out
+
+    @property
+    def unknown_id(self) -> int | None:
+        """The id of the tokenizer's own unknown token (``[UNK]``, ``<unk>``), or None when
+        it has none of its own: byte-level BPE tokenizers (GPT-2, CLIP, Llama 3) name their
+        end-of-text token as unknown token, and no character maps to it."""
+        tok = self.tokenizer
+        unk = getattr(tok, "unk_token_id", None)
+        if unk is None:
+            return None
+        others = ("bos_token_id", "eos_token_id", "pad_token_id", "cls_token_id", "sep_token_id")
+        return None if unk in {getattr(tok, name, None) for name in others} else int(unk)
+
+    def unknown_texts(self, texts: Sequence[str]) -> list[str]:
+        """The texts of ``texts`` (each once, in order) whose tokens hold the tokenizer's
+        unknown token (:attr:`unknown_id`): characters the tokenizer lacks, which share one
+        embedding (a word that is all unknown shares its every state with the others).
+        Tokenizing them warns, naming them (:meth:`tokens_many`)."""
+        unk = self.unknown_id
+        if unk is None or not texts:
+            return []
+        texts = list(dict.fromkeys(texts))
+        return [t for t, ids in zip(texts, self.tokens_many(texts), strict=True) if unk in ids]
+
+    def _unknown_message(self, unknown: Sequence[str], shown: int = 5) -> str:
+        names = ", ".join(repr(t) for t in unknown[:shown])
+        more = f" and {len(unknown) - shown} more" if len(unknown) > shown else ""
+        return (
+            f"{self.spec.name}: {len(unknown)} text(s) hold the tokenizer's unknown token "
+            f"{self.tokenizer.unk_token!r} (what it cannot spell, all sharing one embedding): "
+            f"{names}{more}"
+        )
 
 
 def display_name(source: str) -> str:

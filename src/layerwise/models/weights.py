@@ -123,15 +123,23 @@ def weight_files(folder: Path) -> list[str]:
     )
 
 
+def _weights_where(origin: Origin) -> str:
+    """Where ``origin``'s weights are read from: its one weight file, or its folder and files."""
+    folder = origin.folder
+    if folder is None:
+        return origin.source
+    if origin.gguf:
+        return str(folder / origin.gguf)
+    files = weight_files(folder) if folder.is_dir() else []
+    if len(files) == 1:
+        return str(folder / files[0])
+    return f"{folder} ({', '.join(files)})" if files else str(folder)
+
+
 def weights_error(origin: Origin, err: BaseException) -> ModelLoadError:
     """One :class:`ModelLoadError` for any failure to read a model's weights, naming the
     model, its weight files and the remedy."""
-    folder = origin.folder
-    files = weight_files(folder) if folder is not None and folder.is_dir() else []
-    if len(files) == 1:
-        where = str(folder / files[0])  # type: ignore[operator]
-    else:
-        where = f"{folder} ({', '.join(files)})" if files else str(folder)
+    where = _weights_where(origin)
     if isinstance(err, pickle.UnpicklingError) and "weights only" in str(err).lower():
         return ModelLoadError(
             f"model {origin.source!r}: {where} is a pickle holding more than tensors, which "
@@ -249,6 +257,7 @@ def load_weights(
         return tiny_model(origin.source.split(":", 1)[1], tok)
     kwargs: dict[str, Any] = {"dtype": DTYPES[dtype], "trust_remote_code": False}
     kwargs |= {k: v for k, v in (placement or {}).items() if v is not None}
+    config = None
     try:
         if origin.gguf:
             saved = None
@@ -275,9 +284,159 @@ def load_weights(
             if getattr(config, "is_encoder_decoder", False):  # only the encoder reads text
                 model = model.get_encoder()
     except UNREADABLE_WEIGHTS as err:
-        raise weights_error(origin, err) from err
+        mismatch = None if config is None else config_mismatch_error(origin, config)
+        raise (mismatch or weights_error(origin, err)) from err
     refuse_non_text(origin, model)
     return model
+
+
+#: Elements of a parameter checked at once by :func:`check_finite` (bounds the temporary).
+FINITE_CHUNK = 1 << 24
+
+
+def _non_finite(t: Any) -> int:
+    """How many elements of ``t`` are NaN or infinite, in chunks of :data:`FINITE_CHUNK`;
+    a finite tensor costs one ``isfinite(...).all()`` per chunk."""
+    import torch
+
+    flat = t.detach().reshape(-1)
+    count = 0
+    for chunk in flat.split(FINITE_CHUNK):
+        ok = torch.isfinite(chunk)
+        if not bool(ok.all()):
+            count += int((~ok).sum())
+    return count
+
+
+def check_finite(origin: Origin, model: nn.Module, dtype: str) -> None:
+    """Raise :class:`ModelLoadError` when a parameter of ``model`` holds NaN or infinite
+    values, naming the model, the first such tensor and how many there are: such weights
+    make every hidden state NaN, which the load-time probes would otherwise report as an
+    architecture they cannot read. Parameters left on the ``meta`` device (offloaded by
+    accelerate) are not read."""
+    bad: list[tuple[str, int, int]] = []
+    total = 0
+    for name, p in model.named_parameters():
+        if p.device.type == "meta" or not p.is_floating_point():
+            continue
+        total += 1
+        n = _non_finite(p)
+        if n:
+            bad.append((name, n, p.numel()))
+    if not bad:
+        return
+    name, n, size = bad[0]
+    half = (
+        "; in float16, weights beyond +-65,504 become infinite: load it in float32 or "
+        "bfloat16 (--dtype, dtype=)"
+        if dtype == "float16"
+        else ""
+    )
+    raise ModelLoadError(
+        f"model {origin.source!r}: its weights hold non-finite values (NaN or infinity) as "
+        f"loaded in {dtype} from {_weights_where(origin)}: tensor {name!r} has {n:,} of "
+        f"{size:,} ({len(bad)} of {total} tensors hold some), so every hidden state would be "
+        "NaN. Remedy: the weight file is corrupt or comes from a diverged training run: "
+        f"download or save it again, or use another checkpoint{half}."
+    )
+
+
+def checkpoint_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of every tensor in the safetensors weight files of ``folder``,
+    read from their headers (no tensor data is read); empty when there are none."""
+    from safetensors import safe_open
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name in weight_files(folder):
+        if name.endswith(".safetensors"):
+            with safe_open(str(folder / name), framework="pt") as f:
+                for key in f.keys():  # noqa: SIM118 - safe_open is no mapping
+                    shapes[key] = tuple(f.get_slice(key).get_shape())
+    return shapes
+
+
+def _expected_shapes(config: Any) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> the shape the model ``config`` describes, from the model built on the
+    meta device (no memory, no weights), of the class :func:`load_weights` would load."""
+    import torch
+    from transformers import AutoModel, CLIPTextModel
+
+    with torch.device("meta"):
+        if config.model_type == "clip":
+            model = CLIPTextModel._from_config(config.text_config)
+        else:
+            base = base_class(config)
+            model = base._from_config(config) if base else AutoModel.from_config(config)
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+def shape_mismatches(
+    folder: Path, config: Any
+) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """``(tensor, shape in the weight files, shape config.json describes)`` of each tensor
+    whose two shapes differ. A checkpoint's names may carry a prefix the base model lacks
+    (``transformer.``, ``bert.``); a name is matched by its longest known suffix."""
+    expected = _expected_shapes(config)
+    by_suffix: dict[str, str | None] = {}
+    for name in expected:
+        parts = name.split(".")
+        for i in range(len(parts)):
+            suffix = ".".join(parts[i:])
+            by_suffix[suffix] = name if suffix not in by_suffix else None  # None: ambiguous
+    out = []
+    for key, shape in checkpoint_shapes(folder).items():
+        parts = key.split(".")
+        for i in range(len(parts)):
+            suffix = ".".join(parts[i:])
+            name = suffix if suffix in expected else by_suffix.get(suffix)
+            if name is not None:
+                if expected[name] != shape:
+                    out.append((key, shape, expected[name]))
+                break
+    return out
+
+
+def config_mismatch_error(origin: Origin, config: Any) -> ModelLoadError | None:
+    """The :class:`ModelLoadError` naming the real cause when ``config.json`` describes other
+    tensor shapes than the weight files hold (transformers reports only that sizes
+    mismatch): a config that declares more (or fewer) positions than the weights' position
+    embeddings have rows names the key to fix. None when the shapes agree or cannot be
+    read (a corrupt file: :func:`weights_error` says so)."""
+    folder = origin.folder
+    if folder is None or origin.gguf:
+        return None
+    try:
+        mismatches = shape_mismatches(folder, config)
+    except Exception:  # noqa: BLE001 - a diagnosis that fails leaves the first error standing
+        return None
+    if not mismatches:
+        return None
+    files = [n for n in weight_files(folder) if n.endswith(".safetensors")]
+    where = folder / files[0] if len(files) == 1 else folder
+    declared = getattr(config, "max_position_embeddings", None)
+    for key, found, described in mismatches:
+        if (
+            isinstance(declared, int)
+            and len(found) == len(described) == 2
+            and described[0] == declared
+            and found[1] == described[1]
+        ):
+            field = getattr(config, "attribute_map", {}).get(
+                "max_position_embeddings", "max_position_embeddings"
+            )
+            return ModelLoadError(
+                f"model {origin.source!r}: its config declares {declared} positions "
+                f"({field} in {folder / 'config.json'}) but the weights have {found[0]} rows "
+                f"of position embeddings ({key!r} in {where}). Remedy: fix {field} in "
+                f"config.json to {found[0]}, or use the config.json saved with these weights."
+            )
+    key, found, described = mismatches[0]
+    return ModelLoadError(
+        f"model {origin.source!r}: {folder / 'config.json'} does not describe its weights: "
+        f"tensor {key!r} is {list(found)} in {where} but {list(described)} by the config "
+        f"({len(mismatches)} tensor(s) differ). Remedy: use the config.json saved with these "
+        "weights (save_pretrained writes both)."
+    )
 
 
 def base_class(config: Any) -> type | None:

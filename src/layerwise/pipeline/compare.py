@@ -90,7 +90,7 @@ def run_compare(
         split_revision(src)  # an unreadable NAME@REV fails here, before any work
     runner = sequential if runner is None else runner
     start = time.perf_counter()
-    cfg.validate(outputs=False)
+    cfg.validate(outputs=False, roles=False)  # the models are named, not roles
     ensure_writable_folder(Path(out_dir), "output folder (--out)")
     s = cfg.options()
     models, parts = runner(sources, cfg, s, log, progress)

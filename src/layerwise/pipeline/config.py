@@ -9,14 +9,16 @@ not cached (:func:`load_profile`).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, OutputError
 from ..files import temp_name
+from ..models.hub import no_revision_reason
 from .profiles import ROLES, profile_name, resolve_profile
 
 if TYPE_CHECKING:  # imported where used: reading a configuration never imports torch
@@ -50,20 +52,102 @@ def parse_revisions(text: str) -> dict[str, str]:
     return out
 
 
-def parse_max_memory(text: str) -> dict[str, str] | None:
-    """``"0=70GiB,1=70GiB,cpu=200GiB"`` (commas or spaces) -> ``{"0": "70GiB", ...}``, the
-    memory per device of a ``device_map`` placement; ``""`` -> None. Raises
-    :class:`~layerwise.errors.InputError` for an item that is not ``DEVICE=SIZE``."""
+#: Units of a memory size, upper-cased -> (how accelerate spells it, bytes); "" and "B" are
+#: a count of bytes. accelerate reads KB/MB/GB and KiB/MiB/GiB (and a lower-case "b" as
+#: bits), so a size is written back in its spelling, or as a byte count (B, TB, TiB).
+SIZE_UNITS: dict[str, tuple[str, int]] = {
+    "": ("", 1),
+    "B": ("", 1),
+    "KB": ("KB", 10**3),
+    "MB": ("MB", 10**6),
+    "GB": ("GB", 10**9),
+    "TB": ("", 10**12),
+    "KIB": ("KiB", 2**10),
+    "MIB": ("MiB", 2**20),
+    "GIB": ("GiB", 2**30),
+    "TIB": ("", 2**40),
+}
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)")
+#: Devices a memory limit may name besides a GPU's index (accelerate's).
+MEMORY_DEVICES = ("cpu", "mps", "disk")
+#: What ``--device`` accepts (:func:`parse_device`); availability is checked by
+#: :meth:`RunConfig.validate`.
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
+
+
+def parse_size(text: str) -> str:
+    """A memory size (``"70GiB"``, ``"1.5gb"``, ``"2TB"``, ``"123456"`` bytes) in the spelling
+    accelerate reads: ``"70GiB"``, ``"1.5GB"``, ``"2000000000000"``. Units are decimal (KB, MB,
+    GB, TB) or binary (KiB, MiB, GiB, TiB), of bytes, in any case. Raises
+    :class:`~layerwise.errors.InputError` for anything else (a negative size, an unknown
+    unit, no number)."""
+    match = _SIZE.fullmatch(text.strip())
+    unit = match.group(2).upper() if match else None
+    if match is None or unit not in SIZE_UNITS:
+        raise InputError(
+            f"{text!r} is not a memory size; write a number of bytes with a unit: KB, MB, GB, "
+            "TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 70GiB"
+        )
+    spelled, factor = SIZE_UNITS[unit]
+    number = match.group(1)
+    if spelled:
+        return f"{number}{spelled}"
+    return str(int(float(number) * factor))
+
+
+def parse_memory_device(text: str) -> str:
+    """A device of a memory limit: a GPU's index (``"0"``), ``cpu``, ``mps`` or ``disk``
+    (accelerate's names); InputError for anything else."""
+    name = text.strip().lower()
+    if name.isdigit():
+        return str(int(name))
+    if name in MEMORY_DEVICES:
+        return name
+    raise InputError(
+        f"{text!r} is not a device of a memory limit; use a GPU's index (0, 1, ...), "
+        f"{', '.join(MEMORY_DEVICES)}"
+    )
+
+
+def parse_max_memory(text: str | Mapping[Any, Any]) -> dict[str, str] | None:
+    """``"0=70GiB,1=70GiB,cpu=200GiB"`` (commas or spaces), or the same as a dict, ->
+    ``{"0": "70GiB", ...}``, the memory per device of a ``device_map`` placement; ``""`` or
+    an empty dict -> None. Each device is read by :func:`parse_memory_device`, each size by
+    :func:`parse_size`. Raises :class:`~layerwise.errors.InputError` naming the item for one
+    that is not ``DEVICE=SIZE``, names no device accelerate knows, holds no size, or names a
+    device twice."""
+    if isinstance(text, Mapping):
+        items = [(str(dev), str(size), f"{dev}={size}") for dev, size in text.items()]
+        shown = repr(dict(text))
+    else:
+        items = [(*item.partition("=")[::2], item) for item in text.replace(",", " ").split()]
+        shown = repr(text)
+        for dev, size, item in items:
+            if "=" not in item or not dev or not size:
+                raise InputError(
+                    f"cannot read the memory limit {item!r} in {shown}; write DEVICE=SIZE "
+                    "pairs separated by commas, e.g. 0=70GiB,cpu=200GiB"
+                )
     out: dict[str, str] = {}
-    for item in text.replace(",", " ").split():
-        dev, sep, size = item.partition("=")
-        if not sep or not dev or not size:
-            raise InputError(
-                f"cannot read the memory limit {item!r} in {text!r}; write DEVICE=SIZE pairs "
-                "separated by commas, e.g. 0=70GiB,cpu=200GiB"
-            )
-        out[dev] = size
+    for dev, size, item in items:
+        try:
+            device = parse_memory_device(dev)
+            if device in out:
+                raise InputError(f"device {device!r} is given twice")
+            out[device] = parse_size(size)
+        except InputError as err:
+            raise InputError(f"the memory limit {item!r} in {shown}: {err}") from None
     return out or None
+
+
+def parse_device(text: str) -> str:
+    """``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (returned as given);
+    InputError for anything else. Whether the device exists here is
+    :func:`~layerwise.models.device.check_device`'s question (:meth:`RunConfig.validate`)."""
+    kind, sep, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda", "mps") or (kind == "cuda" and sep and index.isdigit()):
+        return text
+    raise InputError(f"unknown device {text!r}; use {DEVICE_FORMS}")
 
 
 @dataclass
@@ -100,21 +184,28 @@ class RunConfig:
         self.n_cwe = defaults["n_cwe"] if self.n_cwe is None else self.n_cwe
         self.n_resamples = defaults["n_resamples"] if self.n_resamples is None else self.n_resamples
         self.revisions = dict(self.revisions or parse_revisions(os.environ.get(REVISIONS_ENV, "")))
-        if isinstance(self.max_memory, str):
+        if self.max_memory is not None:
             self.max_memory = parse_max_memory(self.max_memory)
         self.device_map = self.device_map or None
         self.offload_folder = self.offload_folder or None
 
-    def validate(self, *, outputs: bool = True) -> None:
+    def validate(self, *, outputs: bool = True, roles: bool = True) -> None:
         """Check everything a run needs before any model runs; each failure is a
-        :class:`~layerwise.errors.LayerwiseError` naming the remedy."""
+        :class:`~layerwise.errors.LayerwiseError` naming the remedy. ``roles``: the run loads
+        the profile's models by role, so a revision pinned for a role whose source has none
+        (a ``tiny:``, ``package:`` or folder source) is refused (``compare`` names its models
+        itself and passes False)."""
         for name in ("batch_size", "n_cwe", "n_resamples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
         unknown = sorted(set(self.revisions) - set(ROLES))
         if unknown:
             raise InputError(f"revisions for unknown role(s) {unknown}; roles are {ROLES}")
+        if roles and self.revisions:
+            self.check_revisions()
         from ..models.device import check_device, check_device_map
 
         check_device(self.device, self.dtype)
@@ -122,6 +213,20 @@ class RunConfig:
         self.cache().check_readable()  # a warm read-only cache is fine; a miss checks writing
         if outputs:
             ensure_writable_folder(self.out_dir, "results folder (--out)")
+
+    def check_revisions(self) -> None:
+        """An :class:`~layerwise.errors.InputError` for a revision pinned (``--revision`` or
+        :data:`REVISIONS_ENV`) for a role whose source in the run's profile has none."""
+        sources = resolve_profile(self.concrete_profile)
+        for role, rev in sorted(self.revisions.items()):
+            why = no_revision_reason(sources[role])
+            if why is not None:
+                raise InputError(
+                    f"revision {rev!r} is pinned for the {role} model (--revision or "
+                    f"{REVISIONS_ENV}), but profile {self.concrete_profile!r} gives that role "
+                    f"{sources[role]!r}, which has no revisions: {why}. Remedy: drop the pin, "
+                    "or use a profile of hub models (paper)"
+                )
 
     def cache(self) -> Cache:
         """The run's cache: ``cache_dir``, else :func:`~layerwise.store.cache.default_cache_dir`."""
@@ -157,8 +262,11 @@ class RunConfig:
         """The keyword arguments of :func:`~layerwise.models.loading.load_model` this run
         sets: device, dtype, the placement of big models and the cache."""
         memory = None
-        if self.max_memory:  # accelerate names GPUs by index
-            memory = {int(k) if str(k).isdigit() else k: v for k, v in self.max_memory.items()}
+        if self.max_memory:  # accelerate names GPUs by index, and reads a byte count as int
+            memory = {
+                int(k) if str(k).isdigit() else k: int(v) if str(v).isdigit() else v
+                for k, v in self.max_memory.items()
+            }
         return {
             "device": self.device,
             "dtype": self.dtype,

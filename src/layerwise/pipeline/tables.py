@@ -58,7 +58,10 @@ class TableEntry:
 def _per_role(measure: Callable[[LoadedModel, MeasureOptions], pd.DataFrame]):
     def build(models: Models, s: MeasureOptions, tables) -> pd.DataFrame:
         frames = [measure(lm, s).assign(role=role) for role, lm in models.items()]
-        return pd.concat(frames, ignore_index=True)
+        df = pd.concat(frames, ignore_index=True)
+        if "note" in df.columns:  # one model's table has notes (unknown tokens): "" elsewhere
+            df["note"] = df["note"].fillna("")
+        return df
 
     return build
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import reference
+from ..errors import InputError
 from ..stats.correlation import best_layer
 from ..tidy import select
 
@@ -77,8 +78,14 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     A task whose top (or every) layer is undefined keeps its row with NaN, and the
     ``note`` column says which layers were undefined. A task the paper does not report
     (a dataset registered at run time) follows the paper's tasks in each row, with NaN
-    in the paper's columns and the differences, and its ``note`` says so.
+    in the paper's columns and the differences, and its ``note`` says so. A task whose word
+    table has a note (words that become the tokenizer's unknown token) carries it too.
     """
+    if not words:
+        raise InputError(
+            "table1: words is empty: give role -> word_task_scores table, for "
+            f"{sorted({role for role, _ in reference.TABLE1_ROWS.values()})}"
+        )
     ours = {role: best_and_top(df, ["setting", "task"]) for role, df in words.items()}
     rows = []
     for label, (role, setting) in reference.TABLE1_ROWS.items():
@@ -97,6 +104,8 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             note = r["undefined_layers"] if task in paper else _NOT_REPORTED
             if task not in paper and r["undefined_layers"]:
                 note += "; " + r["undefined_layers"]
+            told = task_notes(words[role]).get((setting, task), "")
+            note = "; ".join(n for n in (note, told) if n)
             rows.append(
                 {
                     "row": label,
@@ -119,6 +128,19 @@ def table1(words: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         if out["paper_best_layer"].isna().any():
             out["paper_best_layer"] = out["paper_best_layer"].astype("Int64")
     return out
+
+
+def task_notes(df: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(setting, task) -> the ``note`` a word-task table gives it (a task some of whose
+    items read a word the tokenizer maps to its unknown token); empty when the table has no
+    ``note`` column."""
+    if "note" not in df.columns:
+        return {}
+    noted = df[df["note"].fillna("") != ""]
+    return {
+        (setting, task): note
+        for setting, task, note in noted[["setting", "task", "note"]].itertuples(index=False)
+    }
 
 
 #: The ``note`` of a Table 1 row whose task the paper does not report.
