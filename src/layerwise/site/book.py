@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError, LayerwiseError, OutputError
+from ..locks import folder_lock
 from ..pipeline.config import REVISIONS_ENV, RunConfig
 from ..pipeline.profiles import PROFILE_EXTRAS, PROFILES
 from . import build_report, reuse
@@ -348,7 +349,11 @@ def build_book(cfg: RunConfig, root: Path | None = None, reuse_runs: bool = True
     """Execute the notebooks and build ``_build/html``; returns the index page.
 
     Unchanged chapters are reused (:func:`execute_notebooks`) unless ``reuse_runs`` is
-    false, and Sphinx re-reads only the staged pages that changed."""
+    false, and Sphinx re-reads only the staged pages that changed. The build holds the
+    locks of ``_build`` and of the results folder the chapters write
+    (:func:`~layerwise.locks.folder_lock`): a second build, or a ``reproduce`` into the
+    same results, fails at once with a :class:`~layerwise.errors.BusyError` naming this
+    one."""
     root = (root or Path.cwd()).resolve()
     if not (root / "_toc.yml").exists():
         raise InputError(f"{root} has no _toc.yml: run `layerwise book` from the repository root")
@@ -357,7 +362,12 @@ def build_book(cfg: RunConfig, root: Path | None = None, reuse_runs: bool = True
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
-        return _run_build(cfg, root, bin_dir, reuse_runs)
+        results = root / cfg.results_dir / cfg.concrete_profile  # the chapters write there
+        with (
+            folder_lock(root / "_build", "book's build folder"),
+            folder_lock(results, "results folder (--out)"),
+        ):
+            return _run_build(cfg, root, bin_dir, reuse_runs)
     except OSError as err:
         raise build_folder_error(root, err) from err
 
