@@ -84,4 +84,4 @@ def test_a_site_folder_without_write_permission_is_named(tmp_path, monkeypatch):
     finally:
         html.chmod(stat.S_IRWXU)
     assert message.startswith("jupyter-book could not write the book: Permission denied")
-    assert str(html) in message and "writable for this user" in message, message
+    assert f"make {html} writable for this user" in message, message

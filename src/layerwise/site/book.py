@@ -226,7 +226,10 @@ def jupyter_book_error(scan: OutputScan, returncode: int, root: Path, stage: Pat
             "copy of the repository on another disk"
         )
     elif code in (errno.EACCES, errno.EPERM):
-        remedy = f"make {where or build} writable for this user (or delete {build})"
+        target = Path(where or build)
+        while not target.exists() and target != target.parent:
+            target = target.parent  # the folder that refused to make it
+        remedy = f"make {target} writable for this user (or delete {build})"
     elif code == errno.EROFS:
         remedy = "build from a writable copy of the repository"
     else:
