@@ -14,6 +14,7 @@ __all__ = [
     "InputError",
     "CacheError",
     "OutputError",
+    "BusyError",
 ]
 
 
@@ -49,3 +50,8 @@ class CacheError(LayerwiseError):
 class OutputError(LayerwiseError):
     """A result file or folder cannot be written (read-only folder, full disk...); the
     message names the path and the remedy."""
+
+
+class BusyError(LayerwiseError):
+    """Another run holds the folder's lock (:mod:`layerwise.locks`); the message names it
+    (pid, host, command, since when) and the folder."""

@@ -197,3 +197,110 @@ def test_an_opened_chapter_shows_a_table_cell_s_whole_text(tmp_path, monkeypatch
         )
         assert shown, "the banner was shown"
         assert long in repr(pd.DataFrame({"text": [long]}))  # what a notebook shows
+
+
+#: What jupyter-book prints when the disk fills while it writes the site (condensed from a
+#: real run on a 2 MiB tmpfs): Sphinx's warnings name the source of each copy and the
+#: errno, and the last lines are the strict-mode summary and jupyter-book's box.
+FULL_DISK_LOG = """
+import sys
+out, err = sys.stdout, sys.stderr
+static = "{venv}/pydata_sphinx_theme/theme/pydata_sphinx_theme/static/scripts"
+print("Running Jupyter-Book v1.0.4.post1", file=out, flush=True)
+print("Output Path: {root}/_build/html", file=out, flush=True)
+print("building [html]: targets for 9 source files that are out of date", file=out, flush=True)
+print("copying static files... ", end="", file=out, flush=True)
+for name in ("bootstrap.js", "pydata-sphinx-theme.js", "fontawesome.js"):
+    print(f"\\x1b[91mWARNING: Failed to copy a file in the theme's 'static' directory: "
+          f"{{static}}/{{name}}: OSError(28, 'No space left on device')\\x1b[39;49;00m",
+          file=err, flush=True)
+print("writing output... [100%] notebooks/07_beyond", file=out, flush=True)
+print("\\x1b[91mWARNING: error writing file {root}/_build/html/notebooks/07_beyond.html: "
+      "[Errno 28] No space left on device\\x1b[39;49;00m", file=err, flush=True)
+print("build finished with problems, 16 warnings (with warnings treated as errors).",
+      file=out, flush=True)
+print("=" * 79, file=out)
+print("Building your book, returns a non-zero exit code (1). Look above for the cause.", file=out)
+print("=" * 79, file=out, flush=True)
+sys.exit(1)
+"""
+
+
+def _book_root(root):
+    """A repository root the book's build accepts, with no chapter to execute."""
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n- file: book/build_report\n"
+    )
+    return root
+
+
+def _build_with_fake_jupyter_book(tmp_path, monkeypatch, script):
+    """``build_book`` of a repository with no chapter, its jupyter-book replaced by a
+    Python ``script`` (formatted with ``root``); returns (root, the error it raised)."""
+    import sys
+
+    from layerwise.site import book
+
+    root = _book_root(tmp_path / "repo")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "jupyter-book"
+    text = script.format(root=root, venv="/opt/venv/lib/python3.11/site-packages")
+    fake.write_text(f"#!{sys.executable}\n{text}")
+    fake.chmod(0o755)
+    # the build runs the jupyter-book beside the interpreter
+    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # build_book prepends to it
+    cfg = RunConfig(
+        profile="tiny",
+        scale="reduced",
+        device="cpu",
+        results_dir=str(tmp_path / "results"),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    with pytest.raises(LayerwiseError) as err:
+        book.build_book(cfg, root)
+    return root, err.value
+
+
+def test_a_disk_that_fills_during_jupyter_book_is_reported_as_such(tmp_path, monkeypatch, capsys):
+    """Before issue 25 a disk that filled while jupyter-book wrote the site was reported as
+    "jupyter-book failed (exit code 1) ... its warnings and errors are printed above. Remedy:
+    fix them (the build is strict: every Sphinx warning fails it)": the cause only higher
+    up, in a warning. Now the one line names the full disk, the build folder and the
+    remedy (a fake jupyter-book prints a real run's log)."""
+    root, err = _build_with_fake_jupyter_book(tmp_path, monkeypatch, FULL_DISK_LOG)
+    assert isinstance(err, OutputError), err
+    message = one_line(err)
+    assert message.startswith("jupyter-book could not write the book: No space left on device")
+    page = root / "_build" / "html" / "notebooks" / "07_beyond.html"  # the first under _build
+    assert f"at {page} " in message and f"free space on the disk that holds {root}" in message
+    assert "MiB free now" in message and "Remedy" in message and "\x1b[" not in message
+    assert "It printed: WARNING: Failed to copy a file" in message
+    assert "build finished with problems" in capsys.readouterr().out  # the log is still shown
+
+
+def test_a_failed_jupyter_book_without_an_os_error_quotes_its_first_warning(
+    tmp_path, monkeypatch, capsys
+):
+    """A strict-mode failure of the pages themselves (no operating-system error in the
+    output) keeps the strict-mode message and now quotes the first warning, with its
+    file and line (before issue 25: only "printed above")."""
+    from layerwise.site import book
+
+    log = (
+        "import sys\n"
+        "print('reading sources... [100%] intro', flush=True)\n"
+        "print('\\x1b[91m/r/book/intro.md:3: WARNING: undefined label: x\\x1b[0m', "
+        "file=sys.stderr, flush=True)\n"
+        "print('build finished with problems, 1 warning.'); sys.exit(1)\n"
+    )
+    _, err = _build_with_fake_jupyter_book(tmp_path, monkeypatch, log)
+    assert isinstance(err, book.BookBuildError), err
+    message = one_line(err)
+    assert "jupyter-book failed (exit code 1)" in message and "strict" in message
+    assert "The first: /r/book/intro.md:3: WARNING: undefined label: x." in message
+    assert "undefined label" in capsys.readouterr().out

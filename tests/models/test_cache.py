@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 import zipfile
 from pathlib import Path
 
@@ -203,6 +204,37 @@ def test_an_entry_is_verified_once_per_process_until_its_file_changes(cache, mon
     assert path.stat().st_ino == before.st_ino
     _assert_rejected_then_recomputed(cache, path)
     assert verified[2] is True
+
+
+def test_an_entry_changed_in_place_with_its_mtime_restored_is_verified_again(cache, monkeypatch):
+    """An entry whose bytes change in place at the same size, its mtime then set back with
+    ``os.utime``, keeps its device, inode, size and mtime: an identity of those alone
+    (before issue 25) skipped the checksum pass and served the altered states. The ctime,
+    which every write moves and nothing sets back, is part of the identity."""
+    path = cache.save(KEY, _toy())
+    verified: list[bool] = []
+    real = store_cache.read_entry
+    monkeypatch.setattr(
+        store_cache,
+        "read_entry",
+        lambda p, *, verify: verified.append(verify) or real(p, verify=verify),
+    )
+    assert cache.load(KEY) is not None
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    before = path.stat()
+    time.sleep(0.05)  # a later ctime tick
+    with path.open("r+b") as handle:
+        handle.write(bytes(raw))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime put back
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    _assert_rejected_then_recomputed(cache, path)
+    assert verified[1] is True
 
 
 def test_changed_array_with_stale_checksum_is_rejected(cache):

@@ -3,11 +3,12 @@ before any model is loaded or anything written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
-from support import pickled_weights
+from support import lock_held_elsewhere, lock_left_by_a_killed_run, pickled_weights
 
 from layerwise import cli
 
@@ -100,3 +101,49 @@ def test_good_option_values_are_read_into_their_types(monkeypatch, tmp_path):
     assert cfg.max_memory == {"0": "70GiB", "cpu": "1.5GB", "disk": "2000000000000"}
     assert cfg.load_options()["max_memory"] == {0: "70GiB", "cpu": "1.5GB", "disk": 2 * 10**12}
     assert (cfg.device, cfg.seed, cfg.revisions) == ("cuda:1", 3, {"causal": "607a30d"})
+
+
+@pytest.mark.parametrize("command", ["reproduce", "compare", "book"])
+def test_cli_a_folder_another_run_holds_exits_2_naming_it(command, tmp_path, monkeypatch, capsys):
+    """Two runs in one folder at once: before issue 25 the second went ahead (two ``book``
+    builds: the second died with jupyter_client's ``ValueError: Invalid Signature``; two
+    ``reproduce`` or ``compare`` runs overwrote each other's tables). Now the second stops
+    before any model loads or any chapter runs: one line naming the holder's pid, rc 2."""
+    _no_model_loads(monkeypatch)
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # build_book prepends to it
+    out = tmp_path / "results"
+    common = ["--scale", "reduced", "--device", "cpu", "--cache-dir", str(tmp_path / "c")]
+    if command == "reproduce":
+        held, argv = out / "tiny", ["reproduce", "--profile", "tiny", "--out", str(out)]
+        what = "results folder (--out)"
+    elif command == "compare":
+        held, argv = out, ["compare", "tiny:gpt2", "tiny:bert", "--out", str(out)]
+        what = "output folder (--out)"
+    else:
+        (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+        monkeypatch.chdir(tmp_path)
+        held, argv = tmp_path / "_build", ["book", "--profile", "tiny", "--out", str(out)]
+        what = "book's build folder"
+    with lock_held_elsewhere(held) as holder:
+        code, err = _cli([*argv, *common], capsys)
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith(f"error: the {what} {held} is in use")
+    assert f"pid {holder.pid} on host" in err and "Remedy" in err
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("*.safetensors"))
+    assert not (held / "provenance.json").exists() and not (held / "src").exists()
+
+
+def test_cli_reproduce_takes_over_a_lock_left_by_a_killed_run(tmp_path, monkeypatch, capsys):
+    """A run killed with SIGKILL leaves its lock file; the next run takes the lock over with
+    a one-line note naming the ended process (then goes on: here it stops at the first
+    model load, which the test refuses)."""
+    _no_model_loads(monkeypatch)
+    out = tmp_path / "results"
+    dead = lock_left_by_a_killed_run(out / "tiny")
+    argv = ["reproduce", "--profile", "tiny", "--out", str(out), "--device", "cpu"]
+    with pytest.raises(AssertionError, match="a model was loaded"):
+        cli.main([*argv, "--cache-dir", str(tmp_path / "c")])
+    printed = capsys.readouterr().out
+    assert f"note: took over the lock of the results folder (--out) {out / 'tiny'}" in printed
+    assert f"left by pid {dead} on host" in printed and "no longer running" in printed
+    assert not (out / "tiny" / ".layerwise.lock").exists()

@@ -28,6 +28,7 @@ PACKAGE = "layerwise"
 LAYERS = {
     "errors": 0,  # exceptions
     "files": 1,  # sha256_file, atomic writes and folder replace, repository_root, package_versions
+    "locks": 1,  # folder_lock: one run per build or results folder (fcntl.flock + holder record)
     "closure": 1,  # import closure of a module and its code digest (cache and reuse keys)
     "tidy": 2,  # select(df, **eq): row filter of tidy tables (pandas only)
     "data": 3,  # integrity, sts, words, window, overview, registry (DATASETS), reference values

@@ -140,3 +140,27 @@ def test_the_data_package_keeps_every_public_name() -> None:
         or (data.dataset_dir() / "SHA256SUMS").is_file()
     )
     assert (data.dataset_dir() / "SHA256SUMS").is_file()  # the datasets ship with the package
+
+
+def test_a_file_edited_in_place_with_its_mtime_restored_is_hashed_again(tmp_path: Path) -> None:
+    """A file rewritten at the same size, its mtime put back with ``os.utime``, keeps its
+    path, size, mtime and inode: a memo keyed on those alone (before issue 25) returned the
+    old digest within one process. The inode's ctime moves with every write and cannot be
+    set back, so the memo keys on it too and the change is seen."""
+    path = tmp_path / "pairs.csv"
+    path.write_bytes(b"word1,word2,4.0\n")
+    old = time.time_ns() - 3600 * 10**9  # past the memo's two-second window for fresh files
+    os.utime(path, ns=(old, old))
+    first = integrity.checksum(path)
+    assert integrity.checksum(path) == first  # memoized
+    before = path.stat()
+    time.sleep(0.05)  # a later ctime tick
+    path.write_bytes(b"word1,word2,9.0\n")  # same size, other content
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    assert integrity.checksum(path) == hashlib.sha256(b"word1,word2,9.0\n").hexdigest() != first

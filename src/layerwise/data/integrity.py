@@ -82,19 +82,23 @@ def verify_complete(data_dir: str | os.PathLike[str] | None = None) -> None:
     verify_checksums(None, data_dir=data_dir)
 
 
-# Memo of computed digests: (absolute path, mtime_ns, size, inode) -> sha256 hex digest.
+# Memo of computed digests: (absolute path, mtime_ns, size, inode, ctime_ns) -> sha256 hex
+# digest. The ctime is there because the mtime can be set back (``os.utime``, ``touch -d``,
+# ``cp -p``) after an edit in place at the same size; the ctime moves with every write.
 # A file modified less than _RACY_NS ago is not memoized: file-system timestamps are coarse,
 # so a second change within the same tick could otherwise leave a stale digest in the memo.
 _RACY_NS = 2_000_000_000
-_CHECKSUM_CACHE: dict[tuple[str, int, int, int], str] = {}
+_CHECKSUM_CACHE: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def checksum(path: str | os.PathLike[str]) -> str:
     """Return the SHA-256 hex digest of a file.
 
-    The digest is memoized per process, keyed by the absolute path, modification time, size
-    and inode, so a file is hashed again only when it changes (files modified in the last
-    two seconds are always hashed, since timestamps are too coarse to tell quick edits apart).
+    The digest is memoized per process, keyed by the absolute path, modification time,
+    size, inode and status-change time (the ctime moves with every write, even when the
+    mtime is set back afterwards), so a file is hashed again only when it changes (files
+    modified in the last two seconds are always hashed, since timestamps are too coarse to
+    tell quick edits apart).
 
     Raises:
         DataError: the file does not exist or cannot be read.
@@ -106,7 +110,7 @@ def checksum(path: str | os.PathLike[str]) -> str:
         raise DataError(f"cannot read {full}: {exc.strerror or exc}.") from exc
     if not full.is_file():
         raise DataError(f"{full} is not a regular file.")
-    key = (str(full), st.st_mtime_ns, st.st_size, st.st_ino)
+    key = (str(full), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
     cached = _CHECKSUM_CACHE.get(key)
     if cached is not None:
         return cached

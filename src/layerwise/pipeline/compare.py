@@ -28,6 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..locks import folder_lock
 from ..measure.common import MeasureOptions
 from ..measure.cwe import cwe_sentences
 from ..measure.multi import ModelParts, compare_tables, model_parts
@@ -79,7 +80,9 @@ def run_compare(
     whoever computed the parts.
 
     Raises :class:`~layerwise.errors.InputError` before any model loads for no source, a
-    source named twice or an unreadable ``HUB_ID@REVISION``.
+    source named twice or an unreadable ``HUB_ID@REVISION``, and
+    :class:`~layerwise.errors.BusyError` when another run holds ``out_dir``
+    (:func:`~layerwise.locks.folder_lock`, held until the tables are written).
     """
     sources = list(sources)
     if not sources:
@@ -92,6 +95,20 @@ def run_compare(
     start = time.perf_counter()
     cfg.validate(outputs=False, roles=False)  # the models are named, not roles
     ensure_writable_folder(Path(out_dir), "output folder (--out)")
+    with folder_lock(out_dir, "output folder (--out)", log):
+        return _compare(sources, cfg, out_dir, log, runner, progress, start)
+
+
+def _compare(
+    sources: list[str],
+    cfg: RunConfig,
+    out_dir,
+    log: Callable[[str], None],
+    runner: Runner,
+    progress: bool | None,
+    start: float,
+) -> dict[str, pd.DataFrame]:
+    """:func:`run_compare`'s work, under the output folder's lock."""
     s = cfg.options()
     models, parts = runner(sources, cfg, s, log, progress)
     refuse_same_weights(sources, models)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from ..locks import folder_lock
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, load_profile
 from .tables import TABLES, compute_table
@@ -17,10 +18,18 @@ def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, p
     """Compute every table of :data:`~layerwise.pipeline.tables.TABLES` and write each to
     ``cfg.out_dir/<name>.csv`` with ``provenance.json``; returns name -> table.
 
-    Checks the configuration and the output folder first (errors name the remedy); loads
-    weights only for extractions the cache does not hold.
+    Checks the configuration and the output folder first (errors name the remedy), then
+    holds the output folder's lock (:func:`~layerwise.locks.folder_lock`: a second run into
+    the same folder fails at once with a :class:`~layerwise.errors.BusyError` naming this
+    one); loads weights only for extractions the cache does not hold.
     """
     cfg.validate()
+    with folder_lock(cfg.out_dir, "results folder (--out)", log):
+        return _reproduce(cfg, log)
+
+
+def _reproduce(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, pd.DataFrame]:
+    """:func:`reproduce`'s work, under the output folder's lock."""
     models = load_profile(cfg, log)
     s = cfg.options()
     prov = provenance(models, cfg.params())

@@ -9,11 +9,15 @@ for readers, on the build report page (:mod:`layerwise.site.build_report`). A bu
 page that loads anything from a CDN or shows a path of the build machine fails
 the build (:func:`find_leaks`). Every failure is one line: a chapter that raises names
 the chapter, the cell and the error, with the traceback kept in ``_build/logs``
-(:func:`chapter_error`); a build folder that cannot be written names it.
+(:func:`chapter_error`); a build folder that cannot be written names it, and a
+jupyter-book run that fails is reported by the first real cause in its output (disk
+full, permission denied: :func:`run_jupyter_book`), not by the strict-mode summary it
+prints last. One build runs in a folder at a time (:func:`~layerwise.locks.folder_lock`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -26,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError, LayerwiseError, OutputError
+from ..locks import folder_lock
 from ..pipeline.config import REVISIONS_ENV, RunConfig
 from ..pipeline.profiles import PROFILE_EXTRAS, PROFILES
 from . import build_report, reuse
@@ -121,6 +126,147 @@ def build_folder_error(root: Path, err: OSError) -> OutputError:
         f"Remedy: fix the permissions of {root / '_build'} (or delete it), free disk space, "
         "or build from a writable copy of the repository."
     )
+
+
+#: An operating-system error in a line of jupyter-book's output: Python's ``[Errno 28] No
+#: space left on device`` (a traceback, "error writing file ...") or ``OSError(28, 'No space
+#: left on device')`` (Sphinx's "Failed to copy a file ..." warnings).
+_ERRNO_RES = (
+    re.compile(r"\[Errno (\d+)\] ([^:'\"\n]+)"),
+    re.compile(r"\b\w*Error\((\d+), '([^']*)'\)"),
+)
+#: Sphinx's status text before a warning printed on the same line.
+_STATUS_RE = re.compile(r"^.*\.\.\.\s+(?=(?:WARNING|ERROR|CRITICAL):)")
+#: A quoted or bare absolute path in such a line.
+_PATH_RE = re.compile(r"'(/[^']+)'|(?<![\w.])(/[^\s:'\"]+)")
+#: Errors of the place the book is written to (rather than of its pages): reported first.
+OUTPUT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "EIO", "EMFILE", "ENFILE")
+    if hasattr(errno, name)
+)
+
+
+def os_error_in(line: str) -> tuple[int, str] | None:
+    """``(errno, strerror)`` of the operating-system error a line of output names, if any."""
+    for pattern in _ERRNO_RES:
+        found = pattern.search(line)
+        if found:
+            return int(found.group(1)), found.group(2).strip()
+    return None
+
+
+class OutputScan:
+    """What a jupyter-book run printed that explains its failure: the lines naming an
+    operating-system error (:func:`os_error_in`, the first 200 kept) and the first warning
+    or error line, read one line at a time (:meth:`feed`) as the run prints them."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, str, str]] = []  # (errno, strerror, line)
+        self.n_errors = 0
+        self.first_problem: str | None = None
+
+    def feed(self, line: str) -> None:
+        line = _ANSI_RE.sub("", line).strip()
+        line = _STATUS_RE.sub("", line)  # "copying static files... WARNING: ..."
+        level = re.search(r"\b(WARNING|ERROR|CRITICAL):", line)
+        found = os_error_in(line)
+        if found:
+            self.n_errors += 1
+            if len(self.errors) < 200:
+                self.errors.append((*found, line))
+        if self.first_problem is None and level:
+            self.first_problem = line
+
+    def cause(self) -> tuple[int, str, str] | None:
+        """The first line naming an error of the output place (disk full, permission,
+        read-only...), else the first naming any operating-system error."""
+        for item in self.errors:
+            if item[0] in OUTPUT_ERRNOS:
+                return item
+        return self.errors[0] if self.errors else None
+
+
+def _path_in(line: str, under: Path) -> str | None:
+    """The path a line names: the first under ``under`` (a copy's destination rather than
+    its source), else the first at all."""
+    paths = [a or b for a, b in _PATH_RE.findall(line)]
+    inside = [p for p in paths if p == str(under) or p.startswith(f"{under}/")]
+    return (inside or paths or [None])[0]
+
+
+def jupyter_book_error(scan: OutputScan, returncode: int, root: Path, stage: Path):
+    """The one line for a failed jupyter-book run: its first real cause when its output
+    names an operating-system error (disk full, permission denied, read-only file system:
+    an :class:`~layerwise.errors.OutputError` naming the path and the remedy), else a
+    :class:`BookBuildError` quoting its first warning (the build is strict)."""
+    build = root / "_build"
+    cause = scan.cause()
+    if cause is None:
+        first = f" The first: {scan.first_problem[:300]}." if scan.first_problem else ""
+        return BookBuildError(
+            f"jupyter-book failed (exit code {returncode}) rendering {stage}; its warnings "
+            f"and errors are printed above.{first} Remedy: fix them (the build is strict: every "
+            "Sphinx warning fails it), then build the book again."
+        )
+    code, strerror, line = cause
+    path = _path_in(line, build)
+    # the path under the build folder: this line's, else a later line's of the same error
+    # (Sphinx's "cannot copy static file PermissionError(13, ...)" names none)
+    later = (_path_in(other, build) for c, _, other in scan.errors if c == code)
+    where = next((p for p in (path, *later) if p and p.startswith(str(build))), None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        try:
+            free = f"{shutil.disk_usage(build if build.exists() else root).free / 2**20:,.0f} MiB"
+        except OSError:
+            free = "unknown"
+        where = where or str(build)
+        remedy = (
+            f"free space on the disk that holds {build} ({free} free now) or build from a "
+            "copy of the repository on another disk"
+        )
+    elif code in (errno.EACCES, errno.EPERM):
+        target = Path(where or build)
+        while not target.exists() and target != target.parent:
+            target = target.parent  # the folder that refused to make it
+        remedy = f"make {target} writable for this user (or delete {build})"
+    elif code == errno.EROFS:
+        remedy = "build from a writable copy of the repository"
+    else:
+        remedy = f"fix {where or path or 'that path'} (or delete {build}, which is rebuilt)"
+    others = scan.n_errors - 1
+    more = f"; {others} more such line(s) follow it" if others > 0 else ""
+    return OutputError(
+        f"jupyter-book could not write the book: {strerror} (errno {code}) at "
+        f"{where or path or build} (the first operating-system error in its output{more}; "
+        f"the strict-mode warnings and summary are its consequences). It printed: "
+        f"{line[:300]}. Remedy: {remedy}, then build the book again."
+    )
+
+
+def run_jupyter_book(cmd: list[str], root: Path, stage: Path, echo=None) -> None:
+    """Run jupyter-book (``cmd``, in ``root``), printing its output as it comes; when it
+    fails, raise the error of :func:`jupyter_book_error`: its first real cause (disk full,
+    permission denied) rather than the strict-mode summary printed last. Its standard error
+    is read with its output, so the lines keep their order."""
+    echo = echo or sys.stdout
+    scan = OutputScan()
+    with subprocess.Popen(
+        cmd,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            echo.write(line)
+            echo.flush()
+            scan.feed(line)
+    if proc.returncode != 0:
+        raise jupyter_book_error(scan, proc.returncode, root, stage)
 
 
 def find_leaks(html: str, machine_paths: tuple[str, ...]) -> list[str]:
@@ -348,7 +494,11 @@ def build_book(cfg: RunConfig, root: Path | None = None, reuse_runs: bool = True
     """Execute the notebooks and build ``_build/html``; returns the index page.
 
     Unchanged chapters are reused (:func:`execute_notebooks`) unless ``reuse_runs`` is
-    false, and Sphinx re-reads only the staged pages that changed."""
+    false, and Sphinx re-reads only the staged pages that changed. The build holds the
+    locks of ``_build`` and of the results folder the chapters write
+    (:func:`~layerwise.locks.folder_lock`): a second build, or a ``reproduce`` into the
+    same results, fails at once with a :class:`~layerwise.errors.BusyError` naming this
+    one."""
     root = (root or Path.cwd()).resolve()
     if not (root / "_toc.yml").exists():
         raise InputError(f"{root} has no _toc.yml: run `layerwise book` from the repository root")
@@ -357,7 +507,12 @@ def build_book(cfg: RunConfig, root: Path | None = None, reuse_runs: bool = True
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
-        return _run_build(cfg, root, bin_dir, reuse_runs)
+        results = root / cfg.results_dir / cfg.concrete_profile  # the chapters write there
+        with (
+            folder_lock(root / "_build", "book's build folder"),
+            folder_lock(results, "results folder (--out)"),
+        ):
+            return _run_build(cfg, root, bin_dir, reuse_runs)
     except OSError as err:
         raise build_folder_error(root, err) from err
 
@@ -397,13 +552,7 @@ def _run_build(cfg: RunConfig, root: Path, bin_dir: str, reuse_runs: bool = True
         "--keep-going",
     ]
     start = time.perf_counter()
-    done = subprocess.run(cmd, check=False, cwd=root)
-    if done.returncode != 0:
-        raise BookBuildError(
-            f"jupyter-book failed (exit code {done.returncode}) rendering {stage}; its "
-            "warnings and errors are printed above. Remedy: fix them (the build is strict: "
-            "every Sphinx warning fails it), then build the book again."
-        )
+    run_jupyter_book(cmd, root, stage)
     timings["jupyter_book"] = round(time.perf_counter() - start, 1)
     timings |= {"profile": cfg.concrete_profile, "scale": cfg.scale, "reused": reused}
     (root / "_build" / "timings.json").write_text(json.dumps(timings, indent=2))

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..closure import code_digest, notebook_modules
 from ..files import PACKAGES, package_versions, sha256_file
+from ..locks import LOCK_NAME
 from ..models.fingerprint import hub_snapshot
 
 #: Where executed chapters are kept between builds (under the repository root).
@@ -90,14 +91,15 @@ def _provenance(folder: Path) -> dict[str, Any]:
 
 def result_files(folder: Path, since: float) -> dict[str, Any]:
     """What a chapter wrote under ``folder`` at or after ``since``: ``files`` (path ->
-    sha256, every file but the shared ``provenance.json``) and ``provenance`` (the
-    entries of its tables in that file, which later chapters rewrite with theirs)."""
+    sha256, every file but the shared ``provenance.json`` and the folder's lock) and
+    ``provenance`` (the entries of its tables in that file, which later chapters rewrite
+    with theirs)."""
     if not folder.is_dir():
         return {"files": {}, "provenance": {}}
     files = {
         str(p): sha256_file(p)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != PROVENANCE and p.stat().st_mtime >= since
+        if p.is_file() and p.name not in (PROVENANCE, LOCK_NAME) and p.stat().st_mtime >= since
     }
     shared = _provenance(folder)
     tables = {Path(p).stem for p in files}

@@ -60,10 +60,11 @@ OWN_SUBFOLDERS = (
 #: The shard folders of the entries: the first two hex digits of a key.
 _SHARD = re.compile(r"[0-9a-f]{2}")
 #: Entries this process has verified (sha256), by path: the file's identity (device,
-#: inode, size, modification time) when it was verified. An entry is replaced only by
-#: renaming a new file into place (a new inode), so an unchanged identity means unchanged
-#: bytes, and reading it again in the same process skips the second pass over its bytes.
-_VERIFIED: dict[str, tuple[int, int, int, int]] = {}
+#: inode, size, modification and status-change times) when it was verified. An entry is
+#: replaced only by renaming a new file into place (a new inode), and a write in place moves
+#: the ctime, so an unchanged identity means unchanged bytes, and reading it again in the
+#: same process skips the second pass over its bytes.
+_VERIFIED: dict[str, tuple[int, int, int, int, int]] = {}
 
 
 def default_cache_dir() -> Path:

@@ -200,6 +200,8 @@ def read_entry(path: Path, *, verify: bool) -> tuple[dict, EntryLayers, np.ndarr
     return meta, EntryLayers(path, (n, n_states, d)), top_alt
 
 
-def file_identity(path: Path) -> tuple[int, int, int, int]:
+def file_identity(path: Path) -> tuple[int, int, int, int, int]:
+    """Device, inode, size, mtime and ctime of ``path``: a file whose bytes changed has
+    another (the ctime moves with every write, even when the mtime is set back)."""
     st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
