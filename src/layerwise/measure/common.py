@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from numbers import Integral
 from typing import TypeVar
@@ -97,6 +99,35 @@ class MeasureOptions:
 FIXED_SALTS: dict[tuple[str, ...], int] = {("cwe sample",): 1, ("word pairs",): 150}
 
 
+_PLANNING: ContextVar[list | None] = ContextVar("layerwise_planning", default=None)
+
+
+@contextmanager
+def planning() -> Iterator[list[tuple[LoadedModel, str, tuple[Request, ...]]]]:
+    """Within it, :func:`extract_states` extracts nothing: it appends ``(model, label,
+    requests)`` to the list this yields and returns zeros of the right shape. The
+    extraction plan (:mod:`layerwise.store.plan`) calls the functions that gather a run's
+    states (``cwe_states``, ``word_states``, ``sentence_states``) inside it to learn, before
+    any forward pass, which extractions the run's measurements will make; only functions
+    that gather states belong inside (a measurement would compute on the zeros)."""
+    recorded: list = []
+    token = _PLANNING.set(recorded)
+    try:
+        yield recorded
+    finally:
+        _PLANNING.reset(token)
+
+
+class _Zeros:
+    """A :class:`~layerwise.extract.states.LayerSource` of zeros (:func:`planning`)."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        self.shape = shape
+
+    def layer(self, k: int) -> np.ndarray:
+        return np.zeros((self.shape[0], self.shape[2]), np.float32)
+
+
 def extract_states(
     lm: LoadedModel,
     requests: Sequence[Request] | Callable[[], Sequence[Request]],
@@ -104,7 +135,16 @@ def extract_states(
     s: MeasureOptions,
 ) -> Extracted:
     """:func:`~layerwise.store.cached.cached_extract` with the run's cache and batching
-    (keyed by the requests' token ids and read spans)."""
+    (keyed by the requests' token ids and read spans). Inside :func:`planning`, records the
+    extraction instead and returns states of zeros of its shape."""
+    recorded = _PLANNING.get()
+    if recorded is not None:
+        built = tuple(requests() if callable(requests) else requests)
+        recorded.append((lm, label, built))
+        n = sum(len(r.reads) for r in built)
+        d = lm.spec.hidden_size
+        alt = np.zeros((n, d), np.float32) if lm.spec.top_state != "no_final_norm" else None
+        return Extracted(top_alt=alt, layers=_Zeros((n, lm.spec.n_states, d)))
     return cached_extract(
         lm,
         requests,

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..models.spec import LoadedModel
-from ..store.cached import cached_value
+from ..store.cached import cached_value, value_key
 from ..store.keys import model_identity, texts_digest
 from .common import MeasureOptions, require_items
 from .cwe import cwe_sentences
@@ -89,6 +89,20 @@ def _part_params(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -
         "sentences": texts_digest(sentences),
         "params": {"n_cwe": s.n_cwe, "seed": s.seed, "n_resamples": s.n_resamples},
     }
+
+
+def parts_cached(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> bool:
+    """Whether ``s.cache`` holds every part :func:`model_parts` keeps for ``lm`` (then it
+    reads no states)."""
+    if s.cache is None:
+        return False
+    key = _part_params(lm, sentences, s)
+    tables = ("isotropy", "rogue_dimensions", "postprocessing")
+    paths = [
+        s.cache.path(value_key(f"compare part {name}", __name__, **key), ".csv") for name in tables
+    ]
+    paths.append(s.cache.path(value_key("compare part paired values", __name__, **key), ".json"))
+    return all(p.exists() for p in paths)
 
 
 def model_parts(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> ModelParts:

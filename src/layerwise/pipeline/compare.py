@@ -31,12 +31,14 @@ from ..errors import InputError
 from ..locks import folder_lock
 from ..measure.common import MeasureOptions
 from ..measure.cwe import cwe_sentences
-from ..measure.multi import ModelParts, compare_tables, model_parts
+from ..measure.multi import ModelParts, compare_tables, model_parts, parts_cached
+from ..measure.multi_states import gather_states
 from ..models.hub import split_revision
 from ..models.loading import load_model
 from ..models.spec import LoadedModel
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
+from .plan import run_plans
 from .profiles import available_extras
 
 
@@ -163,6 +165,8 @@ def sequential(
     with models_bar(len(models), progress) as bar:
         for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
             bar.set_postfix_str(lm.spec.name)
+            if not parts_cached(lm, sentences, s):  # its extractions as one plan first
+                run_plans([lm], lambda m: gather_states(m, sentences, s), s)
             parts.append(model_parts(lm, sentences, s))
             models[i] = released(lm, src, cfg)
             bar.update()

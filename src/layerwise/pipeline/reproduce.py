@@ -9,9 +9,11 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..locks import folder_lock
+from ..measure.cwe import cwe_sentences
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, load_profile
-from .tables import TABLES, compute_table
+from .plan import reproduction_states, run_plans
+from .tables import TABLES, compute_table, table_key
 
 
 def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
@@ -34,6 +36,14 @@ def _reproduce(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, pd.DataF
     s = cfg.options()
     prov = provenance(models, cfg.params())
     tables: dict[str, pd.DataFrame] = {}
+    if s.cache is not None and any(
+        entry.cached and not s.cache.path(table_key(name, models, s), ".csv").exists()
+        for name, entry in TABLES.items()
+    ):  # a table to compute: every extraction of the run as one plan per model first
+        start = time.perf_counter()
+        sentences = cwe_sentences(list(models.values()), s)
+        run_plans(models, lambda lm: reproduction_states(lm, sentences, s), s, log)
+        log(f"extraction plan: {time.perf_counter() - start:.1f}s")
     for name in TABLES:
         start = time.perf_counter()
         tables[name] = compute_table(name, models, s, tables)
