@@ -231,3 +231,23 @@ def test_best_and_top_reports_the_undefined_top_layer() -> None:
     out = report_table1.best_and_top(df, ["setting", "task"]).iloc[0]
     assert (out["best"], out["best_layer"], out["top_layer"]) == (0.5, 1, 2)
     assert np.isnan(out["top"]) and out["undefined_layers"] == "undefined (NaN) at layer(s) 2"
+
+
+def test_table1_note_says_why_a_layer_needed_a_zero_vector() -> None:
+    """A word-task table with a ``note`` (a layer-0 score that needed a zero vector, issue
+    24) gives Table 1's row that note after the undefined layers, so the reader of Table 1
+    sees which token made layer 0 undefined; a row of a task without a note keeps only the
+    list. Before issue 24 the note was not carried."""
+    why = "undefined (NaN): model 'Z', layer 0: 1 of the 9 words is a zero vector (...)"
+    df = pd.concat(
+        [
+            _layers("causal", "Z", [np.nan, 0.4, 0.5], setting="wrapped", task="rg65"),
+            _layers("causal", "Z", [np.nan, 0.3, 0.2], setting="wrapped", task="ws353"),
+        ],
+        ignore_index=True,
+    )
+    df.loc[0, "note"] = why
+    out = report_table1.best_and_top(df, ["setting", "task"]).set_index("task")
+    assert out.loc["rg65", "undefined_layers"] == f"undefined (NaN) at layer(s) 0; {why}"
+    assert out.loc["ws353", "undefined_layers"] == "undefined (NaN) at layer(s) 0"
+    assert (out.loc["rg65", "best"], out.loc["rg65", "best_layer"]) == (0.5, 2)

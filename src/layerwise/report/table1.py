@@ -34,7 +34,9 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     The best layer is the highest value over the *defined* layers; the top value is the
     last layer's, NaN when that layer is undefined. No group is dropped: a group whose
     every layer is undefined gets NaN values and no best layer (``<NA>``), and the column
-    ``undefined_layers`` names the layers whose value is NaN (also logged as a warning).
+    ``undefined_layers`` names the layers whose value is NaN (also logged as a warning),
+    followed by the ``note`` of those rows when ``df`` has one (a value that needed a zero
+    vector: :mod:`layerwise.measure.undefined`).
     """
     native = df[df["top"] == "native"]
     rows = []
@@ -42,9 +44,13 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         g = g.sort_values("layer")
         undefined = [int(layer) for layer in g.loc[g["value"].isna(), "layer"]]
+        why = g.loc[g["value"].isna(), "note"] if "note" in g else pd.Series(dtype=object)
+        said = _undefined_note(undefined) + "".join(
+            f"; {n}" for n in dict.fromkeys(why) if isinstance(n, str) and n
+        )
         if undefined:
             where = ", ".join(f"{k}={v}" for k, v in keys.items())
-            logger.warning("%s: %s", where, _undefined_note(undefined))
+            logger.warning("%s: %s", where, said)
         index = best_layer(g["value"].to_numpy())
         best = None if index is None else g.iloc[index]
         top = g.iloc[-1]
@@ -59,7 +65,7 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
                 "top_low": top.get("low", np.nan),
                 "top_high": top.get("high", np.nan),
                 "top_layer": int(top["layer"]),
-                "undefined_layers": _undefined_note(undefined),
+                "undefined_layers": said,
             }
         )
     out = pd.DataFrame(rows)
