@@ -28,6 +28,15 @@ def _undefined_note(layers: list[int]) -> str:
     return "undefined (NaN) at layer(s) " + ", ".join(str(layer) for layer in layers)
 
 
+def _zero_notes(rows: pd.DataFrame) -> str:
+    """``"; <note>"`` for each distinct ``note`` of the undefined rows of ``rows`` (why a
+    value needed a zero vector: :mod:`layerwise.measure.undefined`); ``""`` without."""
+    if "note" not in rows:
+        return ""
+    why = rows.loc[rows["value"].isna(), "note"]
+    return "".join(f"; {n}" for n in dict.fromkeys(why) if isinstance(n, str) and n)
+
+
 def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Best layer (value, layer) and top layer value per group, native hidden states.
 
@@ -44,10 +53,7 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         g = g.sort_values("layer")
         undefined = [int(layer) for layer in g.loc[g["value"].isna(), "layer"]]
-        why = g.loc[g["value"].isna(), "note"] if "note" in g else pd.Series(dtype=object)
-        said = _undefined_note(undefined) + "".join(
-            f"; {n}" for n in dict.fromkeys(why) if isinstance(n, str) and n
-        )
+        said = _undefined_note(undefined) + _zero_notes(g)
         if undefined:
             where = ", ".join(f"{k}={v}" for k, v in keys.items())
             logger.warning("%s: %s", where, said)
@@ -204,8 +210,9 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     Undefined (NaN) values are never turned into ``False``: when a number a claim
     compares is NaN, ``direction_holds`` is ``<NA>`` (pandas' nullable boolean; see
     :func:`holds_text`) and the ``note`` column says so. Maxima and minima over layers are
-    taken over the defined layers; the note names the undefined layers that were left out,
-    and each is logged as a warning.
+    taken over the defined layers; the note names the undefined layers that were left out
+    (and, when a table's rows have a ``note``, why: a zero vector), and each is logged as a
+    warning.
     """
     out = []
     notes_of: dict[int, str] = {}  # id of a series read -> its undefined layers
@@ -215,7 +222,9 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         nan_layers = [int(layer) for layer in values.index[values.isna()]]
         if nan_layers:
             where = ", ".join([role] + [str(v) for v in eq.values()])
-            notes_of[id(values)] = f"{where}: {_undefined_note(nan_layers)}"
+            notes_of[id(values)] = f"{where}: {_undefined_note(nan_layers)}" + _zero_notes(
+                select(df, role=role, top="native", **eq)
+            )
         return values
 
     def add(
