@@ -18,7 +18,7 @@ time, and the models are measured one after the other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -73,14 +73,17 @@ COMPARE_TABLES = ("isotropy", "rogue_dimensions", "postprocessing", "paired_diff
 class ModelParts:
     """One model's share of the four tables of :data:`COMPARE_TABLES`: its rows of the
     isotropy, rogue-dimension and postprocessing tables, and its per-item values for the
-    paired table (``paired_values``). A sweep computes one per model, anywhere (a worker
-    of a cluster), and ``assemble`` joins them into the tables of the models together."""
+    paired table (``paired_values``) with their notes (``paired_notes``: method -> task ->
+    one note per layer, ``""`` unless a value needs a zero vector). A sweep computes one per
+    model, anywhere (a worker of a cluster), and ``assemble`` joins them into the tables of
+    the models together."""
 
     name: str
     isotropy: pd.DataFrame
     rogue_dimensions: pd.DataFrame
     postprocessing: pd.DataFrame
     paired: dict[str, dict[str, np.ndarray]]
+    paired_notes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def _part_params(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) -> dict:
@@ -110,20 +113,21 @@ def model_parts(lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions) ->
     iso = table("isotropy", lambda: isotropy_table(states(), s))
     rogue = table("rogue_dimensions", lambda: rogue_table(states()))
     post = table("postprocessing", lambda: postprocessing_table(states(), s))
-    encoded = cached_value(
-        s.cache,
-        "compare part paired values",
-        lambda: {
-            method: {task: v.tolist() for task, v in tasks.items()}
-            for method, tasks in paired_values(states()[0]).items()
-        },
-        **key,
-    )
+
+    def values_and_notes() -> dict:
+        notes: dict = {}
+        values = paired_values(states()[0], notes=notes)
+        encoded = {
+            method: {t: v.tolist() for t, v in tasks.items()} for method, tasks in values.items()
+        }
+        return {"values": encoded, "notes": notes}
+
+    encoded = cached_value(s.cache, "compare part paired values", values_and_notes, **key)
     paired = {
         method: {task: np.asarray(v, dtype=np.float64) for task, v in tasks.items()}
-        for method, tasks in encoded.items()
+        for method, tasks in encoded["values"].items()
     }
-    return ModelParts(lm.spec.name, iso, rogue, post, paired)
+    return ModelParts(lm.spec.name, iso, rogue, post, paired, encoded["notes"])
 
 
 def assemble(parts: Sequence[ModelParts], s: MeasureOptions) -> dict[str, pd.DataFrame]:
@@ -137,7 +141,9 @@ def assemble(parts: Sequence[ModelParts], s: MeasureOptions) -> dict[str, pd.Dat
         "isotropy": joined("isotropy"),
         "rogue_dimensions": joined("rogue_dimensions"),
         "postprocessing": joined("postprocessing"),
-        "paired_differences": paired_rows([(p.name, p.paired) for p in parts], s),
+        "paired_differences": paired_rows(
+            [(p.name, p.paired) for p in parts], s, notes=[p.paired_notes for p in parts]
+        ),
     }
 
 

@@ -5,7 +5,9 @@ difference of their scores with a paired bootstrap interval
 A model contributes only its per-item values (:func:`paired_values`: cosines, or ValNorm's
 effect sizes, ``[n_items, L+1]``), computed from its states one layer at a time; the
 pairs are formed from those values (:func:`paired_rows`), so a sweep needs no two models'
-states at once.
+states at once. A score that is undefined because an item needs a zero vector has no
+difference (NaN), and the row's ``note`` names the zero vectors
+(:mod:`layerwise.measure.undefined`), from the notes :func:`paired_values` gives.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from .common import MeasureOptions
 from .multi_states import (
     WORD_SETTING,
     ModelStates,
+    layer_zero_rows,
     postprocessed_layers,
     stacked,
     sts_items,
+    task_notes,
     task_values,
 )
 from .words import task_items, word_tasks
@@ -68,26 +72,36 @@ def _paired_tasks(sentence_setting: str) -> list[tuple[str, str]]:
 
 
 def paired_values(
-    ms: ModelStates, methods: Sequence[str] = ("raw", "abtt"), sentence_setting: str = "eos"
+    ms: ModelStates,
+    methods: Sequence[str] = ("raw", "abtt"),
+    sentence_setting: str = "eos",
+    notes: dict[str, dict[str, list[str]]] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """One model's share of :func:`paired_table`: method -> task -> per-item values
     ``[n_items, L+1]`` (cosines, or effect sizes for ValNorm) after that postprocessing,
     fitted on the model's CWE sample layer by layer (raw states need no fit). The states
     are read one layer at a time
-    (:func:`~layerwise.measure.multi_states.postprocessed_layers`)."""
+    (:func:`~layerwise.measure.multi_states.postprocessed_layers`). An item that needs a
+    zero vector is NaN; ``notes``, when given, is filled with method -> task -> one note
+    per layer (``""``: no item needs one), for :func:`paired_rows`."""
     sts = sts_items()
     per_layer: dict[str, dict] = {m: {} for m in methods}
+    zero: dict[str, list] = {m: [] for m in methods}
     for _, method, x in postprocessed_layers(ms, methods, sentences=[sentence_setting]):
+        zero[method].append(layer_zero_rows(x))
         for key, v in task_values(x, sts, [sentence_setting]).items():
             per_layer[method].setdefault(key, []).append(v)
         del x  # before the next layer or method is read
     out: dict[str, dict[str, np.ndarray]] = {}
     for method in methods:
         values = stacked(per_layer[method])
-        out[method] = {
-            task: values[(task, setting)] for task, setting in _paired_tasks(sentence_setting)
-        }
+        tasks = _paired_tasks(sentence_setting)
+        out[method] = {task: values[(task, setting)] for task, setting in tasks}
         warn_undefined(out[method]["valnorm"])
+        if notes is not None:
+            notes[method] = {
+                task: task_notes(ms, (task, setting), zero[method], sts) for task, setting in tasks
+            }
     return out
 
 
@@ -96,13 +110,24 @@ def paired_rows(
     s: MeasureOptions,
     methods: Sequence[str] = ("raw", "abtt"),
     sentence_setting: str = "eos",
+    notes: Sequence[dict[str, dict[str, list[str]]]] | None = None,
 ) -> pd.DataFrame:
     """The paired table from each model's :func:`paired_values`, given as ``(name, values)``
-    in the models' order: every pair (A listed before B), method, task and layer choice."""
+    in the models' order: every pair (A listed before B), method, task and layer choice.
+    ``notes``: each model's notes from :func:`paired_values` (the same order); a row whose
+    score is undefined because of a zero vector gets them in a ``note`` column."""
     tasks = _paired_tasks(sentence_setting)
     targets = {task: _task_target(task) for task, _ in tasks}
+    said = list(notes) if notes is not None else [{} for _ in values]
+
+    def note_of(i: int, method: str, task: str, layer: int, score: float) -> str:
+        if np.isfinite(score):
+            return ""
+        per_layer = said[i].get(method, {}).get(task, [])
+        return per_layer[layer] if layer < len(per_layer) else ""
+
     rows: list[dict] = []
-    for (name_a, va), (name_b, vb) in combinations(values, 2):
+    for (ia, (name_a, va)), (ib, (name_b, vb)) in combinations(enumerate(values), 2):
         for method in methods:
             for task, setting in tasks:
                 xa, xb = va[method][task], vb[method][task]
@@ -123,25 +148,31 @@ def paired_rows(
                             rng=rng,
                             n_resamples=s.n_resamples,
                         )
-                    rows.append(
-                        {
-                            "model_a": name_a,
-                            "model_b": name_b,
-                            "method": method,
-                            "task": task,
-                            "setting": setting,
-                            "choice": choice,
-                            "layer_a": la,
-                            "layer_b": lb,
-                            "score_a": float(score_a[la]),
-                            "score_b": float(score_b[lb]),
-                            "difference": d.value if d else np.nan,
-                            "low": d.low if d else np.nan,
-                            "high": d.high if d else np.nan,
-                            "n": len(target),
-                        }
-                    )
-    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+                    row = {
+                        "model_a": name_a,
+                        "model_b": name_b,
+                        "method": method,
+                        "task": task,
+                        "setting": setting,
+                        "choice": choice,
+                        "layer_a": la,
+                        "layer_b": lb,
+                        "score_a": float(score_a[la]),
+                        "score_b": float(score_b[lb]),
+                        "difference": d.value if d else np.nan,
+                        "low": d.low if d else np.nan,
+                        "high": d.high if d else np.nan,
+                        "n": len(target),
+                    }
+                    why = [
+                        note_of(ia, method, task, la, score_a[la]),
+                        note_of(ib, method, task, lb, score_b[lb]),
+                    ]
+                    if any(why):
+                        row["note"] = "; ".join(dict.fromkeys(w for w in why if w))
+                    rows.append(row)
+    columns = list(PAIRED_COLUMNS) + (["note"] if any("note" in r for r in rows) else [])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def paired_table(
@@ -153,5 +184,9 @@ def paired_table(
     """For every pair of models (A listed before B), task and layer choice (best, top):
     score(A) - score(B) with a paired bootstrap 95% CI, under each postprocessing. Each
     model's states are read one layer at a time, one model after the other."""
-    values = [(ms.name, paired_values(ms, methods, sentence_setting)) for ms in states]
-    return paired_rows(values, s, methods, sentence_setting)
+    notes: list[dict] = [{} for _ in states]
+    values = [
+        (ms.name, paired_values(ms, methods, sentence_setting, notes[i]))
+        for i, ms in enumerate(states)
+    ]
+    return paired_rows(values, s, methods, sentence_setting, notes)

@@ -9,25 +9,28 @@ so an analysis holds one layer's ``[n, d]`` states at a time (issue 17).
 
 States are read with the arguments chapters 3-5 use (the CWE sample over the
 window-filtered STS 2012-2016 sentences, every task word, the STS-B test sentences), so
-with a warm extraction cache nothing is recomputed.
+with a warm extraction cache nothing is recomputed. A :class:`ModelStates` also says what
+each row of each sample is (the token and the text), so a value that needs a zero vector
+is NaN with a note naming it (:mod:`layerwise.measure.undefined`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import data
 from ..extract.states import Extracted
 from ..models.spec import LoadedModel
-from ..stats.geometry import cosine_rows
+from ..stats.geometry import cosine_rows, find_zero_rows
 from ..stats.postprocess import Postprocessor
-from .common import MeasureOptions
-from .cwe import cwe_sentences, cwe_states
-from .sentences import sentence_states
-from .words import all_task_words, task_items, word_states, word_tasks
+from .common import NATIVE, MeasureOptions, zero_vectors
+from .cwe import cwe_labels, cwe_sentences, cwe_states
+from .sentences import sentence_labels, sentence_states
+from .undefined import RowLabels, ZeroVectors, needing_items, numbered
+from .words import all_task_words, task_items, word_labels, word_states, word_tasks
 
 #: The word setting the comparison reads for the word tasks (Table 1's CLIP row and
 #: GPT-2 "with BOS" row use ``wrapped``).
@@ -47,13 +50,16 @@ class ModelStates:
     ``cwe``: the CWE sample ``[n_cwe, L+1, d]``; ``words``: every task word in
     :data:`WORD_SETTING`, rows in the order of :func:`~.words.all_task_words`;
     ``sentences``: setting -> the STS-B test sentences ``[n_sentences, L+1, d]``, rows in
-    the order of ``layerwise.data.sts_benchmark_sentences``.
+    the order of ``layerwise.data.sts_benchmark_sentences``. ``labels``: what the rows of
+    each sample are (``"cwe"``, ``"words"``, ``"sentences <setting>"`` ->
+    :data:`~layerwise.measure.undefined.RowLabels`; a sample missing here is numbered).
     """
 
     lm: LoadedModel
     cwe: Extracted
     words: Extracted
     sentences: dict[str, Extracted]
+    labels: dict[str, RowLabels] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -62,6 +68,18 @@ class ModelStates:
     @property
     def n_layers(self) -> int:
         return self.lm.spec.n_layers
+
+    def zero_vectors(self, sample: str, found: Sequence[np.ndarray]) -> ZeroVectors:
+        """The zero vectors ``found`` in each layer ``0..`` of ``sample`` (``"cwe"``,
+        ``"words"`` or ``"sentences <setting>"``), described by :attr:`labels`."""
+        if sample == "cwe":
+            n, what = len(self.cwe), "sampled tokens"
+        elif sample == "words":
+            n, what = len(self.words), "words"
+        else:
+            n, what = len(self.sentences[sample.removeprefix("sentences ")]), "sentences"
+        labels = self.labels.get(sample) or numbered(f"{sample} states")
+        return zero_vectors(self.lm, NATIVE, found, what, n, labels)
 
     def layers(
         self, *, cwe: bool = True, words: bool = True, sentences: Sequence[str] | None = None
@@ -137,10 +155,15 @@ def gather_states(
     """Find (in the extraction cache when warm, else extracting) a model's CWE, word and
     sentence states; nothing is read into memory here (:class:`ModelStates`)."""
     cwe = cwe_states(lm, cwe_sentences, s)
-    words = word_states(lm, all_task_words(), (WORD_SETTING,), s)
+    every_word = all_task_words()
+    words = word_states(lm, every_word, (WORD_SETTING,), s)
     sentences = data.sts_benchmark_sentences(data.load_sts_benchmark())
     sent = {st: sentence_states(lm, sentences, st, s) for st in sentence_settings}
-    return ModelStates(lm, cwe, words[WORD_SETTING], sent)
+    labels = {
+        "cwe": cwe_labels(lm, cwe_sentences, s),
+        "words": word_labels(lm, every_word, WORD_SETTING),
+    } | {f"sentences {st}": sentence_labels(lm, sentences, st) for st in sentence_settings}
+    return ModelStates(lm, cwe, words[WORD_SETTING], sent, labels)
 
 
 def load_states(models: Sequence[LoadedModel], s: MeasureOptions) -> list[ModelStates]:
@@ -150,12 +173,19 @@ def load_states(models: Sequence[LoadedModel], s: MeasureOptions) -> list[ModelS
     return [gather_states(lm, sentences, s) for lm in models]
 
 
-def model_rows(ms: ModelStates, values: Sequence[float], **cols) -> list[dict]:
-    """One row per layer of ``values`` with the model, layer and depth (layer / blocks)."""
-    return [
+def model_rows(
+    ms: ModelStates, values: Sequence[float], notes: Sequence[str] = (), **cols
+) -> list[dict]:
+    """One row per layer of ``values`` with the model, layer and depth (layer / blocks);
+    a layer with a non-empty note of ``notes`` (one per layer) gets a ``note`` column."""
+    rows = [
         {"model": ms.name, "layer": layer, "depth": layer / ms.n_layers, **cols, "value": float(v)}
         for layer, v in enumerate(values)
     ]
+    for row, note in zip(rows, notes, strict=False):
+        if note:
+            row["note"] = note
+    return rows
 
 
 @dataclass(frozen=True)
@@ -195,13 +225,44 @@ def task_values(
     """Per-item values of one layer, ``(task, setting) -> [n_items]``: each word task of
     :func:`~.words.word_tasks` on the layer's word states (pair cosines, ValNorm's SC-WEAT
     effect sizes, NaN where undefined) and STS-B's pair cosines in each sentence setting
-    (default: every setting of the layer), in that order."""
+    (default: every setting of the layer), in that order. An item that needs a zero vector
+    is NaN (:func:`task_notes` says which)."""
     out = {(task, WORD_SETTING): task_items(task).values(layer.words) for task in word_tasks()}
     settings = list(layer.sentences) if sentence_settings is None else sentence_settings
     for setting in settings:
         x = layer.sentences[setting]
-        out[("stsb", setting)] = cosine_rows(x[sts.a], x[sts.b])
+        out[("stsb", setting)] = cosine_rows(x[sts.a], x[sts.b], zero_rows="nan")
     return out
+
+
+def layer_zero_rows(layer: LayerStates) -> dict[str, np.ndarray]:
+    """The zero rows of each sample of one layer's states (the samples read):
+    ``"cwe"``, ``"words"``, ``"sentences <setting>"`` -> int array."""
+    out = {} if layer.cwe is None else {"cwe": find_zero_rows(layer.cwe)}
+    if layer.words is not None:
+        out["words"] = find_zero_rows(layer.words)
+    return out | {f"sentences {st}": find_zero_rows(x) for st, x in layer.sentences.items()}
+
+
+def task_notes(
+    ms: ModelStates,
+    key: tuple[str, str],
+    zero: Sequence[Mapping[str, np.ndarray]],
+    sts: StsItems,
+) -> list[str]:
+    """One note per layer for the task ``key`` (``(task, setting)`` of :func:`task_values`):
+    ``zero`` holds each layer's :func:`layer_zero_rows`; ``""`` where no item of the task
+    needs a zero vector."""
+    task, setting = key
+    if task == "stsb":
+        sample = f"sentences {setting}"
+        found = [z[sample] for z in zero]
+        vectors = ms.zero_vectors(sample, found)
+        return [
+            vectors.items_note(i, needing_items(f, (sts.a, sts.b)), "pairs", "Spearman's rho")
+            for i, f in enumerate(found)
+        ]
+    return task_items(task).notes(ms.zero_vectors("words", [z["words"] for z in zero]))
 
 
 def stacked(per_layer: Mapping[tuple[str, str], Sequence[np.ndarray]]) -> dict:
