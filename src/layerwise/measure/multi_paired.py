@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data
+from ..errors import InputError
 from ..stats.correlation import STATISTICS, best_layer
 from ..stats.paired import paired_difference
 from ..stats.scores import warn_undefined
@@ -26,9 +27,9 @@ from .multi_states import (
     ModelStates,
     postprocessed_layers,
     stacked,
-    sts_items,
     task_values,
 )
+from .multi_texts import CompareTexts
 from .words import task_items, word_tasks
 
 PAIRED_COLUMNS = (
@@ -49,11 +50,13 @@ PAIRED_COLUMNS = (
 )
 
 
-def _task_target(task: str) -> tuple[np.ndarray, str]:
-    """The human target ``[n]`` of a task and how it is correlated (``spearman``/``pearson``)."""
+def _task_target(task: str, texts: CompareTexts | None = None) -> tuple[np.ndarray, str]:
+    """The human target ``[n]`` of a task and how it is correlated (``spearman``/``pearson``),
+    over ``texts``' items (default: every item)."""
     if task == "stsb":
-        return np.array([p.score for p in data.load_sts_benchmark()]), "spearman"
-    items = task_items(task)
+        pairs = data.load_sts_benchmark() if texts is None else texts.pairs
+        return np.array([p.score for p in pairs]), "spearman"
+    items = task_items(task) if texts is None else texts.task_items(task)
     return items.target, items.method
 
 
@@ -75,10 +78,10 @@ def paired_values(
     fitted on the model's CWE sample layer by layer (raw states need no fit). The states
     are read one layer at a time
     (:func:`~layerwise.measure.multi_states.postprocessed_layers`)."""
-    sts = sts_items()
+    sts, tasks = ms.sts(), ms.tasks()
     per_layer: dict[str, dict] = {m: {} for m in methods}
     for _, method, x in postprocessed_layers(ms, methods, sentences=[sentence_setting]):
-        for key, v in task_values(x, sts, [sentence_setting]).items():
+        for key, v in task_values(x, sts, [sentence_setting], tasks).items():
             per_layer[method].setdefault(key, []).append(v)
         del x  # before the next layer or method is read
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -96,11 +99,25 @@ def paired_rows(
     s: MeasureOptions,
     methods: Sequence[str] = ("raw", "abtt"),
     sentence_setting: str = "eos",
+    texts: CompareTexts | None = None,
 ) -> pd.DataFrame:
     """The paired table from each model's :func:`paired_values`, given as ``(name, values)``
-    in the models' order: every pair (A listed before B), method, task and layer choice."""
+    in the models' order: every pair (A listed before B), method, task and layer choice.
+    ``texts``: the texts the values were measured on (default: every item of each task).
+    Raises :class:`~layerwise.errors.InputError` when a model's values do not have one
+    row per item of ``texts``."""
     tasks = _paired_tasks(sentence_setting)
-    targets = {task: _task_target(task) for task, _ in tasks}
+    targets = {task: _task_target(task, texts) for task, _ in tasks}
+    for name, per_method in values:
+        for method in methods:
+            for task, _ in tasks:
+                got, want = len(per_method[method][task]), len(targets[task][0])
+                if got != want:
+                    raise InputError(
+                        f"paired differences: {name}'s {task} values have {got} items, the "
+                        f"texts {want}; the models' parts were measured on other texts. "
+                        "Remedy: pass the texts the parts were measured on (texts=...)"
+                    )
     rows: list[dict] = []
     for (name_a, va), (name_b, vb) in combinations(values, 2):
         for method in methods:
@@ -153,5 +170,11 @@ def paired_table(
     """For every pair of models (A listed before B), task and layer choice (best, top):
     score(A) - score(B) with a paired bootstrap 95% CI, under each postprocessing. Each
     model's states are read one layer at a time, one model after the other."""
+    texts = states[0].texts if states else None
+    if any(ms.texts != texts for ms in states):
+        raise InputError(
+            "paired differences need every model measured on the same texts; gather the "
+            "states with one CompareTexts (load_states(models, s) does)"
+        )
     values = [(ms.name, paired_values(ms, methods, sentence_setting)) for ms in states]
-    return paired_rows(values, s, methods, sentence_setting)
+    return paired_rows(values, s, methods, sentence_setting, texts)
