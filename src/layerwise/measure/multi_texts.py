@@ -308,17 +308,7 @@ def compare_texts(
     words, word_filters, word_problems = _word_set(models, labels, s)
     problems = cwe_problems + sts_problems + word_problems
     if problems:
-        windows = ", ".join(
-            f"{label}: {lm.spec.max_length} tokens"
-            for label, lm in zip(labels, models, strict=True)
-        )
-        smaller = " (or draw a smaller CWE sample, --n-cwe)" if cwe_problems else ""
-        raise InputError(
-            f"too few texts fit the window of every compared model ({windows}): "
-            + "; ".join(problems)
-            + ". Remedy: leave out the model(s) named, whose window is too short for these "
-            f"texts, or compare models with longer windows{smaller}"
-        )
+        raise InputError(_refusal(problems, labels, models, bool(cwe_problems)))
     filters = (*cwe_filters, *sts_filters, *word_filters)
     texts = CompareTexts(cwe, sentences, pairs, words, filters=filters)
     if log is not None:
@@ -331,7 +321,42 @@ def compare_texts(
     return texts
 
 
-Part = tuple[tuple, list[SetFilter], list[str]]
+#: A problem: its line, and the filter of the set it is about.
+Problem = tuple[str, SetFilter]
+Part = tuple[tuple, list[SetFilter], list[Problem]]
+
+
+def _refusal(
+    problems: Sequence[Problem],
+    labels: Sequence[str],
+    models: Sequence[LoadedModel],
+    cwe_short: bool,
+) -> str:
+    """The InputError's message: the models' windows, each problem, and the remedy naming
+    the models whose windows drop the texts (CLIP's tokenizer, always applied to the CWE
+    sentences, is not one to leave out)."""
+    windows = ", ".join(
+        f"{label}: {lm.spec.max_length} tokens" for label, lm in zip(labels, models, strict=True)
+    )
+    culprits = list(
+        dict.fromkeys(
+            m for _, f in problems for m, n in f.dropped_by_model.items() if n and m in labels
+        )
+    )
+    ways = []
+    if culprits:
+        ways.append(
+            f"leave out {', '.join(culprits)} (a window too short for these texts), or "
+            "compare models with longer windows"
+        )
+    if cwe_short:
+        ways.append("draw a smaller CWE sample (--n-cwe)")
+    return (
+        f"too few texts fit the window of every compared model ({windows}): "
+        + "; ".join(line for line, _ in problems)
+        + ". Remedy: "
+        + "; or ".join(ways)
+    )
 
 
 def _cwe_set(models: Sequence[LoadedModel], s: MeasureOptions) -> Part:
@@ -348,16 +373,23 @@ def _cwe_set(models: Sequence[LoadedModel], s: MeasureOptions) -> Part:
         dict(cwe.limits),
     )
     kept = np.all([np.array(c) <= cwe.limits[m] for m, c in cwe.token_counts.items()], axis=0)
-    problems = []
+    short = {}
     for lm in models:
         wrap = len(lm.spec.prefix_ids) + len(lm.spec.suffix_ids)
         real = int((np.array(cwe.token_counts[lm.spec.name]) - wrap)[kept].sum())
         if real < s.n_cwe:
-            problems.append(
-                f"{f.name}: the {f.kept:,} of {f.total:,} that fit every window hold "
-                f"{real:,} real tokens of {lm.spec.name}, fewer than the {s.n_cwe:,} the "
-                f"sample draws (n_cwe; {_responsible(f)})"
+            short[lm.spec.name] = real
+    problems = []
+    if short:
+        tokens = ", ".join(f"{m}: {n:,}" for m, n in short.items())
+        problems.append(
+            (
+                f"{f.name}: the {f.kept:,} of {f.total:,} {f.unit} that fit every window hold "
+                f"fewer real tokens than the {s.n_cwe:,} the sample draws (n_cwe; {tokens}; "
+                f"{_responsible(f)})",
+                f,
             )
+        )
     return tuple(x.text for x in cwe.kept), [f], problems
 
 
@@ -429,11 +461,14 @@ def _responsible(f: SetFilter) -> str:
     return "dropped by " + ", ".join(f"{m}: {n:,}" for n, m in named)
 
 
-def _too_few(*filters: SetFilter) -> list[str]:
-    """A problem line for each of ``filters`` left with fewer than :data:`MIN_ITEMS`."""
+def _too_few(*filters: SetFilter) -> list[Problem]:
+    """A problem for each of ``filters`` left with fewer than :data:`MIN_ITEMS`."""
     return [
-        f"{f.name}: {f.kept:,} of {f.total:,} {f.unit} fit every window, fewer than the "
-        f"{MIN_ITEMS} a score needs ({_responsible(f)})"
+        (
+            f"{f.name}: {f.kept:,} of {f.total:,} {f.unit} fit every window, fewer than the "
+            f"{MIN_ITEMS} a score needs ({_responsible(f)})",
+            f,
+        )
         for f in filters
         if f.kept < min(MIN_ITEMS, f.total)
     ]
