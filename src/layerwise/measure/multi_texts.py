@@ -153,13 +153,15 @@ class CompareTexts:
         """A word task's :class:`~layerwise.measure.words.TaskItems` as rows of
         :attr:`words`: the items whose words were all kept (and, for ValNorm, the attribute
         words kept), with their targets."""
-        return self._tasks[task] if task in self._tasks else task_items(task)
+        if self._all_words:
+            return task_items(task)
+        if task not in self._tasks:
+            self._tasks[task] = _restricted(task_items(task), self.words)
+        return self._tasks[task]
 
     @cached_property
     def _tasks(self) -> dict[str, TaskItems]:
-        if self._all_words:
-            return {}
-        return {task: _restricted(task_items(task), self.words) for task in word_tasks()}
+        return {}  # task -> its items as rows of the kept words, made on first use
 
     def report(self) -> dict[str, dict]:
         """Set name -> :meth:`SetFilter.as_dict`, for ``provenance.json``."""
