@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data
+from ..errors import InputError
 from ..stats.correlation import STATISTICS, best_layer
 from ..stats.paired import paired_difference
 from ..stats.scores import warn_undefined
@@ -29,10 +30,10 @@ from .multi_states import (
     layer_zero_rows,
     postprocessed_layers,
     stacked,
-    sts_items,
     task_notes,
     task_values,
 )
+from .multi_texts import CompareTexts
 from .words import task_items, word_tasks
 
 PAIRED_COLUMNS = (
@@ -53,11 +54,13 @@ PAIRED_COLUMNS = (
 )
 
 
-def _task_target(task: str) -> tuple[np.ndarray, str]:
-    """The human target ``[n]`` of a task and how it is correlated (``spearman``/``pearson``)."""
+def _task_target(task: str, texts: CompareTexts | None = None) -> tuple[np.ndarray, str]:
+    """The human target ``[n]`` of a task and how it is correlated (``spearman``/``pearson``),
+    over ``texts``' items (default: every item)."""
     if task == "stsb":
-        return np.array([p.score for p in data.load_sts_benchmark()]), "spearman"
-    items = task_items(task)
+        pairs = data.load_sts_benchmark() if texts is None else texts.pairs
+        return np.array([p.score for p in pairs]), "spearman"
+    items = task_items(task) if texts is None else texts.task_items(task)
     return items.target, items.method
 
 
@@ -84,12 +87,12 @@ def paired_values(
     (:func:`~layerwise.measure.multi_states.postprocessed_layers`). An item that needs a
     zero vector is NaN; ``notes``, when given, is filled with method -> task -> one note
     per layer (``""``: no item needs one), for :func:`paired_rows`."""
-    sts = sts_items()
+    sts, tasks = ms.sts(), ms.tasks()
     per_layer: dict[str, dict] = {m: {} for m in methods}
     zero: dict[str, list] = {m: [] for m in methods}
     for _, method, x in postprocessed_layers(ms, methods, sentences=[sentence_setting]):
         zero[method].append(layer_zero_rows(x))
-        for key, v in task_values(x, sts, [sentence_setting]).items():
+        for key, v in task_values(x, sts, [sentence_setting], tasks).items():
             per_layer[method].setdefault(key, []).append(v)
         del x  # before the next layer or method is read
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -110,14 +113,28 @@ def paired_rows(
     s: MeasureOptions,
     methods: Sequence[str] = ("raw", "abtt"),
     sentence_setting: str = "eos",
+    texts: CompareTexts | None = None,
     notes: Sequence[dict[str, dict[str, list[str]]]] | None = None,
 ) -> pd.DataFrame:
     """The paired table from each model's :func:`paired_values`, given as ``(name, values)``
     in the models' order: every pair (A listed before B), method, task and layer choice.
+    ``texts``: the texts the values were measured on (default: every item of each task).
     ``notes``: each model's notes from :func:`paired_values` (the same order); a row whose
-    score is undefined because of a zero vector gets them in a ``note`` column."""
+    score is undefined because of a zero vector gets them in a ``note`` column. Raises
+    :class:`~layerwise.errors.InputError` when a model's values do not have one row per
+    item of ``texts``."""
     tasks = _paired_tasks(sentence_setting)
-    targets = {task: _task_target(task) for task, _ in tasks}
+    targets = {task: _task_target(task, texts) for task, _ in tasks}
+    for name, per_method in values:
+        for method in methods:
+            for task, _ in tasks:
+                got, want = len(per_method[method][task]), len(targets[task][0])
+                if got != want:
+                    raise InputError(
+                        f"paired differences: {name}'s {task} values have {got} items, the "
+                        f"texts {want}; the models' parts were measured on other texts. "
+                        "Remedy: pass the texts the parts were measured on (texts=...)"
+                    )
     said = list(notes) if notes is not None else [{} for _ in values]
 
     def note_of(i: int, method: str, task: str, layer: int, score: float) -> str:
@@ -184,9 +201,15 @@ def paired_table(
     """For every pair of models (A listed before B), task and layer choice (best, top):
     score(A) - score(B) with a paired bootstrap 95% CI, under each postprocessing. Each
     model's states are read one layer at a time, one model after the other."""
+    texts = states[0].texts if states else None
+    if any(ms.texts != texts for ms in states):
+        raise InputError(
+            "paired differences need every model measured on the same texts; gather the "
+            "states with one CompareTexts (load_states(models, s) does)"
+        )
     notes: list[dict] = [{} for _ in states]
     values = [
         (ms.name, paired_values(ms, methods, sentence_setting, notes[i]))
         for i, ms in enumerate(states)
     ]
-    return paired_rows(values, s, methods, sentence_setting, notes)
+    return paired_rows(values, s, methods, sentence_setting, texts=texts, notes=notes)

@@ -9,9 +9,12 @@ so an analysis holds one layer's ``[n, d]`` states at a time (issue 17).
 
 States are read with the arguments chapters 3-5 use (the CWE sample over the
 window-filtered STS 2012-2016 sentences, every task word, the STS-B test sentences), so
-with a warm extraction cache nothing is recomputed. A :class:`ModelStates` also says what
-each row of each sample is (the token and the text), so a value that needs a zero vector
-is NaN with a note naming it (:mod:`layerwise.measure.undefined`).
+with a warm extraction cache nothing is recomputed. A comparison of models with short
+windows reads the texts that fit all of them
+(:func:`~layerwise.measure.multi_texts.compare_texts`); the states' rows are those texts
+(:attr:`ModelStates.texts`). A :class:`ModelStates` also says what each row of each sample
+is (the token and the text), so a value that needs a zero vector is NaN with a note naming
+it (:mod:`layerwise.measure.undefined`).
 """
 
 from __future__ import annotations
@@ -27,18 +30,18 @@ from ..models.spec import LoadedModel
 from ..stats.geometry import cosine_rows, find_zero_rows
 from ..stats.postprocess import Postprocessor
 from .common import NATIVE, MeasureOptions, zero_vectors
-from .cwe import cwe_labels, cwe_sentences, cwe_states
+from .cwe import cwe_labels, cwe_states
+from .multi_texts import (
+    ALIGNMENT_GOLD,
+    COMPARED_SENTENCE_SETTINGS,
+    WORD_SETTING,
+    CompareTexts,
+    as_texts,
+    compare_texts,
+)
 from .sentences import sentence_labels, sentence_states
 from .undefined import RowLabels, ZeroVectors, needing_items, numbered
-from .words import all_task_words, task_items, word_labels, word_states, word_tasks
-
-#: The word setting the comparison reads for the word tasks (Table 1's CLIP row and
-#: GPT-2 "with BOS" row use ``wrapped``).
-WORD_SETTING = "wrapped"
-#: The sentence settings the comparison reads for STS-B.
-COMPARED_SENTENCE_SETTINGS = ("eos", "mean")
-#: STS-B pairs with a gold score at least this high are alignment's positive pairs.
-ALIGNMENT_GOLD = 4.0
+from .words import TaskItems, task_items, word_labels, word_states, word_tasks
 
 
 @dataclass
@@ -47,11 +50,12 @@ class ModelStates:
     :class:`~layerwise.extract.states.Extracted` of ``L+1`` layers read one at a time
     (``.layer(k)``, ``[n, d]``; ``.states`` reads every layer, for small models only).
 
-    ``cwe``: the CWE sample ``[n_cwe, L+1, d]``; ``words``: every task word in
-    :data:`WORD_SETTING`, rows in the order of :func:`~.words.all_task_words`;
-    ``sentences``: setting -> the STS-B test sentences ``[n_sentences, L+1, d]``, rows in
-    the order of ``layerwise.data.sts_benchmark_sentences``. ``labels``: what the rows of
-    each sample are (``"cwe"``, ``"words"``, ``"sentences <setting>"`` ->
+    ``cwe``: the CWE sample ``[n_cwe, L+1, d]``; ``words``: the task words of ``texts`` in
+    :data:`WORD_SETTING` (every word of :func:`~.words.all_task_words` when nothing is
+    filtered), in their order; ``sentences``: setting -> the STS-B test sentences of
+    ``texts`` ``[n_sentences, L+1, d]``; ``texts``: the
+    :class:`~layerwise.measure.multi_texts.CompareTexts` the rows are. ``labels``: what the
+    rows of each sample are (``"cwe"``, ``"words"``, ``"sentences <setting>"`` ->
     :data:`~layerwise.measure.undefined.RowLabels`; a sample missing here is numbered).
     """
 
@@ -59,6 +63,7 @@ class ModelStates:
     cwe: Extracted
     words: Extracted
     sentences: dict[str, Extracted]
+    texts: CompareTexts
     labels: dict[str, RowLabels] = field(default_factory=dict)
 
     @property
@@ -80,6 +85,14 @@ class ModelStates:
             n, what = len(self.sentences[sample.removeprefix("sentences ")]), "sentences"
         labels = self.labels.get(sample) or numbered(f"{sample} states")
         return zero_vectors(self.lm, NATIVE, found, what, n, labels)
+
+    def sts(self) -> StsItems:
+        """The STS-B pairs of :attr:`texts` as rows of :attr:`sentences`."""
+        return sts_items(self.texts.pairs, self.texts.sentences)
+
+    def tasks(self) -> dict[str, TaskItems]:
+        """Each word task's items (:func:`~.words.word_tasks`) as rows of :attr:`words`."""
+        return {task: self.texts.task_items(task) for task in word_tasks()}
 
     def layers(
         self, *, cwe: bool = True, words: bool = True, sentences: Sequence[str] | None = None
@@ -148,29 +161,39 @@ def postprocessed_layers(
 
 def gather_states(
     lm: LoadedModel,
-    cwe_sentences: Sequence[str],
+    texts: CompareTexts | Sequence[str],
     s: MeasureOptions,
     sentence_settings: Sequence[str] = COMPARED_SENTENCE_SETTINGS,
 ) -> ModelStates:
     """Find (in the extraction cache when warm, else extracting) a model's CWE, word and
-    sentence states; nothing is read into memory here (:class:`ModelStates`)."""
-    cwe = cwe_states(lm, cwe_sentences, s)
-    every_word = all_task_words()
-    words = word_states(lm, every_word, (WORD_SETTING,), s)
-    sentences = data.sts_benchmark_sentences(data.load_sts_benchmark())
-    sent = {st: sentence_states(lm, sentences, st, s) for st in sentence_settings}
+    sentence states of ``texts`` (a
+    :class:`~layerwise.measure.multi_texts.CompareTexts`, or the CWE sentences alone:
+    then every STS-B test pair and task word); nothing is read into memory here
+    (:class:`ModelStates`)."""
+    texts = as_texts(texts)
+    cwe = cwe_states(lm, texts.cwe, s)
+    words = list(texts.words)
+    word = word_states(lm, words, (WORD_SETTING,), s)
+    sentences = list(texts.sentences)
+    sent = {st: sentence_states(lm, sentences, st, s, base=sentences) for st in sentence_settings}
     labels = {
-        "cwe": cwe_labels(lm, cwe_sentences, s),
-        "words": word_labels(lm, every_word, WORD_SETTING),
+        "cwe": cwe_labels(lm, texts.cwe, s),
+        "words": word_labels(lm, words, WORD_SETTING),
     } | {f"sentences {st}": sentence_labels(lm, sentences, st) for st in sentence_settings}
-    return ModelStates(lm, cwe, words[WORD_SETTING], sent, labels)
+    return ModelStates(lm, cwe, word[WORD_SETTING], sent, texts, labels)
 
 
-def load_states(models: Sequence[LoadedModel], s: MeasureOptions) -> list[ModelStates]:
-    """States of every model, the CWEs drawn from one sentence set that fits all of them
-    (the set of chapter 3 when the models' windows are no shorter than CLIP's)."""
-    sentences = cwe_sentences(list(models), s)
-    return [gather_states(lm, sentences, s) for lm in models]
+def load_states(
+    models: Sequence[LoadedModel], s: MeasureOptions, texts: CompareTexts | None = None
+) -> list[ModelStates]:
+    """States of every model over one set of texts that fits all of them: ``texts``, by
+    default :func:`~layerwise.measure.multi_texts.compare_texts` of ``models`` (the CWEs
+    drawn from the set of chapter 3 when the models' windows are no shorter than CLIP's;
+    every STS-B pair and task word when they fit every window). Raises
+    :class:`~layerwise.errors.InputError` when too few texts fit."""
+    models = list(models)
+    texts = compare_texts(models, s) if texts is None else texts
+    return [gather_states(lm, texts, s) for lm in models]
 
 
 def model_rows(
@@ -201,10 +224,15 @@ class StsItems:
     close_b: np.ndarray
 
 
-def sts_items() -> StsItems:
-    """:class:`StsItems` of the 1,379 STS-B test pairs (read from the vendored file)."""
-    pairs = data.load_sts_benchmark()
-    index = {t: i for i, t in enumerate(data.sts_benchmark_sentences(pairs))}
+def sts_items(
+    pairs: Sequence[data.StsPair] | None = None, sentences: Sequence[str] | None = None
+) -> StsItems:
+    """:class:`StsItems` of ``pairs`` (default: the 1,379 STS-B test pairs, read from the
+    vendored file) as rows of ``sentences`` (default: the pairs' unique sentences,
+    :func:`~layerwise.data.sts_benchmark_sentences`), which must hold every pair's two."""
+    pairs = data.load_sts_benchmark() if pairs is None else list(pairs)
+    sentences = data.sts_benchmark_sentences(pairs) if sentences is None else sentences
+    index = {t: i for i, t in enumerate(sentences)}
     close = [p for p in pairs if p.score >= ALIGNMENT_GOLD]
 
     def rows(texts) -> np.ndarray:
@@ -220,14 +248,20 @@ def sts_items() -> StsItems:
 
 
 def task_values(
-    layer: LayerStates, sts: StsItems, sentence_settings: Sequence[str] | None = None
+    layer: LayerStates,
+    sts: StsItems,
+    sentence_settings: Sequence[str] | None = None,
+    tasks: Mapping[str, TaskItems] | None = None,
 ) -> dict[tuple[str, str], np.ndarray]:
     """Per-item values of one layer, ``(task, setting) -> [n_items]``: each word task of
     :func:`~.words.word_tasks` on the layer's word states (pair cosines, ValNorm's SC-WEAT
     effect sizes, NaN where undefined) and STS-B's pair cosines in each sentence setting
-    (default: every setting of the layer), in that order. An item that needs a zero vector
-    is NaN (:func:`task_notes` says which)."""
-    out = {(task, WORD_SETTING): task_items(task).values(layer.words) for task in word_tasks()}
+    (default: every setting of the layer), in that order. ``tasks``: each task's items as
+    rows of the word states (default: :func:`~.words.task_items`, every task word). An item
+    that needs a zero vector is NaN (:func:`task_notes` says which)."""
+    if tasks is None:
+        tasks = {task: task_items(task) for task in word_tasks()}
+    out = {(task, WORD_SETTING): tasks[task].values(layer.words) for task in word_tasks()}
     settings = list(layer.sentences) if sentence_settings is None else sentence_settings
     for setting in settings:
         x = layer.sentences[setting]
@@ -262,7 +296,7 @@ def task_notes(
             vectors.items_note(i, needing_items(f, (sts.a, sts.b)), "pairs", "Spearman's rho")
             for i, f in enumerate(found)
         ]
-    return task_items(task).notes(ms.zero_vectors("words", [z["words"] for z in zero]))
+    return ms.tasks()[task].notes(ms.zero_vectors("words", [z["words"] for z in zero]))
 
 
 def stacked(per_layer: Mapping[tuple[str, str], Sequence[np.ndarray]]) -> dict:

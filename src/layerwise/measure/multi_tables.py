@@ -33,6 +33,7 @@ from .multi_states import (
     task_notes,
     task_values,
 )
+from .multi_texts import CompareTexts
 from .undefined import ZERO, needing_items, notes_last, warn_notes, with_zero_rows
 from .words import task_items
 
@@ -42,9 +43,9 @@ ROGUE_KS = (1, 3, 10)
 # ------------------------------------------------------------------ section 1
 def isotropy_table(states: Sequence[ModelStates], s: MeasureOptions) -> pd.DataFrame:
     """IsoScore, uniformity and self-similarity per layer of the CWE sample and the STS-B
-    sentence vectors; alignment over STS-B pairs with gold >= 4 (sentence samples only)."""
-    sts = sts_items()
-    n_close = len(sts.close_a)
+    sentence vectors; alignment over STS-B pairs with gold >= 4 (sentence samples only).
+    The pairs are those of each model's texts
+    (:meth:`~layerwise.measure.multi_states.ModelStates.sts`)."""
     measures = {
         "isoscore": isotropy.isoscore,
         "uniformity": lambda x: isotropy.uniformity(x, zero_rows="nan"),
@@ -56,11 +57,13 @@ def isotropy_table(states: Sequence[ModelStates], s: MeasureOptions) -> pd.DataF
     }
     rows: list[dict] = []
     for ms in states:
+        sts = ms.sts()
+        n_close = len(sts.close_a)
         samples = {"cwe": ms.cwe} | {f"sentences {k}": v for k, v in ms.sentences.items()}
         for sample, ex in samples.items():
             fns = dict(measures)
             if sample != "cwe":
-                fns["alignment"] = lambda x: isotropy.alignment(
+                fns["alignment"] = lambda x, sts=sts: isotropy.alignment(
                     x[sts.close_a], x[sts.close_b], zero_rows="nan"
                 )
             values = over_layers(NATIVE, ex, with_zero_rows(fns))
@@ -110,24 +113,28 @@ def rogue_table(states: Sequence[ModelStates], ks: Sequence[int] = ROGUE_KS) -> 
 
 # ------------------------------------------------------------------ section 3
 def task_scores(
-    values: dict[tuple[str, str], np.ndarray], s: MeasureOptions
+    values: dict[tuple[str, str], np.ndarray],
+    s: MeasureOptions,
+    texts: CompareTexts | None = None,
 ) -> list[tuple[str, str, list]]:
     """(task, setting, per-layer Scores) for every word task and STS-B setting of ``values``
     (:func:`~layerwise.measure.multi_states.task_values` of each layer, stacked:
     ``[n_items, L+1]``), in its
     order, with the generators of chapters 4-5, named by task and setting (so a task's
-    interval here is the one chapter 4 or 5 gives it)."""
+    interval here is the one chapter 4 or 5 gives it). The targets are those of
+    ``texts``' items (default: every item of each task and every STS-B test pair)."""
     out = []
     word_keys = [key for key in values if key[0] != "stsb"]
     for task, setting in word_keys:
-        scores = task_items(task).score_values(
+        items = texts.task_items(task) if texts is not None else task_items(task)
+        scores = items.score_values(
             values[(task, setting)],
             rng=s.rng("word task", task, setting),
             n_resamples=s.n_resamples,
             memo=s.memo,
         )
         out.append((task, setting, scores))
-    gold = sts_items().gold
+    gold = (sts_items() if texts is None else sts_items(texts.pairs, texts.sentences)).gold
     sts_keys = [key for key in values if key[0] == "stsb"]
     for task, setting in sts_keys:
         scores = scores_of_cosines(
@@ -147,16 +154,16 @@ def postprocessing_table(
 ) -> pd.DataFrame:
     """CWE self-similarity and every word task and STS-B at every layer (95% CIs), after
     each postprocessing fitted on the model's CWE sample, layer by layer."""
-    sts = sts_items()
     rows: list[dict] = []
     for ms in states:
+        sts, tasks = ms.sts(), ms.tasks()
         selfsim: dict[str, list[float]] = {m: [] for m in methods}
         per_layer: dict[str, dict] = {m: {} for m in methods}
         zero: dict[str, list] = {m: [] for m in methods}
         for _, method, x in postprocessed_layers(ms, methods, cwe=True):
             selfsim[method].append(geometry.self_similarity(x.cwe, zero_rows="nan"))
             zero[method].append(layer_zero_rows(x))
-            for key, v in task_values(x, sts).items():
+            for key, v in task_values(x, sts, tasks=tasks).items():
                 per_layer[method].setdefault(key, []).append(v)
             del x  # before the next layer or method is read
         for method in methods:
@@ -174,7 +181,7 @@ def postprocessing_table(
                 task="cwe_self_similarity",
                 setting="cwe",
             )
-            for task, setting, scores in task_scores(stacked(per_layer[method]), s):
+            for task, setting, scores in task_scores(stacked(per_layer[method]), s, ms.texts):
                 notes = task_notes(ms, (task, setting), zero[method], sts)
                 warn_notes(notes)
                 for layer, sc in enumerate(scores):

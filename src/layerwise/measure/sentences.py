@@ -110,16 +110,23 @@ def sentence_labels(lm: LoadedModel, sentences: Sequence[str], setting: str) -> 
 
 
 def sentence_states(
-    lm: LoadedModel, sentences: Sequence[str], setting: str, s: MeasureOptions
+    lm: LoadedModel,
+    sentences: Sequence[str],
+    setting: str,
+    s: MeasureOptions,
+    *,
+    base: Sequence[str] | None = None,
 ) -> Extracted:
     """One vector per sentence (order of ``sentences``) in a sentence setting.
 
     Nothing is computed twice: the settings that read the same input
     (:func:`sentence_input_groups`) are extracted together, and a sentence list that
-    mostly repeats the STS Benchmark's unique sentences (the authors' parse, the left
-    sentences only; chapter 6) reads those from the STS-B extraction and runs only the
-    sentences it adds. Which path is taken depends on the texts, never on the cache.
-    An empty list of sentences is an :class:`~layerwise.errors.InputError`.
+    mostly repeats the sentences of ``base`` (default: the STS Benchmark's unique
+    sentences; e.g. the authors' parse, the left sentences only; chapter 6) reads those
+    from the extraction of ``base`` and runs only the sentences it adds. Which path is
+    taken depends on the texts, never on the cache. Chapter 7 passes its window-filtered
+    STS-B sentences as ``base``, so no sentence beyond a model's window is run. An empty
+    list of sentences is an :class:`~layerwise.errors.InputError`.
     """
     as_settings(setting, SENTENCE_SETTINGS, "sentence", "sentence_states: setting")
     if setting == "native":
@@ -130,12 +137,15 @@ def sentence_states(
         clean_texts(sentences, "sentence"), "sentence_states: sentences", "sentence"
     )
     (group,) = [g for g in sentence_input_groups(lm) if setting in g]
-    base = data.sts_benchmark_sentences(data.load_sts_benchmark())
-    known = set(base)
-    if texts == base or 2 * sum(t in known for t in texts) < len(texts):
-        base = unique(texts)
-    in_base = set(base)
-    parts = [base, [t for t in unique(texts) if t not in in_base]]
+    if base is None:
+        pool = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    else:
+        pool = unique(clean_texts(base, "sentence"))
+    known = set(pool)
+    if texts == pool or 2 * sum(t in known for t in texts) < len(texts):
+        pool = unique(texts)
+    in_pool = set(pool)
+    parts = [pool, [t for t in unique(texts) if t not in in_pool]]
     states = stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
     row = {t: i for i, t in enumerate(parts[0] + parts[1])}
     index = [row[t] for t in texts]
