@@ -415,3 +415,210 @@ def test_compare_refuses_two_sources_of_the_same_weights(tiny_folder, tmp_path, 
     assert repr(str(folder)) in message and repr(str(link)) in message
     assert "same weights" in message and "Remedy" in message
     assert not list(out.glob("*.csv"))
+
+
+# ------------------------------------------------------------------ short windows
+TINY = ("tiny:gpt2", "tiny:clip", "tiny:bert")
+
+
+def _short_window_gpt2(folder, window: int):
+    """A tiny random GPT-2 (2 layers of 32) whose window is ``window`` positions, with a
+    WordPiece tokenizer over single letters and a few whole words, so most words are
+    spelled letter by letter: many STS sentences exceed a 64-token window, no task word
+    does. No special tokens around a text (GPT-2's template)."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import GPT2Config, GPT2Model, PreTrainedTokenizerFast
+
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    words = "the a cat dog sat on mat and is in of to".split()
+    pieces = ["<|endoftext|>", "<unk>", *letters, *(f"##{c}" for c in letters), *words]
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(pieces))}
+    backend = Tokenizer(models.WordPiece(vocab, unk_token="<unk>"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="<unk>",
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        model_max_length=window,
+    )
+    config = GPT2Config(
+        vocab_size=len(vocab),
+        n_positions=window,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = GPT2Model(config)
+    folder.mkdir(parents=True)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def _over(folder, texts, window: int, extra: int) -> set[str]:
+    """The texts whose tokens (the folder's tokenizer.json, read with ``tokenizers``, no
+    special tokens) plus ``extra`` exceed ``window``: counted here, not by the package."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    return {
+        t
+        for t in texts
+        if len(tok.encode(t.strip(), add_special_tokens=False).ids) + extra > window
+    }
+
+
+def test_compare_filters_every_text_set_to_a_64_token_window(tmp_path, capsys):
+    """Used to: ``compare`` on a model with a 64-token window stopped after the CWE states
+    with "428 input(s) exceed ... drop them with data.filter_to_window first", a step the
+    command line cannot take. Now every set is filtered to every model's window: the tables
+    are written, the log and provenance.json report each set's drops, and the counts equal
+    the ones counted here with the model's own tokenizer (a sentence's eos input is the
+    sentence between two added tokens, its mean input the sentence alone; a word's wrapped
+    input the word between two added tokens). The tables measure the kept texts (their
+    ``n``), and tiny GPT-2, CLIP and BERT drop nothing from STS-B or the words: their
+    comparison reads the full sets and adds nothing to a cache key."""
+    folder = _short_window_gpt2(tmp_path / "short64", 64)
+    out = tmp_path / "out"
+    argv = [
+        "compare", str(folder), "tiny:gpt2", "--scale", "reduced", "--n-cwe", "120",
+        "--n-resamples", "20", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    logged = capsys.readouterr().out
+    for name in measure_multi.COMPARE_TABLES:
+        assert (out / f"{name}.csv").is_file()
+
+    # counted here
+    pairs = data.load_sts_benchmark()
+    sentences = data.sts_benchmark_sentences(pairs)
+    # the longest compared input: eos (open + sentence + close); mean adds no token here
+    long = _over(folder, sentences, 64, extra=2)
+    dropped_pairs = [p for p in pairs if p.sentence1 in long or p.sentence2 in long]
+    close = [p for p in pairs if p.score >= 4.0]
+    dropped_close = [p for p in close if p.sentence1 in long or p.sentence2 in long]
+    cwe_texts = [x.text for x in data.load_sts_sentences()]
+    cwe_long = _over(folder, cwe_texts, 64, extra=0)  # the native input: no added tokens
+    from layerwise.measure.words import all_task_words
+
+    assert not _over(folder, all_task_words(), 64, extra=2)
+    assert len(long) > 100 and len(dropped_pairs) > 100  # the window matters here
+
+    window = json.loads((out / "provenance.json").read_text())["isotropy"]["parameters"]["window"]
+    short, tiny = "short64", "tiny GPT-2 (random)"
+    want = {
+        "STS-B test sentences": (len(sentences), len(long)),
+        "STS-B test pairs": (len(pairs), len(dropped_pairs)),
+        "STS-B test pairs with gold >= 4 (alignment)": (len(close), len(dropped_close)),
+    }
+    for name, (total, dropped) in want.items():
+        rec = window[name]
+        assert (rec["total"], rec["dropped"], rec["kept"]) == (total, dropped, total - dropped)
+        assert rec["dropped_by_model"] == {short: dropped, tiny: 0}
+        assert rec["limits"] == {short: 64, tiny: 1024}
+        assert f"{name}: kept {total - dropped:,} of {total:,}" in logged
+    cwe = window["STS 2012-2016 sentences (CWE sample)"]
+    assert cwe["dropped_by_model"][short] == len(cwe_long) and cwe["dropped_by_model"][tiny] == 0
+    for name, rec in window.items():
+        if not name.startswith(("STS", "STS-B")):  # the task words and each task's items
+            assert rec["dropped"] == 0 and set(rec["dropped_by_model"].values()) == {0}, name
+
+    # the tables measure the kept texts
+    n_pairs, n_sentences = len(pairs) - len(dropped_pairs), len(sentences) - len(long)
+    post = pd.read_csv(out / "postprocessing.csv")
+    assert (post.loc[post["task"] == "stsb", "n"] == n_pairs).all()
+    assert (post.loc[post["task"] == "rg65", "n"] == 65).all()
+    iso = pd.read_csv(out / "isotropy.csv")
+    sent = iso[iso["sample"].str.startswith("sentences")]
+    assert (sent.loc[sent["measure"] == "alignment", "n"] == len(close) - len(dropped_close)).all()
+    assert (sent.loc[sent["measure"] != "alignment", "n"] == n_sentences).all()
+    paired = pd.read_csv(out / "paired_differences.csv")
+    assert (paired.loc[paired["task"] == "stsb", "n"] == n_pairs).all()
+    assert paired["difference"].notna().any()
+
+    # the tiny models' windows hold every STS-B sentence and word: nothing changes for them
+    from layerwise.measure.common import MeasureOptions
+    from layerwise.measure.multi_texts import compare_texts, full_texts
+
+    s = MeasureOptions(n_cwe=120, n_resamples=20, cache=Cache(tmp_path / "cache"))
+    tiny_models = [models_loading.load_model(x, device="cpu", lazy=True) for x in TINY]
+    texts = compare_texts(tiny_models, s)
+    assert texts.full and texts.key() == {}
+    full = full_texts(texts.cwe)
+    assert (texts.sentences, texts.pairs, texts.words) == (full.sentences, full.pairs, full.words)
+    assert all(f.dropped == 0 for f in texts.filters[1:])
+
+
+def test_compare_refuses_a_window_that_leaves_too_few_texts(tmp_path, monkeypatch):
+    """Used to: a model whose window (8 tokens) holds almost no sentence stopped ``compare``
+    with the CWE sampler's "cannot sample ... token positions" (or extraction's "drop them
+    with data.filter_to_window first"), naming no text set and no remedy. Now the run stops
+    before any model's states are measured, with one InputError naming each set left with
+    too few items (the CWE sentences, the STS-B pairs), the model whose window drops them,
+    the counts and the remedy."""
+    folder = _short_window_gpt2(tmp_path / "short8", 8)
+
+    def measuring(*args, **kwargs):
+        pytest.fail("compare measured a model before refusing the texts")
+
+    monkeypatch.setattr(pipeline_compare, "model_parts", measuring)
+    cfg = RunConfig(
+        profile="tiny", scale="reduced", device="cpu", cache_dir=str(tmp_path / "c"), n_cwe=120
+    )
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as err:
+        pipeline_compare.run_compare([str(folder), "tiny:gpt2"], cfg, out, log=lambda m: None)
+    message = one_line(err.value)
+    pairs = data.load_sts_benchmark()
+    long = _over(folder, data.sts_benchmark_sentences(pairs), 8, extra=2)
+    kept = sum(1 for p in pairs if p.sentence1 not in long and p.sentence2 not in long)
+    assert kept < 10
+    assert f"STS-B test pairs: {kept:,} of 1,379 pairs fit every window" in message
+    assert f"dropped by short8: {1379 - kept:,}" in message
+    assert (
+        "STS 2012-2016 sentences (CWE sample)" in message
+        and "fewer real tokens than the 120" in message
+    )
+    assert "short8: 8 tokens" in message and "tiny GPT-2 (random)" in message
+    assert "Remedy: leave out short8 (a window too short" in message and "--n-cwe" in message
+    assert not out.exists() or not list(out.glob("*.csv"))
+
+
+def test_texts_without_some_words_keep_the_items_of_the_words_kept():
+    """A word that does not fit a window takes out the items that need it, and only those:
+    the pairs of a similarity task with both words kept (with their ratings), the ValNorm
+    words kept (with their valence) and the attribute words kept, each as rows of the kept
+    words; recomputed here from the data files."""
+    from layerwise.measure.multi_texts import CompareTexts, full_texts
+    from layerwise.measure.words import all_task_words
+
+    full = full_texts(["A sentence."])
+    words = tuple(w for w in all_task_words() if len(w) <= 6)  # as if longer words were long
+    texts = CompareTexts(full.cwe, full.sentences, full.pairs, words)
+    assert not texts.full and set(texts.key()) == {"texts"} and full.key() == {}
+    assert texts.sentences == full.sentences and len(words) < len(all_task_words())
+    kept = set(words)
+    for task in ("rg65", "simlex999"):
+        items = texts.task_items(task)
+        pairs = [p for p in data.load_word_pairs(task) if {p.word1, p.word2} <= kept]
+        assert 0 < len(pairs) < DATASETS[task].count
+        assert [words[i] for i in items.rows[0]] == [p.word1 for p in pairs]
+        assert [words[i] for i in items.rows[1]] == [p.word2 for p in pairs]
+        np.testing.assert_array_equal(items.target, [p.score for p in pairs])
+    items = texts.task_items("valnorm")
+    lex = [w for w in data.load_valnorm() if w.word in kept]
+    assert [words[i] for i in items.rows[0]] == [w.word for w in lex]
+    np.testing.assert_array_equal(items.target, [w.valence for w in lex])
+    assert [words[i] for i in items.rows[1]] == [w for w in data.PLEASANT if w in kept]
+    assert [words[i] for i in items.rows[2]] == [w for w in data.UNPLEASANT if w in kept]
+    # every task word kept: the items of chapter 4
+    rg65 = full.task_items("rg65")
+    assert len(rg65.target) == DATASETS["rg65"].count

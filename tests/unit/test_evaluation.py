@@ -449,7 +449,7 @@ def test_resampled_statistic_goes_layer_by_layer(method):
 
 
 def _scores_of_cosines(cos: np.ndarray, human: np.ndarray, monkeypatch) -> list:
-    monkeypatch.setattr(stats_scores, "cosine_rows", lambda a, b: cos)
+    monkeypatch.setattr(stats_scores, "cosine_rows", lambda a, b, **kw: cos)
     dummy = np.ones((len(cos), 2))
     return stats_scores.word_similarity_scores(dummy, dummy, human)
 
@@ -476,3 +476,61 @@ def test_near_constant_cosines_give_an_undefined_correlation(monkeypatch) -> Non
     assert np.isnan(score.value)
     snapped = stats_scores.snap_near_ties(np.array([[0.1, 0.1 + 1e-9], [0.2, 0.2]]), axis=-1)
     assert snapped[0, 0] != snapped[0, 1]  # 1e-9 is a real difference, kept
+
+
+def test_snap_near_ties_keeps_undefined_values_undefined() -> None:
+    """NaN sorts last, and the gap to it is NaN (not above the tolerance): before issue 24
+    a NaN cosine joined the run of the largest cosine and became a number, so a pair with a
+    zero vector would have been ranked as the most similar."""
+    values = np.array([[0.2, np.nan, 0.9, 0.9 + 1e-17], [np.nan, 0.1, 0.3, 0.5]])
+    got = stats_scores.snap_near_ties(values, axis=-1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(values))
+    np.testing.assert_array_equal(got[0, [0, 2, 3]], [0.2, 0.9, 0.9])
+
+
+def test_an_undefined_pair_makes_the_layers_correlation_undefined(rng) -> None:
+    """A pair whose cosine needs a zero vector (``zero_rows="nan"``) is NaN, and Spearman's
+    rho over all pairs of that layer is NaN with ``n`` unchanged and no interval (no pair
+    is dropped: scipy's nan_policy="propagate"); the other layers' scores are the strict
+    ones, intervals included. Before issue 24 there was no opt-in (the call raised), and
+    with the NaN cosine given directly, ``snap_near_ties`` turned it into a number."""
+    emb1, emb2, human = noisy_pairs(rng, n=60, layers=3)
+    zero = emb2.copy()
+    zero[11, 0] = 0.0
+    got = word_similarity_scores(emb1, zero, human, rng=5, n_resamples=50, zero_rows="nan")
+    assert np.isnan([got[0].value, got[0].low, got[0].high]).all() and got[0].n == 60
+    strict = word_similarity_scores(emb1[:, 1:], zero[:, 1:], human, rng=5, n_resamples=50)
+    assert got[1:] == strict
+    cos = stats_scores.cosine_rows(emb1, zero, zero_rows="nan")
+    assert np.isnan(cos[11, 0]) and np.isnan(cos).sum() == 1
+    assert np.isnan(stats_scores.scores_of_cosines(cos[:, 0], human)[0].value)
+    assert np.isnan(stats.spearmanr(cos[:, 0], human, nan_policy="propagate").statistic)
+    assert np.isnan(sts_scores(emb1, zero, human, zero_rows="nan")[0].value)
+
+
+def test_sc_weat_zero_target_or_attribute_on_request(rng) -> None:
+    """``zero_rows="nan"``: a zero target vector makes its own effect size undefined; a
+    zero attribute vector makes every effect size of that layer undefined (each needs the
+    cosine with every attribute word); everything else is the strict value to the bit.
+    Before issue 24 there was no opt-in: the whole call raised."""
+    targets = rng.standard_normal((12, 3, 5))
+    pleasant = rng.standard_normal((6, 3, 5))
+    unpleasant = rng.standard_normal((6, 3, 5))
+    targets[2, 0] = 0.0
+    pleasant[4, 2] = 0.0
+    with pytest.warns(RuntimeWarning, match="13 effect size"):
+        got = sc_weat_effect_sizes(targets, pleasant, unpleasant, zero_rows="nan")
+    expected = np.zeros(got.shape, dtype=bool)
+    expected[2, 0] = True
+    expected[:, 2] = True
+    np.testing.assert_array_equal(np.isnan(got), expected)
+    keep = np.arange(12) != 2
+    np.testing.assert_array_equal(
+        got[keep, 0], sc_weat_effect_sizes(targets[keep, 0], pleasant[:, 0], unpleasant[:, 0])
+    )
+    np.testing.assert_array_equal(
+        got[:, 1], sc_weat_effect_sizes(targets[:, 1], pleasant[:, 1], unpleasant[:, 1])
+    )
+    with pytest.warns(RuntimeWarning, match="or a zero vector"):
+        scores = valnorm_scores(targets, pleasant, unpleasant, np.arange(12.0), zero_rows="nan")
+    assert [np.isnan(s.value) for s in scores] == [True, False, True]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import layerwise.stats.geometry as stats_geometry
 from layerwise.errors import InputError
 from layerwise.stats.geometry import (
     cosine_rows,
@@ -195,6 +196,80 @@ def test_script_variant_allows_zero_rows_but_not_all_zero():
     assert top_k_share_script(x, 1) == pytest.approx((4 + 0) / (5 + 0))
     with pytest.raises(InputError):
         top_k_share_script(np.zeros((2, 3)), 1)
+
+
+def _with_zero_row(rng, n=40, layers=3, d=8, row=7, layer=1):
+    """Random ``[n, layers, d]`` states whose row ``row`` is zero at ``layer`` only."""
+    x = rng.standard_normal((n, layers, d)) + 0.4
+    x[row, layer] = 0.0
+    return x
+
+
+def test_zero_rows_nan_makes_only_the_layer_with_the_zero_row_undefined(rng):
+    """Opt-in (``zero_rows="nan"``): the layer holding a zero row has an undefined
+    self-similarity and paper top-k share (a mean over every vector needs its cosines),
+    and every other layer is the strict estimator's value on that layer alone, to the
+    bit. The code before issue 24 had no opt-in: the whole array raised."""
+    x = _with_zero_row(rng)
+    for strict, fn in (
+        (self_similarity, lambda a, **kw: self_similarity(a, **kw)),
+        (self_similarity_pairwise, lambda a, **kw: self_similarity_pairwise(a, **kw)),
+        (lambda a: top_k_share(a, 3), lambda a, **kw: top_k_share(a, 3, **kw)),
+    ):
+        got = fn(x, zero_rows="nan")
+        assert np.isnan(got[1])
+        for layer in (0, 2):
+            assert got[layer] == strict(x[:, layer])
+        with pytest.raises(InputError, match="row 7 in layer 1"):
+            fn(x)  # the default stays strict, and names the row and the layer
+
+
+def test_cosine_rows_nan_only_for_the_pairs_with_a_zero_row(rng):
+    """``cosine_rows(..., zero_rows="nan")``: a pair with a zero vector has an undefined
+    cosine at that layer, two zero vectors too (they are identical, yet their cosine is
+    not 1); every other cosine is the strict one. Before issue 24 there was no opt-in."""
+    a, b = _with_zero_row(rng), _with_zero_row(rng, row=3, layer=2)
+    b[7, 1] = 0.0  # pair 7 at layer 1: both vectors zero
+    b[9, 0] = 0.0
+    got = cosine_rows(a, b, zero_rows="nan")
+    undefined = np.zeros(got.shape, dtype=bool)
+    undefined[[7, 3, 9], [1, 2, 0]] = True
+    assert (np.isnan(got) == undefined).all()
+    keep = ~undefined.any(axis=1)
+    np.testing.assert_array_equal(got[keep], cosine_rows(a[keep], b[keep]))
+
+
+def test_top_k_share_script_all_zero_layer_is_nan_on_request():
+    """The script's ratio of means counts zero rows as norm 0 either way; a layer of zero
+    vectors only is 0 / 0: an error by default, NaN with ``zero_rows="nan"`` (before issue
+    24: always an error)."""
+    x = np.ones((2, 2, 3))
+    x[:, 1] = 0.0
+    got = top_k_share_script(x, 1, zero_rows="nan")
+    assert got[0] == top_k_share_script(x[:, 0], 1) and np.isnan(got[1])
+    with pytest.raises(InputError, match="only zero vectors"):
+        top_k_share_script(x, 1)
+
+
+def test_zero_rows_option_is_checked_and_zero_rows_are_found():
+    """An unknown ``zero_rows`` is an InputError listing the choices (even on data without
+    zero rows); :func:`find_zero_rows` gives the rows whose norm, computed as the
+    estimators compute it, is exactly 0: a row whose squared norm underflows counts (its
+    cosine cannot be computed, and the strict estimators reject it too), a tiny one whose
+    does not is kept."""
+    x = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1e-300], [-0.0, 0.0], [1e-150, 0.0]])
+    with pytest.raises(InputError, match="raise"):
+        self_similarity(x[:1].repeat(2, axis=0), zero_rows="skip")
+    with pytest.raises(InputError, match="zero_rows"):
+        cosine_rows(x, x, zero_rows=None)
+    np.testing.assert_array_equal(stats_geometry.find_zero_rows(x), [1, 2, 3])
+    with pytest.raises(InputError, match="row 1 is a zero vector"):
+        self_similarity(x[[0, 2]])
+    assert stats_geometry.find_zero_rows(x[[0, 4]]).size == 0 and np.isfinite(
+        self_similarity(x[[0, 4]])
+    )
+    with pytest.raises(InputError):
+        stats_geometry.find_zero_rows(np.zeros((2, 2, 2)))
 
 
 def test_cosine_rows_rejects_mismatched_shapes():

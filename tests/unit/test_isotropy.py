@@ -133,3 +133,35 @@ def test_rogue_shares_undefined_when_expected_cosine_not_positive():
     assert np.isnan(isotropy.rogue_shares(c, (1,))).all()
     with pytest.raises(InputError):
         isotropy.rogue_shares(c, (3,))
+
+
+def test_zero_rows_nan_leaves_other_layers_and_isoscore_alone():
+    """With ``zero_rows="nan"`` a layer holding a zero vector has undefined uniformity,
+    alignment (when a pair holds it) and cosine contributions (so undefined rogue shares);
+    the other layers are the strict estimators' values to the bit, and IsoScore (no
+    directions) is unchanged. Before issue 24 these estimators had no opt-in and the
+    whole array raised; the default still does."""
+    rng = np.random.default_rng(24)
+    x = rng.normal(size=(30, 3, 6)) + 0.5
+    x[4, 1] = 0.0
+    for fn in (isotropy.uniformity, isotropy.cosine_contributions):
+        got = fn(x, zero_rows="nan")
+        assert np.isnan(got[1]).all()
+        for layer in (0, 2):
+            np.testing.assert_array_equal(got[layer], fn(x[:, layer]))
+        with pytest.raises(InputError, match="row 4 in layer 1"):
+            fn(x)
+    shares = isotropy.rogue_shares(isotropy.cosine_contributions(x, zero_rows="nan"), (1, 3))
+    assert np.isnan(shares[1]).all() and np.isfinite(shares[[0, 2]]).all()
+    a, b = x[:15], x[15:]
+    got = isotropy.alignment(a, b, zero_rows="nan")
+    assert np.isnan(got[1]) and got[0] == isotropy.alignment(a[:, 0], b[:, 0])
+    np.testing.assert_array_equal(
+        isotropy.isoscore(x), [isotropy.isoscore(x[:, k]) for k in range(3)]
+    )
+    # a subsample of pairs needs only the pairs drawn: NaN exactly when one holds row 4
+    sub = isotropy.uniformity(x[:, 1], n_pairs=3, rng=0, zero_rows="nan")
+    gen = np.random.default_rng(0)
+    i = gen.integers(0, 30, size=3)
+    j = (i + gen.integers(1, 30, size=3)) % 30
+    assert np.isnan(sub) == bool(np.isin(4, np.concatenate([i, j])))

@@ -254,3 +254,43 @@ def test_table1_carries_the_note_of_a_task_whose_words_became_the_unknown_token(
     t1 = report_table1.table1(words).set_index("row")
     assert t1.loc["CLIP", "note"] == said
     assert t1.loc["GPT-2, no BOS", "note"] == ""
+
+
+def test_table1_and_claims_notes_say_why_a_layer_needed_a_zero_vector() -> None:
+    """A table with a ``note`` (a layer-0 value that needed a zero vector, issue 24) gives
+    Table 1's row, and each claim that reads the series, that note after the undefined
+    layers, so their reader sees which token made layer 0 undefined; a series without a
+    note keeps only the list. Before issue 24 the note was not carried."""
+    why = "undefined (NaN): model 'Z', layer 0: 1 of the 9 words is a zero vector (...)"
+    df = pd.concat(
+        [
+            _layers("causal", "Z", [np.nan, 0.4, 0.5], setting="wrapped", task="rg65"),
+            _layers("causal", "Z", [np.nan, 0.3, 0.2], setting="wrapped", task="ws353"),
+        ],
+        ignore_index=True,
+    )
+    df.loc[0, "note"] = why
+    out = report_table1.best_and_top(df, ["setting", "task"]).set_index("task")
+    assert out.loc["rg65", "undefined_layers"] == f"undefined (NaN) at layer(s) 0; {why}"
+    assert out.loc["ws353", "undefined_layers"] == "undefined (NaN) at layer(s) 0"
+    assert (out.loc["rg65", "best"], out.loc["rg65", "best_layer"]) == (0.5, 2)
+    geo = pd.concat(
+        [
+            _layers("causal", "G", [np.nan, 0.6, 0.7], measure="self_similarity"),
+            _layers("contrastive", "C", [0.2, 0.06, 0.24], measure="self_similarity"),
+        ]
+        + [
+            _layers(role, name, values, measure=f"top{k}_share")
+            for k in (5, 8)
+            for role, name, values in (
+                ("causal", "G", [0.5, 0.6, 0.9]),
+                ("contrastive", "C", [0.3] * 3),
+            )
+        ],
+        ignore_index=True,
+    )
+    geo.loc[0, "note"] = why
+    claims = report_table1.claim_checks({"cwe_geometry": geo}).set_index("claim")
+    text = {c.key: c.text for c in reference.CLAIMS}
+    note = claims.loc[text["cwe_ss_causal_min"], "note"]
+    assert note == f"causal, self_similarity: undefined (NaN) at layer(s) 0; {why}"

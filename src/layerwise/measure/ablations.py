@@ -3,7 +3,10 @@
 Each function returns rows ``deviation, model, quantity, default, alternative,
 difference``: the same quantity computed this book's way (the paper's text, except
 for note 6 where the scripts' no-space input is what produced the paper's numbers)
-and the other way (methodology notes 1-7; chapter 6, ``notebooks/06_discussion``).
+and the other way (methodology notes 1-7; chapter 6, ``notebooks/06_discussion``). A
+quantity that is undefined (NaN) because it needs a zero vector keeps its row, with a
+``note`` naming the zero vectors (carried from the table it is read from, or made here:
+:mod:`layerwise.measure.undefined`).
 """
 
 from __future__ import annotations
@@ -23,16 +26,25 @@ from ..stats.scores import sc_weat_effect_sizes, scores_of_effect_sizes, warn_un
 from ..store.cached import cached_value
 from ..store.keys import model_identity
 from ..tidy import select
-from .common import NATIVE, MeasureOptions, alt_top_name, over_layers, stack_layers
-from .cwe import cwe_sentences, cwe_states
+from .common import NATIVE, MeasureOptions, alt_top_name, over_layers, stack_layers, zero_vectors
+from .cwe import cwe_labels, cwe_sentences, cwe_states
 from .sentences import sentence_self_similarity, sts_benchmark_scores
+from .undefined import ZERO, notes_last, warn_notes, with_zero_rows
 from .words import word_states, word_task_scores
 
 Models = Mapping[str, LoadedModel]
 
 
-def _row(deviation: str, lm: LoadedModel, quantity: str, default: float, other: float) -> dict:
-    return {
+def _row(
+    deviation: str,
+    lm: LoadedModel,
+    quantity: str,
+    default: float,
+    other: float,
+    notes: tuple[str, ...] = (),
+) -> dict:
+    """A deviation's row; ``notes`` (why a value is undefined) go to a ``note`` column."""
+    row = {
         "deviation": deviation,
         "model": lm.spec.name,
         "quantity": quantity,
@@ -40,11 +52,24 @@ def _row(deviation: str, lm: LoadedModel, quantity: str, default: float, other: 
         "alternative": float(other),
         "difference": float(other - default),
     }
+    said = [n for n in dict.fromkeys(notes) if isinstance(n, str) and n]
+    return row | ({"note": "; ".join(said)} if said else {})
 
 
-def _top(df: pd.DataFrame, role: str, **eq) -> float:
+def _note(rows: pd.DataFrame) -> str:
+    """The notes of ``rows`` of a table (its ``note`` column, when it has one), joined."""
+    if "note" not in rows:
+        return ""
+    return "; ".join(dict.fromkeys(n for n in rows["note"] if isinstance(n, str) and n))
+
+
+def _top_and_note(df: pd.DataFrame, role: str, **eq) -> tuple[float, str]:
+    """The top layer's value of the rows ``eq`` of ``role`` (native convention), and its
+    note when it is undefined."""
     d = select(df, role=role, top="native", **eq)
-    return float(d.loc[d["layer"].idxmax(), "value"])
+    top = d.loc[[d["layer"].idxmax()]]
+    value = float(top["value"].iloc[0])
+    return value, _note(top) if np.isnan(value) else ""
 
 
 def topk_definition(models: Models, geometry_table: pd.DataFrame) -> list[dict]:
@@ -52,22 +77,34 @@ def topk_definition(models: Models, geometry_table: pd.DataFrame) -> list[dict]:
     rows = []
     for role, lm in models.items():
         for k in (5, 8):
-            paper = _top(geometry_table, role, measure=f"top{k}_share")
-            script = _top(geometry_table, role, measure=f"top{k}_share_script")
-            rows.append(_row("1 top-k share", lm, f"top-{k} share, top layer", paper, script))
+            paper, why = _top_and_note(geometry_table, role, measure=f"top{k}_share")
+            script, why_s = _top_and_note(geometry_table, role, measure=f"top{k}_share_script")
+            quantity = f"top-{k} share, top layer"
+            rows.append(_row("1 top-k share", lm, quantity, paper, script, (why, why_s)))
     return rows
 
 
 def token_sampling(models: Models, sentences: list[str], s: MeasureOptions) -> list[dict]:
     """Note 2: sampling real tokens only vs letting BOS/EOS positions be drawn."""
     rows = []
+    selfsim = with_zero_rows({"s": lambda x: geometry.self_similarity(x, zero_rows="nan")})
+    value = "the mean cosine over all pairs (Eq. 1)"
     for lm in models.values():
-        selfsim = {"s": geometry.self_similarity}
-        real = over_layers(NATIVE, cwe_states(lm, sentences, s), selfsim)["s"]
-        special = cwe_states(lm, sentences, s, include_special=True)
-        anyspecial = over_layers(NATIVE, special, selfsim)["s"]
+        notes = []
+        read = {}
+        for special in (False, True):
+            ex = cwe_states(lm, sentences, s, include_special=special)
+            read[special] = over_layers(NATIVE, ex, selfsim)
+            labels = cwe_labels(lm, sentences, s, include_special=special)
+            vectors = zero_vectors(
+                lm, NATIVE, read[special][ZERO], "sampled tokens", len(ex), labels
+            )
+            notes.append([vectors.sample_note(i, value) for i in range(len(vectors.found))])
+        real, anyspecial = read[False]["s"], read[True]["s"]
         top = len(real) - 1
         for layer in (0, top // 2, top):
+            why = (notes[0][layer], notes[1][layer])
+            warn_notes(why)
             rows.append(
                 _row(
                     "2 token sampling",
@@ -75,6 +112,7 @@ def token_sampling(models: Models, sentences: list[str], s: MeasureOptions) -> l
                     f"CWE self-similarity, layer {layer}",
                     real[layer],
                     anyspecial[layer],
+                    why,
                 )
             )
     return rows
@@ -90,10 +128,11 @@ def sts_parsing(models: Models, sts_table: pd.DataFrame, s: MeasureOptions) -> l
     rows = []
     for role, lm in models.items():
         wrong = sts_benchmark_scores(lm, ("eos",), s, pairs=quoted)
-        script = float(wrong[wrong["top"] == "native"].sort_values("layer")["value"].iloc[-1])
-        paper = _top(sts_table, role, setting="eos")
+        last = wrong[wrong["top"] == "native"].sort_values("layer").iloc[[-1]]
+        script = float(last["value"].iloc[0])
+        paper, why = _top_and_note(sts_table, role, setting="eos")
         quantity = f"STS-B Spearman, EOS, top layer ({len(quoted):,} vs 1,379 pairs)"
-        rows.append(_row("3 STS-B parsing", lm, quantity, paper, script))
+        rows.append(_row("3 STS-B parsing", lm, quantity, paper, script, (why, _note(last))))
     return rows
 
 
@@ -102,11 +141,11 @@ def sentence_set(models: Models, ss_table: pd.DataFrame, s: MeasureOptions) -> l
     rows = []
     for role, lm in models.items():
         left = sentence_self_similarity(lm, ("eos",), s, left_only=True)
-        script = float(left[left["top"] == "native"].sort_values("layer")["value"].iloc[-1])
-        paper = _top(ss_table, role, setting="eos")
-        rows.append(
-            _row("4 sentence set", lm, "EOS sentence self-similarity, top layer", paper, script)
-        )
+        last = left[left["top"] == "native"].sort_values("layer").iloc[[-1]]
+        script = float(last["value"].iloc[0])
+        paper, why = _top_and_note(ss_table, role, setting="eos")
+        quantity = "EOS sentence self-similarity, top layer"
+        rows.append(_row("4 sentence set", lm, quantity, paper, script, (why, _note(last))))
     return rows
 
 
@@ -130,7 +169,9 @@ def valnorm_ddof(lm: LoadedModel, s: MeasureOptions) -> pd.DataFrame:
     ia = np.array([index[w] for w in data.PLEASANT], dtype=np.int64)
     ib = np.array([index[w] for w in data.UNPLEASANT], dtype=np.int64)
     fns = {
-        d: lambda x, d=d: sc_weat_effect_sizes(x[it], x[ia], x[ib], ddof=d, warn=False)
+        d: lambda x, d=d: sc_weat_effect_sizes(
+            x[it], x[ia], x[ib], ddof=d, warn=False, zero_rows="nan"
+        )
         for d in (1, 0)
     }
     # one layer of states at a time; the effect sizes [n_words, L+1] of every layer after
@@ -157,6 +198,9 @@ def valnorm_sd(models: Models, s: MeasureOptions) -> list[dict]:
         ddof = valnorm_ddof(lm, s)
         r1, r0 = list(ddof["r_sample_sd"]), list(ddof["r_population_sd"])
         best = best_layer(r1)
+        if best is None:  # every layer undefined: the row stays, undefined
+            rows.append(_row("5 ValNorm SD", lm, "ValNorm r, no defined layer", np.nan, np.nan))
+            continue
         rows.append(_row("5 ValNorm SD", lm, f"ValNorm r, layer {best}", r1[best], r0[best]))
     return rows
 
@@ -178,6 +222,7 @@ def leading_space(models: Models, words_table: pd.DataFrame, s: MeasureOptions) 
                     & (spaced["setting"] == setting)
                     & (spaced["task"] == task)
                 ]
+                why = [_note(g) if g["value"].isna().all() else "" for g in (best, alt)]
                 rows.append(
                     _row(
                         "6 leading space",
@@ -185,6 +230,7 @@ def leading_space(models: Models, words_table: pd.DataFrame, s: MeasureOptions) 
                         f"{task} best layer, {setting}",
                         best["value"].max(),
                         alt["value"].max(),
+                        tuple(why),
                     )
                 )
     return rows
@@ -216,15 +262,16 @@ def final_norm(models: Models, tables: Mapping[str, pd.DataFrame]) -> list[dict]
             continue
         for table, eq, label in picks:
             d = select(tables[table], role=role, layer=lm.spec.n_layers, **eq)
-            native = d[d["top"] == "native"]["value"].iloc[0]
-            alt = d[d["top"] == alt_name]["value"].iloc[0]
+            native, alt = (d[d["top"] == top].iloc[[0]] for top in ("native", alt_name))
+            why = tuple(_note(x) if x["value"].isna().all() else "" for x in (native, alt))
             rows.append(
                 _row(
                     "7 final layer norm",
                     lm,
                     f"{label}, top layer: {lm.spec.top_state} (native) vs {alt_name}",
-                    native,
-                    alt,
+                    native["value"].iloc[0],
+                    alt["value"].iloc[0],
+                    why,
                 )
             )
     return rows
@@ -264,7 +311,7 @@ def deviation_table(
             + final_norm(models, tables)
         )
         df["alternative is"] = df["deviation"].map(ALTERNATIVES)
-        return df
+        return notes_last(df)
 
     return cached_value(
         s.cache,

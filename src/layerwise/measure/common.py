@@ -6,7 +6,8 @@ Every measurement takes a loaded model (any Hugging Face text model) and returns
 interval, for evaluations). Rows for layers ``0..L`` use the model's native hidden
 states (``top="native"``); one more row per quantity gives the top layer in the other
 final-layer-norm convention (``top="pre_norm"`` or ``"post_norm"``; methodology note 7,
-chapter 6).
+chapter 6). A value that needs a zero vector is undefined (NaN), and its row has a ``note``
+naming the model, the layer and the token (:mod:`layerwise.measure.undefined`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..stats.correlation import Score
 from ..store.cache import Cache
 from ..store.cached import cached_extract
 from ..store.memo import BootstrapMemo
+from .undefined import RowLabels, ZeroVectors, warn_notes
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -189,8 +191,11 @@ def unknown_note(
 
 
 def with_note(rows: list[dict], note: str) -> list[dict]:
-    """``rows`` with a ``note`` when ``note`` says something (:func:`noted_table`)."""
-    return [row | {"note": note} for row in rows] if note else rows
+    """``rows`` with ``note`` added when it says something (:func:`noted_table`): after a
+    row's own note (a zero vector's), separated by ``"; "``."""
+    if not note:
+        return rows
+    return [row | {"note": "; ".join(n for n in (row.get("note"), note) if n)} for row in rows]
 
 
 def noted_table(rows: list[dict]) -> pd.DataFrame:
@@ -246,26 +251,57 @@ def stack_layers(values: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack(values, axis=1)
 
 
+def layer_names(lm: LoadedModel, view: View, n: int) -> list[str]:
+    """How a note names the ``n`` layers of ``view``: ``layer 0`` ... ``layer L``, or the top
+    layer in the other convention, ``layer L (post_norm)``."""
+    if view is ALT_TOP:
+        return [f"layer {lm.spec.n_layers} ({alt_top_name(lm)})"] * n
+    return [f"layer {k}" for k in range(n)]
+
+
+def zero_vectors(
+    lm: LoadedModel, view: View, found: Sequence[np.ndarray], what: str, n: int, labels: RowLabels
+) -> ZeroVectors:
+    """The :class:`~layerwise.measure.undefined.ZeroVectors` of ``n`` rows (``what`` they
+    are, ``labels`` describing them) of ``lm``'s states, ``found`` on the layers of
+    ``view``."""
+    return ZeroVectors(lm.spec.name, what, n, found, labels, layer_names(lm, view, len(found)))
+
+
 def per_layer(
-    lm: LoadedModel, ex: Extracted, score: Callable[[View], Iterable], **cols
+    lm: LoadedModel,
+    ex: Extracted,
+    score: Callable[[View], Iterable],
+    notes: Callable[[View], Sequence[str]] | None = None,
+    **cols,
 ) -> list[dict]:
     """Rows of ``score`` on every layer, plus the top layer in the other convention.
 
     ``score`` receives a view (:data:`NATIVE` or :data:`ALT_TOP`) to apply to
     each :class:`Extracted` it reads (one ``[n, d]`` layer at a time) and returns one value
-    per layer of the view.
+    per layer of the view. ``notes``, called with the same view after ``score``, returns
+    one note per layer (``""``: none); a row with a note gets a ``note`` column, and the
+    note is warned about (:func:`~layerwise.measure.undefined.warn_notes`).
     """
     name = lm.spec.name
+    values = list(score(NATIVE))
     rows = [
         {"model": name, "layer": layer, "top": "native", **cols, **_value_columns(v)}
-        for layer, v in enumerate(score(NATIVE))
+        for layer, v in enumerate(values)
     ]
+    said = list(notes(NATIVE)) if notes else []
     alt = alt_top_name(lm)
     if alt is not None and ex.top_alt is not None:
         (v,) = score(ALT_TOP)
         rows.append(
             {"model": name, "layer": lm.spec.n_layers, "top": alt, **cols, **_value_columns(v)}
         )
+        if notes:
+            said += list(notes(ALT_TOP))
+    for row, note in zip(rows, said, strict=False):
+        if note:
+            row["note"] = note
+    warn_notes(said)
     return rows
 
 

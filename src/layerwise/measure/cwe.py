@@ -2,7 +2,9 @@
 
 The sentence set (STS 2012-2016, filtered to every model's window; chapter 1), the
 sample of token positions, and the per-layer measures of :data:`CWE_MEASURES`
-(self-similarity, Eq. 1; top-k magnitude shares) on the sampled states.
+(self-similarity, Eq. 1; top-k magnitude shares) on the sampled states. A sampled token
+whose state is a zero vector makes the measures that need it undefined (NaN) at that
+layer, and the row's ``note`` names it (:mod:`layerwise.measure.undefined`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from ..models.tokenizers import CLIP_WINDOW, clip_token_counts
 from ..stats import geometry
 from ..store.cached import cached_value
 from ..store.keys import model_identity, texts_digest
-from .common import NATIVE, MeasureOptions, as_settings, extract_states, per_layer, require_items
+from .common import (
+    ALT_TOP,
+    NATIVE,
+    MeasureOptions,
+    as_settings,
+    extract_states,
+    layer_names,
+    per_layer,
+    require_items,
+)
+from .undefined import RowLabels, ZeroVectors, describe_read, notes_last, numbered
 
 
 def real_token_counts(
@@ -145,19 +157,55 @@ def cwe_states(
     return extract_states(lm, make, "cwe", s)
 
 
+def cwe_labels(
+    lm: LoadedModel, sentences: Sequence[str], s: MeasureOptions, *, include_special: bool = False
+) -> RowLabels:
+    """What each row of :func:`cwe_states` is (the same arguments): the sampled token and
+    the sentence it is in (:func:`~layerwise.measure.undefined.describe_read`). The sample
+    is drawn again (from the cached counts) only when a row is described."""
+    sentences = clean_texts(sentences, "sentence")
+    held: list = []
+
+    def labels(rows: Sequence[int]) -> list[str]:
+        if not held:
+            special = include_special and lm.spec.native_wrap
+            requests, sample = cwe_sample(lm, sentences, s, include_special=special)
+            held.append(([(r, span) for r in requests for span in r.reads], sample))
+        reads, sample = held[0]
+        return [
+            describe_read(lm, sentences[int(sample.sentence[i])], reads[i][0].ids, reads[i][1])
+            for i in rows
+        ]
+
+    return labels
+
+
 #: Chapter 3's measures of the CWE sample by name, each giving one value per layer of
-#: ``[n, L, d]`` states (one line here adds a measure to :func:`cwe_geometry`).
+#: ``[n, L, d]`` states (one line here adds a measure to :func:`cwe_geometry`). A measure
+#: that needs every vector is NaN for a layer with a zero vector (``zero_rows="nan"``).
 CWE_MEASURES: dict[str, Callable[[np.ndarray], Iterable[float]]] = {
-    "self_similarity": geometry.self_similarity,
-    "top5_share": lambda x: geometry.top_k_share(x, 5),
-    "top8_share": lambda x: geometry.top_k_share(x, 8),
-    "top5_share_script": lambda x: geometry.top_k_share_script(x, 5),
-    "top8_share_script": lambda x: geometry.top_k_share_script(x, 8),
+    "self_similarity": lambda x: geometry.self_similarity(x, zero_rows="nan"),
+    "top5_share": lambda x: geometry.top_k_share(x, 5, zero_rows="nan"),
+    "top8_share": lambda x: geometry.top_k_share(x, 8, zero_rows="nan"),
+    "top5_share_script": lambda x: geometry.top_k_share_script(x, 5, zero_rows="nan"),
+    "top8_share_script": lambda x: geometry.top_k_share_script(x, 8, zero_rows="nan"),
+}
+
+#: What each measure of :data:`CWE_MEASURES` that needs every vector is, for its note (the
+#: script's ratio of means counts a zero vector as a norm of 0 and needs no cosine).
+CWE_NEEDS_EVERY_VECTOR = {
+    "self_similarity": "the mean cosine over all pairs (Eq. 1)",
+    "top5_share": "the mean of the top-5 shares of all of them",
+    "top8_share": "the mean of the top-8 shares of all of them",
 }
 
 
 def cwe_geometry(
-    ex: Extracted, lm: LoadedModel, measures: Sequence[str] | None = None
+    ex: Extracted,
+    lm: LoadedModel,
+    measures: Sequence[str] | None = None,
+    *,
+    labels: RowLabels | None = None,
 ) -> pd.DataFrame:
     """Self-similarity (equation 1) and top-k magnitude shares of CWEs, per layer (Figs 1-2).
 
@@ -166,7 +214,10 @@ def cwe_geometry(
     in memory one layer at a time (peak host memory grows with ``n x d``, not with the
     number of layers). One row per measure and layer, plus the top layer in the other
     final-norm convention, in the order of ``measures`` (None: every measure of
-    :data:`CWE_MEASURES`; an empty list is an :class:`~layerwise.errors.InputError`).
+    :data:`CWE_MEASURES`; an empty list is an :class:`~layerwise.errors.InputError`). A
+    measure that needs every vector is NaN at a layer with a zero vector, and its row's
+    ``note`` names the zero vectors (``labels`` describes the rows: :func:`cwe_labels`;
+    default: their numbers).
     """
     rows: list[dict] = []
     names = (
@@ -175,11 +226,36 @@ def cwe_geometry(
         else as_settings(measures, CWE_MEASURES, "CWE measure", "cwe_geometry: measures")
     )
     values: dict[str, list[float]] = {name: [] for name in names}
+    zero: dict = {NATIVE: []}
     for k in range(ex.n_states):
         x = ex.layer(k)
+        zero[NATIVE].append(geometry.find_zero_rows(x))
         for name in names:
             values[name].append(CWE_MEASURES[name](x))
         del x
+    zero[ALT_TOP] = [geometry.find_zero_rows(x) for x in ALT_TOP(ex)]
+    labels = labels or numbered("CWE sample")
+
+    def notes(view, name: str) -> list[str]:
+        found = zero[view]
+        vectors = ZeroVectors(
+            lm.spec.name,
+            "sampled tokens",
+            len(ex),
+            found,
+            labels,
+            layer_names(lm, view, len(found)),
+        )
+        value = CWE_NEEDS_EVERY_VECTOR.get(name)
+        if value:
+            return [vectors.sample_note(i, value) for i in range(len(found))]
+        return [  # the script's ratio of means needs one vector that is not zero
+            vectors.note(i, "the ratio of their mean norms is 0 / 0")
+            if vectors.zero_count(i) == len(ex)
+            else ""
+            for i in range(len(found))
+        ]
+
     for name in names:
         fn = CWE_MEASURES[name]
         rows += per_layer(
@@ -188,6 +264,7 @@ def cwe_geometry(
             lambda view, name=name, fn=fn: (
                 values[name] if view is NATIVE else [fn(x) for x in view(ex)]
             ),
+            lambda view, name=name: notes(view, name),
             measure=name,
         )
-    return pd.DataFrame(rows)
+    return notes_last(pd.DataFrame(rows))

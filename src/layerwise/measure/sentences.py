@@ -1,5 +1,10 @@
 """Sentences: STS Benchmark scores (Figure 4), sentence self-similarity (Figure 5) and the
-check of native pooling against a published score (chapter 5)."""
+check of native pooling against a published score (chapter 5).
+
+A sentence vector that is a zero vector at a layer makes what needs its cosines undefined
+(NaN) there (its pairs' cosines and so the Spearman over all pairs; the self-similarity
+over all sentences); the row's ``note`` names the model, the layer and the sentence
+(:mod:`layerwise.measure.undefined`)."""
 
 from __future__ import annotations
 
@@ -35,6 +40,16 @@ from .common import (
     stack_layers,
     unknown_note,
     with_note,
+    zero_vectors,
+)
+from .undefined import (
+    ZERO,
+    RowLabels,
+    ZeroVectors,
+    describe_read,
+    needing_items,
+    notes_last,
+    with_zero_rows,
 )
 
 
@@ -81,17 +96,37 @@ def _sentence_group_states(
     return {st: ex.take(slice(i, None, k)) for i, st in enumerate(group)}
 
 
+def sentence_labels(lm: LoadedModel, sentences: Sequence[str], setting: str) -> RowLabels:
+    """What each row of :func:`sentence_states` (the same sentences and setting) is: the
+    token read (or the span of a mean) and the sentence, for a note."""
+    texts = clean_texts(sentences, "sentence")
+
+    def labels(rows: Sequence[int]) -> list[str]:
+        chosen = [texts[int(i)] for i in rows]
+        reqs = sentence_requests(lm, chosen, setting)
+        return [describe_read(lm, t, r.ids, r.reads[0]) for t, r in zip(chosen, reqs, strict=True)]
+
+    return labels
+
+
 def sentence_states(
-    lm: LoadedModel, sentences: Sequence[str], setting: str, s: MeasureOptions
+    lm: LoadedModel,
+    sentences: Sequence[str],
+    setting: str,
+    s: MeasureOptions,
+    *,
+    base: Sequence[str] | None = None,
 ) -> Extracted:
     """One vector per sentence (order of ``sentences``) in a sentence setting.
 
     Nothing is computed twice: the settings that read the same input
     (:func:`sentence_input_groups`) are extracted together, and a sentence list that
-    mostly repeats the STS Benchmark's unique sentences (the authors' parse, the left
-    sentences only; chapter 6) reads those from the STS-B extraction and runs only the
-    sentences it adds. Which path is taken depends on the texts, never on the cache.
-    An empty list of sentences is an :class:`~layerwise.errors.InputError`.
+    mostly repeats the sentences of ``base`` (default: the STS Benchmark's unique
+    sentences; e.g. the authors' parse, the left sentences only; chapter 6) reads those
+    from the extraction of ``base`` and runs only the sentences it adds. Which path is
+    taken depends on the texts, never on the cache. Chapter 7 passes its window-filtered
+    STS-B sentences as ``base``, so no sentence beyond a model's window is run. An empty
+    list of sentences is an :class:`~layerwise.errors.InputError`.
     """
     as_settings(setting, SENTENCE_SETTINGS, "sentence", "sentence_states: setting")
     if setting == "native":
@@ -102,12 +137,15 @@ def sentence_states(
         clean_texts(sentences, "sentence"), "sentence_states: sentences", "sentence"
     )
     (group,) = [g for g in sentence_input_groups(lm) if setting in g]
-    base = data.sts_benchmark_sentences(data.load_sts_benchmark())
-    known = set(base)
-    if texts == base or 2 * sum(t in known for t in texts) < len(texts):
-        base = unique(texts)
-    in_base = set(base)
-    parts = [base, [t for t in unique(texts) if t not in in_base]]
+    if base is None:
+        pool = data.sts_benchmark_sentences(data.load_sts_benchmark())
+    else:
+        pool = unique(clean_texts(base, "sentence"))
+    known = set(pool)
+    if texts == pool or 2 * sum(t in known for t in texts) < len(texts):
+        pool = unique(texts)
+    in_pool = set(pool)
+    parts = [pool, [t for t in unique(texts) if t not in in_pool]]
     states = stack([_sentence_group_states(lm, part, group, s)[setting] for part in parts if part])
     row = {t: i for i, t in enumerate(parts[0] + parts[1])}
     index = [row[t] for t in texts]
@@ -146,11 +184,15 @@ def sts_benchmark_scores(
     for setting in settings:
         ex = sentence_states(lm, sentences, setting, s)
         rng = s.rng("sts-b", setting)
+        labels = sentence_labels(lm, sentences, setting)
+        zero: dict = {}
 
-        def measure(view, ex=ex, r=rng):
-            cos = over_layers(view, ex, {"cos": lambda x: cosine_rows(x[ia], x[ib])})["cos"]
+        def measure(view, ex=ex, r=rng, zero=zero):
+            fns = with_zero_rows({"cos": lambda x: cosine_rows(x[ia], x[ib], zero_rows="nan")})
+            read = over_layers(view, ex, fns)
+            zero[view] = read[ZERO]
             return scores_of_cosines(
-                stack_layers(cos),
+                stack_layers(read["cos"]),
                 gold,
                 target_name="gold",
                 rng=r,
@@ -158,9 +200,16 @@ def sts_benchmark_scores(
                 memo=s.memo,
             )
 
-        rows += per_layer(lm, ex, measure, setting=setting, task="stsb")
+        def notes(view, zero=zero, labels=labels):
+            vectors = zero_vectors(lm, view, zero[view], "sentences", len(sentences), labels)
+            return [
+                vectors.items_note(i, needing_items(found, (ia, ib)), "pairs", "Spearman's rho")
+                for i, found in enumerate(vectors.found)
+            ]
+
+        rows += per_layer(lm, ex, measure, notes, setting=setting, task="stsb")
     note = unknown_note(lm, [[p.sentence1.strip(), p.sentence2.strip()] for p in pairs], "pairs")
-    return noted_table(with_note(rows, note))
+    return notes_last(noted_table(with_note(rows, note)))
 
 
 def sentence_self_similarity(
@@ -185,19 +234,27 @@ def sentence_self_similarity(
     else:
         sentences = data.sts_benchmark_sentences(pairs)
     rows: list[dict] = []
+    fns = with_zero_rows({"s": lambda x: geometry.self_similarity(x, zero_rows="nan")})
     for setting in settings:
         ex = sentence_states(lm, sentences, setting, s)
-        rows += per_layer(
-            lm,
-            ex,
-            lambda view, ex=ex: over_layers(view, ex, {"s": geometry.self_similarity})["s"],
-            setting=setting,
-            measure="self_similarity",
-        )
+        labels = sentence_labels(lm, sentences, setting)
+        read: dict = {}
+
+        def measure(view, ex=ex, read=read):
+            read[view] = over_layers(view, ex, fns)
+            return read[view]["s"]
+
+        def notes(view, read=read, labels=labels):
+            found = read[view][ZERO]
+            vectors = zero_vectors(lm, view, found, "sentences", len(sentences), labels)
+            value = "the mean cosine over all pairs (Eq. 1)"
+            return [vectors.sample_note(i, value) for i in range(len(found))]
+
+        rows += per_layer(lm, ex, measure, notes, setting=setting, measure="self_similarity")
     df = pd.DataFrame(rows)
     df["sentences"] = "left only" if left_only else "all unique"
     df["n"] = len(sentences)
-    return df
+    return notes_last(df)
 
 
 def published_check(models, s=None):
@@ -241,7 +298,9 @@ def sts_pair_cosines(
     pairs. Columns ``genre``, ``sentence1``, ``sentence2``, ``gold``, ``cosine`` and
     ``rank_gap``, the gold score's percentile rank minus the cosine's: positive where the
     model ranks a pair as less similar than people do, negative where it ranks it as more
-    similar. The states come from :func:`sentence_states`, so a warm cache runs no model.
+    similar. A pair with a zero sentence vector has no cosine and no rank gap (NaN), a
+    ``note`` says why, and the other pairs are ranked among themselves. The states come
+    from :func:`sentence_states`, so a warm cache runs no model.
     """
     s = MeasureOptions() if s is None else s
     pairs = (
@@ -255,16 +314,30 @@ def sts_pair_cosines(
     sentences = data.sts_benchmark_sentences(pairs)
     index = {t: i for i, t in enumerate(sentences)}
     x = sentence_states(lm, sentences, setting, s).layer(layer)
-    a = x[[index[p.sentence1] for p in pairs]]
-    b = x[[index[p.sentence2] for p in pairs]]
+    ia = np.array([index[p.sentence1] for p in pairs], dtype=np.int64)
+    ib = np.array([index[p.sentence2] for p in pairs], dtype=np.int64)
     df = pd.DataFrame(
         {
             "genre": [p.genre for p in pairs],
             "sentence1": [p.sentence1 for p in pairs],
             "sentence2": [p.sentence2 for p in pairs],
             "gold": [p.score for p in pairs],
-            "cosine": geometry.cosine_rows(a, b),
+            "cosine": geometry.cosine_rows(x[ia], x[ib], zero_rows="nan"),
         }
     )
-    df["rank_gap"] = df["gold"].rank(pct=True) - df["cosine"].rank(pct=True)
+    zero = geometry.find_zero_rows(x)
+    needs = needing_items(zero, (ia, ib))
+    # ranks among the pairs whose cosine is defined (all of them without zero vectors)
+    ranked = df.loc[~needs]
+    df["rank_gap"] = ranked["gold"].rank(pct=True) - ranked["cosine"].rank(pct=True)
+    if zero.size:  # a pair with a zero vector has no cosine and no rank: say which and why
+        labels = sentence_labels(lm, sentences, setting)
+        vectors = ZeroVectors(
+            lm.spec.name, "sentences", len(sentences), [zero], labels, [f"layer {layer}"]
+        )
+        df.loc[needs, "note"] = vectors.note(
+            0,
+            "a cosine with a zero vector is undefined, so is this pair's, and it has no rank "
+            f"gap (the other {int((~needs).sum()):,} pairs are ranked among themselves)",
+        )
     return df

@@ -1,6 +1,11 @@
 """Word tasks: the word-similarity sets of the dataset registry (RG65, WS353, SimLex-999,
 SimVerb-3500 and any registered at run time; Spearman) and ValNorm (Pearson), per layer,
-in each word setting of Table 1 (chapter 4)."""
+in each word setting of Table 1 (chapter 4).
+
+A word whose state is a zero vector at a layer makes the cosines and effect sizes that need
+it undefined (NaN), and so the task's correlation at that layer (no item is dropped); the
+row's ``note`` names the model, the layer and the word's token
+(:mod:`layerwise.measure.undefined`)."""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from ..stats.scores import (
 )
 from .common import (
     MeasureOptions,
+    View,
     as_settings,
     check_settings,
     extract_states,
@@ -39,6 +45,16 @@ from .common import (
     stack_layers,
     unknown_note,
     with_note,
+    zero_vectors,
+)
+from .undefined import (
+    ZERO,
+    RowLabels,
+    ZeroVectors,
+    describe_read,
+    needing_items,
+    notes_last,
+    with_zero_rows,
 )
 
 
@@ -131,26 +147,52 @@ class TaskItems:
     target: np.ndarray
     method: str
 
+    @property
+    def items(self) -> str:
+        """What the items are, for a note: ``pairs`` or ``target words``."""
+        return "target words" if self.method == "pearson" else "pairs"
+
+    @property
+    def statistic(self) -> str:
+        return "Pearson's r" if self.method == "pearson" else "Spearman's rho"
+
     def scores(
         self, arrays: Sequence[np.ndarray], *, rng, n_resamples: int, memo=None
     ) -> list[Score]:
         """Per-layer :class:`~layerwise.stats.correlation.Score` of the task on ``arrays``
-        (the states of :attr:`rows`, each ``[n, L, d]``)."""
+        (the states of :attr:`rows`, each ``[n, L, d]``); NaN where a value needs a zero
+        vector."""
+        kw = {"rng": rng, "n_resamples": n_resamples, "memo": memo, "zero_rows": "nan"}
         if self.method == "pearson":
-            return valnorm_scores(*arrays, self.target, rng=rng, n_resamples=n_resamples, memo=memo)
-        return word_similarity_scores(
-            *arrays, self.target, rng=rng, n_resamples=n_resamples, memo=memo
-        )
+            return valnorm_scores(*arrays, self.target, **kw)
+        return word_similarity_scores(*arrays, self.target, **kw)
 
     def values(self, x: np.ndarray) -> np.ndarray:
         """The task's per-item values on one layer: ``x`` is that layer's states ``[n, d]``
         of every word of :func:`all_task_words` (in its order); returns float64 ``[n_items]``,
         the cosine of each pair (similarity tasks) or the SC-WEAT effect size of each target
-        word (ValNorm; NaN where undefined, warned about by :meth:`score_values`)."""
+        word (ValNorm; NaN where undefined, warned about by :meth:`score_values`). An item
+        that needs a zero vector (:meth:`needs`) is NaN."""
         arrays = [x[r] for r in self.rows]
         if self.method == "pearson":
-            return sc_weat_effect_sizes(*arrays, warn=False)
-        return cosine_rows(*arrays)
+            return sc_weat_effect_sizes(*arrays, warn=False, zero_rows="nan")
+        return cosine_rows(*arrays, zero_rows="nan")
+
+    def needs(self, zero: np.ndarray) -> np.ndarray:
+        """Which items need one of the rows ``zero`` (a layer's zero vectors): bool
+        ``[n_items]``; a pair needs its two words, an effect size its target word and every
+        attribute word."""
+        if self.method == "pearson":
+            return needing_items(zero, self.rows[:1], every=self.rows[1:])
+        return needing_items(zero, self.rows)
+
+    def notes(self, vectors: ZeroVectors) -> list[str]:
+        """One note per layer of ``vectors`` (the zero vectors of the states of
+        :func:`all_task_words`): which items, and so the task's score, are undefined."""
+        return [
+            vectors.items_note(i, self.needs(found), self.items, self.statistic)
+            for i, found in enumerate(vectors.found)
+        ]
 
     def score_values(self, values: np.ndarray, *, rng, n_resamples: int, memo=None) -> list[Score]:
         """Per-layer :class:`~layerwise.stats.correlation.Score` of the task from its item
@@ -222,12 +264,14 @@ def word_task_scores(
         "word task",
         "word_task_scores: tasks",
     )
-    states = word_states(lm, all_task_words(), settings, s, leading_space=leading_space)
+    words = all_task_words()
+    states = word_states(lm, words, settings, s, leading_space=leading_space)
     items = {task: task_items(task) for task in tasks}
     notes = unknown_notes(lm, items, leading_space)
     rows: list[dict] = []
     for setting, ex in states.items():
         values = _LayerValues(ex, {task: items[task].values for task in tasks})
+        labels = word_labels(lm, words, setting, leading_space=leading_space)
         for task in tasks:
             rng = s.rng("word task", task, setting)
 
@@ -236,10 +280,36 @@ def word_task_scores(
                     values(view, task), rng=r, n_resamples=s.n_resamples, memo=s.memo
                 )
 
-            rows += with_note(per_layer(lm, ex, measure, setting=setting, task=task), notes[task])
+            def zero_notes(view, it=items[task], values=values, ex=ex, labels=labels):
+                return it.notes(zero_vectors(lm, view, values.zero(view), "words", len(ex), labels))
+
+            rows += with_note(
+                per_layer(lm, ex, measure, zero_notes, setting=setting, task=task), notes[task]
+            )
     df = noted_table(rows)
     df["leading_space"] = leading_space
-    return df
+    return notes_last(df)
+
+
+def word_labels(
+    lm: LoadedModel,
+    words: Sequence[str],
+    setting: str,
+    *,
+    subtoken: str = "last",
+    leading_space: bool = False,
+) -> RowLabels:
+    """What each row of word states is (row ``i``: ``words[i]`` in ``setting``): the token
+    read (:func:`subtoken_requests`) and the word, for a note."""
+
+    def labels(rows: Sequence[int]) -> list[str]:
+        chosen = [words[int(i)] for i in rows]
+        reqs = subtoken_requests(
+            lm, chosen, setting, subtoken=subtoken, leading_space=leading_space
+        )
+        return [describe_read(lm, w, r.ids, r.reads[0]) for w, r in zip(chosen, reqs, strict=True)]
+
+    return labels
 
 
 def unknown_notes(lm: LoadedModel, items: dict[str, TaskItems], leading_space: bool) -> dict:
@@ -265,15 +335,22 @@ def unknown_notes(lm: LoadedModel, items: dict[str, TaskItems], leading_space: b
 class _LayerValues:
     """Per-item values of several tasks on the layers of one :class:`Extracted`, each view
     read once (one layer at a time, :func:`~.common.over_layers`) and kept: ``values(view,
-    task)`` is the task's ``[n_items, n_layers]``."""
+    task)`` is the task's ``[n_items, n_layers]``, ``zero(view)`` the zero rows of each
+    layer."""
 
     def __init__(self, ex: Extracted, fns) -> None:
-        self.ex, self.fns, self.held = ex, fns, {}
+        self.ex, self.fns, self.held = ex, with_zero_rows(fns), {}
 
-    def __call__(self, view, task: str) -> np.ndarray:
+    def _read(self, view: View) -> dict:
         if view not in self.held:
             self.held[view] = over_layers(view, self.ex, self.fns)
-        return stack_layers(self.held[view][task])
+        return self.held[view]
+
+    def __call__(self, view: View, task: str) -> np.ndarray:
+        return stack_layers(self._read(view)[task])
+
+    def zero(self, view: View) -> list[np.ndarray]:
+        return self._read(view)[ZERO]
 
 
 def subtoken_requests(
@@ -337,16 +414,27 @@ def word_pair_scores(
     ib = np.array([row[w] for w in second], dtype=np.int64)
     human = np.array([p.score for p in pairs])
     rng = s.rng("word pairs")
+    labels = word_labels(lm, distinct, setting, subtoken=subtoken, leading_space=leading_space)
+    zero: dict = {}
 
     def measure(view):
-        cos = over_layers(view, ex, {"cos": lambda x: cosine_rows(x[ia], x[ib])})["cos"]
+        fns = with_zero_rows({"cos": lambda x: cosine_rows(x[ia], x[ib], zero_rows="nan")})
+        read = over_layers(view, ex, fns)
+        zero[view] = read[ZERO]
         return scores_of_cosines(
-            stack_layers(cos), human, rng=rng, n_resamples=s.n_resamples, memo=s.memo
+            stack_layers(read["cos"]), human, rng=rng, n_resamples=s.n_resamples, memo=s.memo
         )
 
-    rows = per_layer(lm, ex, measure, setting=setting, subtoken=subtoken, task=task)
+    def notes(view):
+        vectors = zero_vectors(lm, view, zero[view], "words", len(distinct), labels)
+        return [
+            vectors.items_note(i, needing_items(found, (ia, ib)), "pairs", "Spearman's rho")
+            for i, found in enumerate(vectors.found)
+        ]
+
+    rows = per_layer(lm, ex, measure, notes, setting=setting, subtoken=subtoken, task=task)
     space = " " if leading_space else ""
     pairs_read = [[space + a, space + b] for a, b in zip(first, second, strict=True)]
     df = noted_table(with_note(rows, unknown_note(lm, pairs_read, "pairs")))
     df["leading_space"] = leading_space
-    return df
+    return notes_last(df)

@@ -10,6 +10,14 @@ resumable: after an interruption a second run reads the parts of the models that
 finished (no states, no weights) and computes the rest. One progress bar counts the
 models.
 
+Every model is measured on the same texts, each set (the CWE sentences, the STS-B test
+pairs, the task words) filtered to every model's window before any state is extracted
+(:func:`~layerwise.measure.multi_texts.compare_texts`): the log and ``provenance.json``
+(``parameters.window``) say how many items each set kept and how many each model's
+window dropped, and a set left with too few items stops the run, naming the set, the
+models and the remedy. Models whose windows hold every text (every profile's) read the
+full sets, so their tables are those of an unfiltered comparison.
+
 Who computes the parts is a *runner*: :func:`sequential` (here, one model after another)
 by default; :class:`layerwise.platform.sweep.DaskRunner` fans them out over a Dask cluster
 (``compare --workers N`` / ``--scheduler ADDRESS``). This module never imports the
@@ -30,8 +38,14 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..locks import folder_lock
 from ..measure.common import MeasureOptions
-from ..measure.cwe import cwe_sentences
-from ..measure.multi import ModelParts, compare_tables, model_parts, parts_cached
+from ..measure.multi import (
+    CompareTexts,
+    ModelParts,
+    compare_tables,
+    compare_texts,
+    model_parts,
+    parts_cached,
+)
 from ..measure.multi_states import gather_states
 from ..models.hub import split_revision
 from ..models.loading import load_model
@@ -46,8 +60,11 @@ class Runner(Protocol):
     """Computes every model's :class:`~layerwise.measure.multi.ModelParts` for a sweep.
 
     Called with the sources, the run's configuration and its options (``cfg.options()``,
-    whose cache counts what was reused), a log and the progress choice;
-    returns the models (weights released) and their parts in the sources' order.
+    whose cache counts what was reused), a log and the progress choice; returns the
+    models (weights released), their parts in the sources' order, and the texts every
+    part was measured on: :func:`~layerwise.measure.multi_texts.compare_texts` of all the
+    models, computed from their specs and token counts before any part (so a set left
+    with too few items stops the sweep before any extraction).
     ``params`` goes into ``provenance.json`` (how the parts were computed)."""
 
     params: dict[str, Any]
@@ -59,7 +76,7 @@ class Runner(Protocol):
         s: MeasureOptions,
         log: Callable[[str], None],
         progress: bool | None,
-    ) -> tuple[list[LoadedModel], list[ModelParts]]: ...
+    ) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]: ...
 
 
 def run_compare(
@@ -81,10 +98,16 @@ def run_compare(
     the four tables by name (:data:`~layerwise.measure.multi.COMPARE_TABLES`), the same rows
     whoever computed the parts.
 
+    Every model reads the same texts, each set filtered to every model's window (the
+    log says what each set kept, ``provenance.json`` records it under
+    ``parameters.window``).
+
     Raises :class:`~layerwise.errors.InputError` before any model loads for no source, a
-    source named twice or an unreadable ``HUB_ID@REVISION``, and
+    source named twice or an unreadable ``HUB_ID@REVISION``;
     :class:`~layerwise.errors.BusyError` when another run holds ``out_dir``
-    (:func:`~layerwise.locks.folder_lock`, held until the tables are written).
+    (:func:`~layerwise.locks.folder_lock`, held until the tables are written); and before
+    any extraction for two sources of the same weights or a text set left with too few
+    items by the models' windows (naming the set, the models, the counts and the remedy).
     """
     sources = list(sources)
     if not sources:
@@ -112,16 +135,17 @@ def _compare(
 ) -> dict[str, pd.DataFrame]:
     """:func:`run_compare`'s work, under the output folder's lock."""
     s = cfg.options()
-    models, parts = runner(sources, cfg, s, log, progress)
+    models, parts, texts = runner(sources, cfg, s, log, progress)
     refuse_same_weights(sources, models)
     params = cfg.params() | {
         "profile": None,
         "concrete_profile": None,
         "sources": sources,
         **runner.params,
+        "window": texts.report(),
     }
     prov = provenance({lm.spec.source: lm for lm in models}, params)
-    tables = compare_tables(models, s, log, parts=parts)
+    tables = compare_tables(models, s, log, parts=parts, texts=texts)
     for name, df in tables.items():
         write_table(df, out_dir, name, prov)
     log(
@@ -155,22 +179,22 @@ def sequential(
     s: MeasureOptions,
     log: Callable[[str], None],
     progress: bool | None,
-) -> tuple[list[LoadedModel], list[ModelParts]]:
+) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]:
     """The default runner: every model here, one after another (one model's weights in
-    memory at a time)."""
+    memory at a time), on the texts that fit every model's window."""
     models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
     refuse_same_weights(sources, models)  # before any extraction
-    sentences = cwe_sentences(models, s)
+    texts = compare_texts(models, s, log)  # before any extraction too
     parts = []
     with models_bar(len(models), progress) as bar:
         for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
             bar.set_postfix_str(lm.spec.name)
-            if not parts_cached(lm, sentences, s):  # its extractions as one plan first
-                run_plans([lm], lambda m: gather_states(m, sentences, s), s)
-            parts.append(model_parts(lm, sentences, s))
+            if not parts_cached(lm, texts, s):  # its extractions as one plan first
+                run_plans([lm], lambda m: gather_states(m, texts, s), s)
+            parts.append(model_parts(lm, texts, s))
             models[i] = released(lm, src, cfg)
             bar.update()
-    return models, parts
+    return models, parts, texts
 
 
 sequential.params = {"workers": None, "scheduler": None}  # type: ignore[attr-defined]

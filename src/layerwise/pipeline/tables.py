@@ -21,7 +21,7 @@ from ..closure import source_digest
 from ..errors import InputError
 from ..measure import ablations, multi
 from ..measure.common import MeasureOptions
-from ..measure.cwe import cwe_geometry, cwe_sentences, cwe_states
+from ..measure.cwe import cwe_geometry, cwe_labels, cwe_sentences, cwe_states
 from ..measure.sentences import published_check, sentence_self_similarity, sts_benchmark_scores
 from ..measure.words import word_task_scores
 from ..models.spec import LoadedModel
@@ -68,9 +68,12 @@ def _per_role(measure: Callable[[LoadedModel, MeasureOptions], pd.DataFrame]):
 
 def _cwe_geometry(models: Models, s: MeasureOptions, tables) -> pd.DataFrame:
     sentences = cwe_sentences(list(models.values()), s)
-    return _per_role(lambda lm, s: cwe_geometry(cwe_states(lm, sentences, s), lm))(
-        models, s, tables
-    )
+
+    def measure(lm: LoadedModel, s: MeasureOptions) -> pd.DataFrame:
+        labels = cwe_labels(lm, sentences, s)  # names a sampled zero vector in a note
+        return cwe_geometry(cwe_states(lm, sentences, s), lm, labels=labels)
+
+    return _per_role(measure)(models, s, tables)
 
 
 def _table1(models: Models, s: MeasureOptions, tables) -> pd.DataFrame:

@@ -28,8 +28,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..measure.common import MeasureOptions
-from ..measure.cwe import cwe_sentences
-from ..measure.multi import ModelParts, model_parts
+from ..measure.multi import CompareTexts, ModelParts, compare_texts, model_parts
+from ..measure.multi_texts import count_tokens
 from ..models.spec import LoadedModel
 from ..pipeline.compare import (
     load_lazily,
@@ -80,10 +80,11 @@ class DaskRunner:
         s: MeasureOptions,
         log: Callable[[str], None],
         progress: bool | None,
-    ) -> tuple[list[LoadedModel], list[ModelParts]]:
+    ) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]:
         """One task per model on the cluster: the specs and token counts first (so the
-        coordinator computes the shared CWE sentence set without weights), then each
-        model's parts; the bar counts the models whose parts came back."""
+        coordinator computes the shared texts, filtered to every model's window, without
+        weights; too few texts stop the sweep here), then each model's parts over those
+        texts; the bar counts the models whose parts came back."""
         client = connect(self.workers, self.scheduler)
         try:
             return self._run(client, sources, cfg, s, log, progress)
@@ -92,7 +93,7 @@ class DaskRunner:
 
     def _run(
         self, client, sources, cfg, s, log, progress
-    ) -> tuple[list[LoadedModel], list[ModelParts]]:
+    ) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]:
         from distributed import as_completed
 
         threads = self.threads
@@ -104,9 +105,9 @@ class DaskRunner:
         # device type differs from the workers' (then each is probed once and released)
         models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
         refuse_same_weights(sources, models)
-        sentences = cwe_sentences(models, s)
+        texts = compare_texts(models, s, log)
         futures = {
-            client.submit(measure_model, src, cfg, sentences, threads, pure=False): i
+            client.submit(measure_model, src, cfg, texts, threads, pure=False): i
             for i, src in enumerate(sources)
         }
         parts: list[ModelParts | None] = [None] * len(sources)
@@ -116,27 +117,29 @@ class DaskRunner:
                 parts[i] = future.result()
                 bar.set_postfix_str(models[i].spec.name)
                 bar.update()
-        return models, parts  # type: ignore[return-value]
+        return models, parts, texts  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------ the tasks of a cluster
 def prepare_model(source: str, cfg: RunConfig, threads: int | None = None) -> dict[str, Any]:
     """A worker's first task: load ``source`` (its spec, probed once, goes to the shared
-    cache) and count the tokens of the CWE sentences in its tokenizer (cached), so the
-    coordinator reads both without loading weights. Returns the spec as a dict."""
+    cache) and count the tokens of the compared texts in its tokenizer (cached,
+    :func:`~layerwise.measure.multi_texts.count_tokens`), so the coordinator reads both
+    without loading weights. Returns the spec as a dict."""
     _threads(threads)
     lm = load_lazily(source, cfg, None)
-    cwe_sentences([lm], cfg.options())
+    count_tokens(lm, cfg.options())
     return lm.spec.as_dict()
 
 
 def measure_model(
-    source: str, cfg: RunConfig, sentences: list[str], threads: int | None = None
+    source: str, cfg: RunConfig, texts: CompareTexts, threads: int | None = None
 ) -> ModelParts:
     """A worker's second task: ``source``'s :class:`~layerwise.measure.multi.ModelParts`
-    over the sweep's CWE sentence set, written to (or read from) the shared cache."""
+    over the sweep's texts (filtered to every model's window), written to (or read from)
+    the shared cache."""
     _threads(threads)
-    return model_parts(load_lazily(source, cfg, None), sentences, cfg.options())
+    return model_parts(load_lazily(source, cfg, None), texts, cfg.options())
 
 
 def _threads(threads: int | None) -> None:

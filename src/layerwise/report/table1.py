@@ -29,13 +29,24 @@ def _undefined_note(layers: list[int]) -> str:
     return "undefined (NaN) at layer(s) " + ", ".join(str(layer) for layer in layers)
 
 
+def _zero_notes(rows: pd.DataFrame) -> str:
+    """``"; <note>"`` for each distinct ``note`` of the undefined rows of ``rows`` (why a
+    value needed a zero vector: :mod:`layerwise.measure.undefined`); ``""`` without."""
+    if "note" not in rows:
+        return ""
+    why = rows.loc[rows["value"].isna(), "note"]
+    return "".join(f"; {n}" for n in dict.fromkeys(why) if isinstance(n, str) and n)
+
+
 def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Best layer (value, layer) and top layer value per group, native hidden states.
 
     The best layer is the highest value over the *defined* layers; the top value is the
     last layer's, NaN when that layer is undefined. No group is dropped: a group whose
     every layer is undefined gets NaN values and no best layer (``<NA>``), and the column
-    ``undefined_layers`` names the layers whose value is NaN (also logged as a warning).
+    ``undefined_layers`` names the layers whose value is NaN (also logged as a warning),
+    followed by the ``note`` of those rows when ``df`` has one (a value that needed a zero
+    vector: :mod:`layerwise.measure.undefined`).
     """
     native = df[df["top"] == "native"]
     rows = []
@@ -43,9 +54,10 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         g = g.sort_values("layer")
         undefined = [int(layer) for layer in g.loc[g["value"].isna(), "layer"]]
+        said = _undefined_note(undefined) + _zero_notes(g)
         if undefined:
             where = ", ".join(f"{k}={v}" for k, v in keys.items())
-            logger.warning("%s: %s", where, _undefined_note(undefined))
+            logger.warning("%s: %s", where, said)
         index = best_layer(g["value"].to_numpy())
         best = None if index is None else g.iloc[index]
         top = g.iloc[-1]
@@ -60,7 +72,7 @@ def best_and_top(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
                 "top_low": top.get("low", np.nan),
                 "top_high": top.get("high", np.nan),
                 "top_layer": int(top["layer"]),
-                "undefined_layers": _undefined_note(undefined),
+                "undefined_layers": said,
             }
         )
     out = pd.DataFrame(rows)
@@ -220,8 +232,9 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     Undefined (NaN) values are never turned into ``False``: when a number a claim
     compares is NaN, ``direction_holds`` is ``<NA>`` (pandas' nullable boolean; see
     :func:`holds_text`) and the ``note`` column says so. Maxima and minima over layers are
-    taken over the defined layers; the note names the undefined layers that were left out,
-    and each is logged as a warning.
+    taken over the defined layers; the note names the undefined layers that were left out
+    (and, when a table's rows have a ``note``, why: a zero vector), and each is logged as a
+    warning.
     """
     out = []
     notes_of: dict[int, str] = {}  # id of a series read -> its undefined layers
@@ -231,7 +244,9 @@ def claim_checks(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         nan_layers = [int(layer) for layer in values.index[values.isna()]]
         if nan_layers:
             where = ", ".join([role] + [str(v) for v in eq.values()])
-            notes_of[id(values)] = f"{where}: {_undefined_note(nan_layers)}"
+            notes_of[id(values)] = f"{where}: {_undefined_note(nan_layers)}" + _zero_notes(
+                select(df, role=role, top="native", **eq)
+            )
         return values
 
     def add(

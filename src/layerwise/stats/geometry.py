@@ -27,8 +27,15 @@ every estimator returns a float for ``[n, d]`` and an array of length ``L`` for
   not what the paper's text describes; the book reports both.
 * **Row-wise cosine** of paired arrays: :func:`cosine_rows`.
 
-A cosine with a zero vector is undefined: such input raises
-:class:`~layerwise.errors.InputError` naming the offending row (and layer).
+A cosine with a zero vector is undefined. By default (``zero_rows="raise"``) such input
+raises :class:`~layerwise.errors.InputError` naming the offending row (and layer), so a
+caller that passes arrays gets a strict result or an error. With ``zero_rows="nan"`` the
+values that need a zero vector are undefined (NaN) and everything else is computed as
+before: a row-wise cosine of a pair with a zero row, and a per-layer estimate (the
+self-similarity, the paper's top-k share) of a layer with a zero row, since the mean over
+all vectors (or pairs) includes the undefined terms; zero rows are never dropped.
+:func:`find_zero_rows` says where they are (the measurements name them:
+:mod:`layerwise.measure.undefined`).
 """
 
 from __future__ import annotations
@@ -40,12 +47,20 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = [
+    "ZERO_ROWS",
     "cosine_rows",
+    "find_zero_rows",
     "self_similarity",
     "self_similarity_pairwise",
     "top_k_share",
     "top_k_share_script",
 ]
+
+
+#: What an estimator does with a zero row, whose cosine with any vector is undefined:
+#: ``"raise"`` an :class:`~layerwise.errors.InputError` (the default), or make the values
+#: that need it ``"nan"``.
+ZERO_ROWS = ("raise", "nan")
 
 
 # --------------------------------------------------------------------------- validation
@@ -88,20 +103,58 @@ def _where(layer: int | None) -> str:
     return "" if layer is None else f" in layer {layer}"
 
 
-def row_norms(x: np.ndarray, name: str, layer: int | None) -> np.ndarray:
-    """Euclidean norms of the rows of a float64 [n, d] array; zero rows are an error."""
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+def check_zero_rows(zero_rows: object) -> str:
+    """``zero_rows`` if it is one of :data:`ZERO_ROWS`, else an InputError listing them."""
+    if not isinstance(zero_rows, str) or zero_rows not in ZERO_ROWS:
+        raise InputError(f"zero_rows must be one of {ZERO_ROWS}, got {zero_rows!r}")
+    return zero_rows
+
+
+def _norms(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", x, x))
+
+
+def find_zero_rows(x: object) -> np.ndarray:
+    """Rows of an ``[n, d]`` array whose Euclidean norm, computed in float64 as the
+    estimators compute it, is exactly 0 (a row whose squared norm underflows counts too):
+    the rows whose cosine with any vector is undefined, int64 indices ``[k]``, ascending
+    (empty when there are none). Raises :class:`~layerwise.errors.InputError` for input that
+    is not a real ``[n, d]`` array."""
+    arr = np.asarray(x)
+    if arr.ndim != 2 or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise InputError(f"find_zero_rows needs a real [n, d] array, got {arr.dtype} {arr.shape}")
+    return np.flatnonzero(_norms(np.asarray(arr, dtype=np.float64)) == 0)
+
+
+def row_norms(
+    x: np.ndarray, name: str, layer: int | None, *, zero_rows: str = "raise"
+) -> np.ndarray:
+    """Euclidean norms ``[n]`` of the rows of a float64 ``[n, d]`` array.
+
+    A zero row raises :class:`~layerwise.errors.InputError` naming it (``zero_rows="raise"``,
+    the default), or gets the norm NaN (``zero_rows="nan"``), so that whatever is divided
+    by it (a unit vector, a cosine, a share of magnitude) is NaN.
+    """
+    norms = _norms(x)
     zero = np.flatnonzero(norms == 0)
-    if zero.size:
+    if zero.size and check_zero_rows(zero_rows) == "raise":
         raise InputError(
             f"{name} row {int(zero[0])}{_where(layer)} is a zero vector; "
             "its cosine with any vector is undefined"
         )
+    if zero.size:
+        norms[zero] = np.nan
     return norms
 
 
-def unit_rows(x: np.ndarray, name: str, layer: int | None) -> np.ndarray:
-    return x / row_norms(x, name, layer)[:, None]
+def unit_rows(
+    x: np.ndarray, name: str, layer: int | None, *, zero_rows: str = "raise"
+) -> np.ndarray:
+    """The rows of a float64 ``[n, d]`` array divided by their norms (:func:`row_norms`):
+    a zero row raises, or becomes a row of NaN with ``zero_rows="nan"``."""
+    return x / row_norms(x, name, layer, zero_rows=zero_rows)[:, None]
 
 
 def per_layer_result(values: list[float], arr: np.ndarray) -> float | np.ndarray:
@@ -119,51 +172,59 @@ def _check_k(k: object, d: int) -> int:
 # --------------------------------------------------------------------------- estimators
 
 
-def self_similarity(x: np.ndarray) -> float | np.ndarray:
+def self_similarity(x: np.ndarray, *, zero_rows: str = "raise") -> float | np.ndarray:
     """Mean cosine over ordered pairs ``i != j`` (Eq. 1), exact in ``O(n d)``.
 
     ``s = (|sum_i u_i|^2 - n) / (n^2 - n)`` with ``u_i`` the unit-normalised rows.
 
     Args:
-        x: ``[n, d]`` or ``[n, L, d]`` embeddings, ``n >= 2``, no zero rows.
+        x: ``[n, d]`` or ``[n, L, d]`` embeddings, ``n >= 2``.
+        zero_rows: a zero row (its cosines are undefined) raises
+            :class:`~layerwise.errors.InputError` (``"raise"``, the default) or makes its
+            layer's value NaN (``"nan"``: the mean over all pairs needs its cosines).
 
     Returns:
         A float for ``[n, d]``; a float64 array ``[L]`` for ``[n, L, d]``.
     """
     arr = as_embeddings(x, "x")
+    zero_rows = check_zero_rows(zero_rows)
     n = arr.shape[0]
     values = []
     for layer, xl in iter_layers(arr):
-        total = unit_rows(xl, "x", layer).sum(axis=0)
+        total = unit_rows(xl, "x", layer, zero_rows=zero_rows).sum(axis=0)
         values.append((float(total @ total) - n) / (n * n - n))
     return per_layer_result(values, arr)
 
 
-def self_similarity_pairwise(x: np.ndarray) -> float | np.ndarray:
-    """Naive ``O(n^2)`` reference for :func:`self_similarity`.
+def self_similarity_pairwise(x: np.ndarray, *, zero_rows: str = "raise") -> float | np.ndarray:
+    """Naive ``O(n^2)`` reference for :func:`self_similarity` (same arguments and result).
 
     Builds the full ``n x n`` cosine matrix and averages its off-diagonal
     entries.  Use only for small ``n`` (tests, teaching).
     """
     arr = as_embeddings(x, "x")
+    zero_rows = check_zero_rows(zero_rows)
     n = arr.shape[0]
     values = []
     for layer, xl in iter_layers(arr):
-        unit = unit_rows(xl, "x", layer)
+        unit = unit_rows(xl, "x", layer, zero_rows=zero_rows)
         cos = unit @ unit.T
         off_diagonal = ~np.eye(n, dtype=bool)
         values.append(float(cos[off_diagonal].mean()))
     return per_layer_result(values, arr)
 
 
-def top_k_share(x: np.ndarray, k: int) -> float | np.ndarray:
+def top_k_share(x: np.ndarray, k: int, *, zero_rows: str = "raise") -> float | np.ndarray:
     """Paper's top-k share: mean over embeddings of ``|x_topk| / |x|``.
 
     ``x_topk`` keeps the ``k`` dimensions of largest absolute value.
 
     Args:
-        x: ``[n, d]`` or ``[n, L, d]`` embeddings, no zero rows.
+        x: ``[n, d]`` or ``[n, L, d]`` embeddings.
         k: number of dimensions kept, ``1 <= k <= d`` (the paper uses 5 and 8).
+        zero_rows: a zero row (its share ``0 / 0`` is undefined) raises
+            :class:`~layerwise.errors.InputError` (``"raise"``, the default) or makes its
+            layer's mean NaN (``"nan"``).
 
     Returns:
         A float for ``[n, d]``; a float64 array ``[L]`` for ``[n, L, d]``.
@@ -171,16 +232,17 @@ def top_k_share(x: np.ndarray, k: int) -> float | np.ndarray:
     arr = as_embeddings(x, "x", min_rows=1)
     d = arr.shape[-1]
     k = _check_k(k, d)
+    zero_rows = check_zero_rows(zero_rows)
     values = []
     for layer, xl in iter_layers(arr):
-        norms = row_norms(xl, "x", layer)
+        norms = row_norms(xl, "x", layer, zero_rows=zero_rows)
         squares = xl * xl
         top = np.partition(squares, d - k, axis=1)[:, d - k :].sum(axis=1)
         values.append(float(np.mean(np.sqrt(top) / norms)))
     return per_layer_result(values, arr)
 
 
-def top_k_share_script(x: np.ndarray, k: int) -> float | np.ndarray:
+def top_k_share_script(x: np.ndarray, k: int, *, zero_rows: str = "raise") -> float | np.ndarray:
     """The authors' script variant of the top-k share (methodology note 1).
 
     Not the paper's definition (see :func:`top_k_share`): per embedding take the
@@ -190,8 +252,11 @@ def top_k_share_script(x: np.ndarray, k: int) -> float | np.ndarray:
 
     Args:
         x: ``[n, d]`` or ``[n, L, d]`` embeddings (individual zero rows are
-            allowed; all-zero input is not).
+            allowed: they add 0 to both means).
         k: number of values kept, ``1 <= k <= d``.
+        zero_rows: a layer of zero vectors only (its ratio ``0 / 0`` is undefined)
+            raises :class:`~layerwise.errors.InputError` (``"raise"``, the default) or is
+            NaN (``"nan"``).
 
     Returns:
         A float for ``[n, d]``; a float64 array ``[L]`` for ``[n, L, d]``.
@@ -199,9 +264,13 @@ def top_k_share_script(x: np.ndarray, k: int) -> float | np.ndarray:
     arr = as_embeddings(x, "x", min_rows=1)
     d = arr.shape[-1]
     k = _check_k(k, d)
+    zero_rows = check_zero_rows(zero_rows)
     values = []
     for layer, xl in iter_layers(arr):
         mean_norm = float(np.mean(np.sqrt(np.einsum("ij,ij->i", xl, xl))))
+        if mean_norm == 0 and zero_rows == "nan":
+            values.append(float("nan"))
+            continue
         if mean_norm == 0:
             raise InputError(f"x{_where(layer)} has only zero vectors; the share is undefined")
         top = np.partition(xl, d - k, axis=1)[:, d - k :]
@@ -210,7 +279,7 @@ def top_k_share_script(x: np.ndarray, k: int) -> float | np.ndarray:
     return per_layer_result(values, arr)
 
 
-def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def cosine_rows(a: np.ndarray, b: np.ndarray, *, zero_rows: str = "raise") -> np.ndarray:
     """Row-wise cosine of paired embeddings.
 
     Identical rows give exactly 1.0 (no floating-point noise), so tied inputs
@@ -218,6 +287,9 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Args:
         a, b: arrays of the same shape, ``[n, d]`` or ``[n, L, d]``.
+        zero_rows: a zero row in ``a`` or ``b`` raises
+            :class:`~layerwise.errors.InputError` (``"raise"``, the default) or makes the
+            cosine of its pair in that layer NaN (``"nan"``; two zero rows too).
 
     Returns:
         float64 ``[n]`` for ``[n, d]`` input, ``[n, L]`` for ``[n, L, d]``.
@@ -226,13 +298,15 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     arr_b = as_embeddings(b, "b", min_rows=1)
     if arr_a.shape != arr_b.shape:
         raise InputError(f"a and b must have the same shape, got {arr_a.shape} and {arr_b.shape}")
+    zero_rows = check_zero_rows(zero_rows)
     columns = []
     for (layer, la), (_, lb) in zip(iter_layers(arr_a), iter_layers(arr_b), strict=True):
-        na = row_norms(la, "a", layer)
-        nb = row_norms(lb, "b", layer)
+        na = row_norms(la, "a", layer, zero_rows=zero_rows)
+        nb = row_norms(lb, "b", layer, zero_rows=zero_rows)
         cos = np.clip(np.einsum("ij,ij->i", la, lb) / (na * nb), -1.0, 1.0)
         # identical rows get exactly 1, not 1 +- rounding noise that a rank
-        # statistic would then order (e.g. EOS vectors of equal-length inputs)
-        cos[(la == lb).all(axis=1)] = 1.0
+        # statistic would then order (e.g. EOS vectors of equal-length inputs);
+        # two zero rows are identical too, and their cosine stays undefined
+        cos[(la == lb).all(axis=1) & ~np.isnan(cos)] = 1.0
         columns.append(cos)
     return columns[0] if arr_a.ndim == 2 else np.stack(columns, axis=1)

@@ -29,6 +29,11 @@ Arrays are ``[n, d]`` (one layer) or ``[n, L, d]`` (layer axis 1), as in
   :func:`layerwise.stats.geometry.self_similarity`).  :func:`rogue_shares` gives the
   share of the expected cosine held by the ``k`` largest contributions; it is
   undefined (NaN) when the expected cosine is not positive.
+
+Uniformity, alignment and the cosine contributions use unit vectors: a zero row raises
+:class:`~layerwise.errors.InputError` by default, or, with ``zero_rows="nan"``, makes
+the values that need it NaN (see :mod:`layerwise.stats.geometry`). IsoScore uses no
+directions, so a zero row is an ordinary point for it.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .geometry import as_embeddings, iter_layers, per_layer_result, unit_rows
+from .geometry import as_embeddings, check_zero_rows, iter_layers, per_layer_result, unit_rows
 
 __all__ = [
     "alignment",
@@ -106,17 +111,24 @@ def uniformity(
     n_pairs: int | None = None,
     rng: np.random.Generator | int | None = None,
     block: int = 512,
+    zero_rows: str = "raise",
 ) -> float | np.ndarray:
     """Wang & Isola's uniformity ``log mean_{i<j} exp(-2 |u_i - u_j|^2)``, per layer.
 
     Args:
-        x: ``[n, d]`` or ``[n, L, d]`` embeddings, no zero rows.
+        x: ``[n, d]`` or ``[n, L, d]`` embeddings.
         n_pairs: if given, the mean over this many pairs ``i != j`` drawn with
             ``rng`` (the same pairs at every layer) instead of all pairs.
         rng: generator or seed, required with ``n_pairs``.
         block: rows per block of the exact computation (memory ``block x n``).
+        zero_rows: a zero row raises :class:`~layerwise.errors.InputError` (``"raise"``)
+            or makes the layer's value NaN when a pair of the mean holds it (``"nan"``).
+
+    Returns:
+        A float for ``[n, d]``; a float64 array ``[L]`` for ``[n, L, d]``.
     """
     arr = as_embeddings(x, "x")
+    zero_rows = check_zero_rows(zero_rows)
     n = arr.shape[0]
     pairs = None
     if n_pairs is not None:
@@ -128,7 +140,7 @@ def uniformity(
         pairs = (i, j)
     values = []
     for layer, xl in iter_layers(arr):
-        u = unit_rows(xl, "x", layer)
+        u = unit_rows(xl, "x", layer, zero_rows=zero_rows)
         if pairs is None:
             total, count = _logsumexp_pairs(u, block)
             values.append(total - np.log(count))
@@ -139,30 +151,41 @@ def uniformity(
     return per_layer_result(values, arr)
 
 
-def alignment(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
-    """Wang & Isola's alignment: mean ``|u - v|^2`` over positive pairs of unit vectors."""
+def alignment(a: np.ndarray, b: np.ndarray, *, zero_rows: str = "raise") -> float | np.ndarray:
+    """Wang & Isola's alignment: mean ``|u - v|^2`` over positive pairs of unit vectors.
+
+    ``a``, ``b``: the pairs' vectors, the same shape ``[n, d]`` or ``[n, L, d]``. A zero row
+    raises :class:`~layerwise.errors.InputError` (``zero_rows="raise"``) or makes its
+    layer's mean NaN (``"nan"``). Returns a float, or a float64 array ``[L]``.
+    """
     arr_a = as_embeddings(a, "a", min_rows=1)
     arr_b = as_embeddings(b, "b", min_rows=1)
     if arr_a.shape != arr_b.shape:
         raise InputError(f"a and b must have the same shape, got {arr_a.shape} and {arr_b.shape}")
+    zero_rows = check_zero_rows(zero_rows)
     values = []
     for (layer, la), (_, lb) in zip(iter_layers(arr_a), iter_layers(arr_b), strict=True):
-        diff = unit_rows(la, "a", layer) - unit_rows(lb, "b", layer)
+        diff = unit_rows(la, "a", layer, zero_rows=zero_rows) - unit_rows(
+            lb, "b", layer, zero_rows=zero_rows
+        )
         values.append(float(np.mean(np.einsum("ij,ij->i", diff, diff))))
     return per_layer_result(values, arr_a)
 
 
-def cosine_contributions(x: np.ndarray) -> np.ndarray:
+def cosine_contributions(x: np.ndarray, *, zero_rows: str = "raise") -> np.ndarray:
     """Each dimension's contribution to the expected cosine of two distinct vectors.
 
     Returns float64 ``[d]`` for ``[n, d]`` input, ``[L, d]`` for ``[n, L, d]``;
-    each row sums to the self-similarity of that layer.
+    each row sums to the self-similarity of that layer. A zero row raises
+    :class:`~layerwise.errors.InputError` (``zero_rows="raise"``) or makes every
+    contribution of its layer NaN (``"nan"``).
     """
     arr = as_embeddings(x, "x")
+    zero_rows = check_zero_rows(zero_rows)
     n = arr.shape[0]
     rows = []
     for layer, xl in iter_layers(arr):
-        u = unit_rows(xl, "x", layer)
+        u = unit_rows(xl, "x", layer, zero_rows=zero_rows)
         rows.append((u.sum(axis=0) ** 2 - (u * u).sum(axis=0)) / (n * n - n))
     return rows[0] if arr.ndim == 2 else np.stack(rows)
 
@@ -172,7 +195,7 @@ def rogue_shares(contributions: np.ndarray, ks: tuple[int, ...] = (1, 3, 10)) ->
 
     ``contributions``: ``[d]`` or ``[L, d]`` from :func:`cosine_contributions`.
     Returns ``[len(ks)]`` or ``[L, len(ks)]``; NaN where the expected cosine is <= 0
-    (the share of a non-positive total is undefined).
+    (the share of a non-positive total is undefined) or undefined (NaN contributions).
     """
     c = np.atleast_2d(np.asarray(contributions, dtype=np.float64))
     d = c.shape[1]

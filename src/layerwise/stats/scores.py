@@ -20,8 +20,12 @@ Embeddings are ``[n, L, d]`` (layer axis 1) or ``[n, d]``; each task returns one
 
 Undefined results are NaN, not errors: a layer whose cosines (or effect sizes) are
 constant has no correlation, and a word whose cosines to all attribute words are equal
-has no effect size. Bad *input* (empty, mismatched lengths, NaN or infinite values, zero
-vectors, constant human ratings) raises :class:`~layerwise.errors.InputError`.
+has no effect size. Bad *input* (empty, mismatched lengths, NaN or infinite values,
+constant human ratings) raises :class:`~layerwise.errors.InputError`; so does a zero
+vector, unless the caller passes ``zero_rows="nan"``: then a cosine with a zero vector,
+and an effect size that needs one, is NaN (see :mod:`layerwise.stats.geometry`). A
+correlation over items of which some are undefined (NaN) is itself undefined: every
+item counts, none is dropped (the NaN propagates, as scipy's ``nan_policy="propagate"``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import numpy as np
 
 from ..errors import InputError
 from .correlation import IntervalMemo, RngLike, Score, correlation_scores
-from .geometry import as_embeddings, cosine_rows, iter_layers, row_norms
+from .geometry import as_embeddings, check_zero_rows, cosine_rows, iter_layers, row_norms
 
 # Cosines lie in [-1, 1]; an SD of the attribute cosines below this is rounding
 # noise (identical attribute vectors), and the effect size is undefined.
@@ -60,7 +64,8 @@ def snap_near_ties(
     2.2e-16: far below any real difference between two pairs (with thousands of pairs in
     [-1, 1], typical gaps are 1e-4), but above the error of computing one cosine two ways.
     Applied to the cosines before Spearman's rho (chapter 4, ``notebooks/04_word_tasks``;
-    chapter 5 for STS). Returns float64.
+    chapter 5 for STS). Returns float64. NaN (an undefined value) stays NaN, never the
+    value of a neighbour.
     """
     arr = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
     n = arr.shape[-1]
@@ -76,6 +81,9 @@ def snap_near_ties(
     first = np.maximum.accumulate(np.where(starts, np.arange(n), 0), axis=-1)
     out = np.empty_like(arr)
     np.put_along_axis(out, order, np.take_along_axis(ordered, first, axis=-1), axis=-1)
+    undefined = np.isnan(arr)  # sorted last, where a NaN gap would join the run before
+    if undefined.any():
+        out[undefined] = np.nan
     return np.moveaxis(out, -1, axis)
 
 
@@ -87,11 +95,12 @@ def cosine_spearman(
     rng: RngLike,
     n_resamples: int,
     memo: IntervalMemo | None = None,
+    zero_rows: str = "raise",
 ) -> list[Score]:
     """Spearman's rho of per-pair cosines against ``target``, per layer, with its CI
     (:func:`scores_of_cosines` of :func:`~layerwise.stats.geometry.cosine_rows`)."""
     return scores_of_cosines(
-        cosine_rows(emb1, emb2),
+        cosine_rows(emb1, emb2, zero_rows=zero_rows),
         target,
         target_name=target_name,
         rng=rng,
@@ -115,7 +124,8 @@ def scores_of_cosines(
     :func:`~layerwise.stats.geometry.cosine_rows`, e.g. one layer at a time, stacked);
     ``target``: ``[n_pairs]`` (``target_name`` names it in errors). Cosines that differ only
     by rounding are ranked as ties (``snap_near_ties``), so a layer whose cosines are all
-    equal up to rounding has an undefined (NaN) correlation. The bootstrap resamples the
+    equal up to rounding has an undefined (NaN) correlation; so has a layer with an
+    undefined (NaN) cosine (no pair is dropped). The bootstrap resamples the
     pairs of every layer with the same indices (one call for all layers). Raises
     :class:`~layerwise.errors.InputError` as ``correlation.correlation_scores`` does.
     """
@@ -139,6 +149,7 @@ def word_similarity_scores(
     rng: RngLike = None,
     n_resamples: int = 1000,
     memo: IntervalMemo | None = None,
+    zero_rows: str = "raise",
 ) -> list[Score]:
     """Spearman's rho between per-pair cosines and human ratings, per layer.
 
@@ -149,12 +160,14 @@ def word_similarity_scores(
         rng: generator or seed for the bootstrap CI over pairs; None: no CI.
         n_resamples: bootstrap resamples.
         memo: stores the intervals across runs (see :class:`.correlation.IntervalMemo`).
+        zero_rows: a zero vector raises :class:`~layerwise.errors.InputError`
+            (``"raise"``) or makes its pair's cosine, and so its layer's rho, NaN (``"nan"``).
 
     Returns:
         One :class:`~layerwise.stats.correlation.Score` per layer (a list of length 1 for
         2-D input).
     """
-    return cosine_spearman(emb1, emb2, human, "human", rng, n_resamples, memo)
+    return cosine_spearman(emb1, emb2, human, "human", rng, n_resamples, memo, zero_rows)
 
 
 def sts_scores(
@@ -165,13 +178,14 @@ def sts_scores(
     rng: RngLike = None,
     n_resamples: int = 1000,
     memo: IntervalMemo | None = None,
+    zero_rows: str = "raise",
 ) -> list[Score]:
     """STS Benchmark: Spearman's rho between sentence-pair cosines and gold scores.
 
-    Same estimator as :func:`word_similarity_scores`, on sentence vectors
+    Same estimator (and arguments) as :func:`word_similarity_scores`, on sentence vectors
     ``[n_pairs, L, d]`` and gold similarities ``[n_pairs]``.
     """
-    return cosine_spearman(emb1, emb2, gold, "gold", rng, n_resamples, memo)
+    return cosine_spearman(emb1, emb2, gold, "gold", rng, n_resamples, memo, zero_rows)
 
 
 def sc_weat_effect_sizes(
@@ -181,6 +195,7 @@ def sc_weat_effect_sizes(
     *,
     ddof: int = 1,
     warn: bool = True,
+    zero_rows: str = "raise",
 ) -> np.ndarray:
     """Single-category WEAT effect size of every target word, per layer.
 
@@ -193,6 +208,10 @@ def sc_weat_effect_sizes(
         ddof: 1 for the sample SD (default, ValNorm), 0 for the population SD.
         warn: warn about undefined effect sizes here (a caller that computes one layer
             at a time passes False and calls :func:`warn_undefined` once on all layers).
+        zero_rows: a zero vector raises :class:`~layerwise.errors.InputError`
+            (``"raise"``, the default), or (``"nan"``) makes NaN the effect sizes that need
+            it: a zero target's, and in a layer with a zero attribute vector every target's
+            (each needs its cosine with every attribute word).
 
     Returns:
         float64 ``[n_w, L]`` (``[n_w]`` for 2-D input).  An effect size whose SD
@@ -201,6 +220,7 @@ def sc_weat_effect_sizes(
     """
     if ddof not in (0, 1) or isinstance(ddof, bool):
         raise InputError(f"ddof must be 0 or 1, got {ddof!r}")
+    zero_rows = check_zero_rows(zero_rows)
     t = as_embeddings(targets, "targets", min_rows=1)
     a = as_embeddings(pleasant, "pleasant", min_rows=1)
     b = as_embeddings(unpleasant, "unpleasant", min_rows=1)
@@ -215,9 +235,9 @@ def sc_weat_effect_sizes(
     for (layer, tl), (_, al), (_, bl) in zip(
         iter_layers(t), iter_layers(a), iter_layers(b), strict=True
     ):
-        ut = tl / row_norms(tl, "targets", layer)[:, None]
-        ua = al / row_norms(al, "pleasant", layer)[:, None]
-        ub = bl / row_norms(bl, "unpleasant", layer)[:, None]
+        ut = tl / row_norms(tl, "targets", layer, zero_rows=zero_rows)[:, None]
+        ua = al / row_norms(al, "pleasant", layer, zero_rows=zero_rows)[:, None]
+        ub = bl / row_norms(bl, "unpleasant", layer, zero_rows=zero_rows)[:, None]
         cos_a = ut @ ua.T
         cos_b = ut @ ub.T
         sd = np.concatenate([cos_a, cos_b], axis=1).std(axis=1, ddof=ddof)
@@ -236,7 +256,7 @@ def warn_undefined(effect: np.ndarray, *, stacklevel: int = 2) -> None:
     if np.isnan(effect).any():
         warnings.warn(
             f"{int(np.isnan(effect).sum())} effect size(s) undefined (all cosines to the "
-            "attribute words equal); set to NaN",
+            "attribute words equal, or a zero vector); set to NaN",
             RuntimeWarning,
             stacklevel=stacklevel,
         )
@@ -252,6 +272,7 @@ def valnorm_scores(
     n_resamples: int = 1000,
     ddof: int = 1,
     memo: IntervalMemo | None = None,
+    zero_rows: str = "raise",
 ) -> list[Score]:
     """ValNorm: Pearson's r between SC-WEAT effect sizes and human valence, per layer.
 
@@ -262,13 +283,13 @@ def valnorm_scores(
         n_resamples: bootstrap resamples.
         memo: stores the intervals across runs (see :class:`.correlation.IntervalMemo`).
         ddof: SD convention of the effect size (does not change r).
+        zero_rows: as in :func:`sc_weat_effect_sizes`.
 
     Returns:
         One :class:`~layerwise.stats.correlation.Score` per layer; a layer with an undefined
-        effect size
-        scores NaN.
+        effect size scores NaN.
     """
-    effect = sc_weat_effect_sizes(targets, pleasant, unpleasant, ddof=ddof)
+    effect = sc_weat_effect_sizes(targets, pleasant, unpleasant, ddof=ddof, zero_rows=zero_rows)
     return scores_of_effect_sizes(effect, valence, rng=rng, n_resamples=n_resamples, memo=memo)
 
 
