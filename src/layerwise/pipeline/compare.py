@@ -36,6 +36,7 @@ from ..models.loading import load_model
 from ..models.spec import LoadedModel
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
+from .interrupts import Interrupted
 from .profiles import available_extras
 
 
@@ -79,7 +80,9 @@ def run_compare(
     whoever computed the parts.
 
     Raises :class:`~layerwise.errors.InputError` before any model loads for no source, a
-    source named twice or an unreadable ``HUB_ID@REVISION``.
+    source named twice or an unreadable ``HUB_ID@REVISION``. Interrupted (Ctrl-C, SIGTERM),
+    it raises :class:`~layerwise.pipeline.interrupts.Interrupted` saying how many models
+    finished; their parts are cached, so the same call resumes.
     """
     sources = list(sources)
     if not sources:
@@ -93,7 +96,12 @@ def run_compare(
     cfg.validate(outputs=False)
     ensure_writable_folder(Path(out_dir), "output folder (--out)")
     s = cfg.options()
-    models, parts = runner(sources, cfg, s, log, progress)
+    try:
+        models, parts = runner(sources, cfg, s, log, progress)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM; a runner may say more
+        raise Interrupted.after(
+            err, f"stopped while measuring {len(sources)} models; each model finished is cached"
+        ) from err
     refuse_same_weights(sources, models)
     params = cfg.params() | {
         "profile": None,
@@ -101,10 +109,15 @@ def run_compare(
         "sources": sources,
         **runner.params,
     }
-    prov = provenance({lm.spec.source: lm for lm in models}, params)
-    tables = compare_tables(models, s, log, parts=parts)
-    for name, df in tables.items():
-        write_table(df, out_dir, name, prov)
+    try:
+        prov = provenance({lm.spec.source: lm for lm in models}, params)
+        tables = compare_tables(models, s, log, parts=parts)
+        for name, df in tables.items():
+            write_table(df, out_dir, name, prov)
+    except KeyboardInterrupt as err:
+        raise Interrupted.after(
+            err, f"all {len(sources)} models finished and cached, the tables not all written"
+        ) from err
     log(
         f"wrote {len(tables)} tables for {len(models)} models to {out_dir} in "
         f"{time.perf_counter() - start:.1f}s; cache: {s.cache.report()}"
@@ -139,16 +152,21 @@ def sequential(
 ) -> tuple[list[LoadedModel], list[ModelParts]]:
     """The default runner: every model here, one after another (one model's weights in
     memory at a time)."""
-    models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
-    refuse_same_weights(sources, models)  # before any extraction
-    sentences = cwe_sentences(models, s)
-    parts = []
-    with models_bar(len(models), progress) as bar:
-        for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
-            bar.set_postfix_str(lm.spec.name)
-            parts.append(model_parts(lm, sentences, s))
-            models[i] = released(lm, src, cfg)
-            bar.update()
+    parts: list[ModelParts] = []
+    try:
+        models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
+        refuse_same_weights(sources, models)  # before any extraction
+        sentences = cwe_sentences(models, s)
+        with models_bar(len(models), progress) as bar:
+            for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
+                bar.set_postfix_str(lm.spec.name)
+                parts.append(model_parts(lm, sentences, s))
+                models[i] = released(lm, src, cfg)
+                bar.update()
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say which finished
+        raise Interrupted.after(
+            err, f"{len(parts)} of {len(sources)} models finished and cached"
+        ) from err
     return models, parts
 
 
