@@ -105,7 +105,8 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
     return fields[0], int(fields[1]), int(fields[2])
 
 
-def _command(pid: int) -> str:
+def command_line(pid: int) -> str:
+    """The command line of process ``pid`` (its first 120 characters), from /proc."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
     except OSError:
@@ -137,13 +138,13 @@ def running(pids: set[int], group: int) -> list[str]:
     for pid in sorted(members):
         stat = _proc_stat(pid)
         if stat is not None and stat[0] not in ("Z", "X"):
-            alive.append(f"{pid} {_command(pid)}")
+            alive.append(f"{pid} {command_line(pid)}")
     return alive
 
 
 def interrupt(
     argv: list[str],
-    ready: str | Callable[[], bool],
+    ready: str | Callable[[int], bool],
     signum: int,
     *,
     to_group: bool = False,
@@ -154,7 +155,7 @@ def interrupt(
 ) -> Stopped:
     """Run ``python -m layerwise *argv`` in a session of its own, wait until it is
     ``ready`` (a regular expression that a line of its stdout or stderr matches, or a
-    function that says so), send ``signum``, and wait for it to end.
+    function of its process id that says so), send ``signum``, and wait for it to end.
 
     ``to_group``: the signal goes to the whole process group, as a Ctrl-C at a terminal
     does (else to the process only, as ``kill`` does). ``sigint_ignored``: the process
@@ -200,7 +201,7 @@ def interrupt(
     started: set[int] = set()
     try:
         deadline = time.monotonic() + wait_s
-        while not (seen.is_set() if pattern is not None else ready()):  # type: ignore[operator]
+        while not (seen.is_set() if pattern is not None else ready(child.pid)):  # type: ignore[operator]
             assert child.poll() is None, (
                 f"the run ended (rc {child.returncode}) before it was ready:\n"
                 + "\n".join(streams["stderr"][-20:])

@@ -128,7 +128,7 @@ def test_sigterm_during_an_extraction_runs_its_cleanup(tmp_path):
     left behind."""
     cache = tmp_path / "c"
 
-    def spilling() -> bool:
+    def spilling(pid: int) -> bool:
         return any(cache.glob(".layerwise-states-*"))
 
     stopped = interrupt(
