@@ -250,8 +250,11 @@ def section_progress(start: float, write=print):
 
 
 #: Seconds a stopped chapter's kernel (and jupyter-book) get to end after SIGTERM before
-#: SIGKILL, and papermill's thread to notice.
+#: SIGKILL.
 STOP_GRACE_S = 2.0
+#: Seconds an interrupted build waits for papermill's thread to end (it ends once its
+#: kernel is stopped; a kernel still starting is stopped once it has started).
+STOP_WAIT_S = 10.0
 
 
 def run_stoppable(execute: Callable[..., object], name: str) -> None:
@@ -260,9 +263,9 @@ def run_stoppable(execute: Callable[..., object], name: str) -> None:
     stopped from here: interrupted in the main thread, papermill shuts a busy kernel down
     "gracefully" (it waits, and the kernel prints tracebacks of its closed sockets). On
     either signal the kernel's process group is stopped
-    (:func:`~layerwise.pipeline.interrupts.stop_group`), the thread is given
-    :data:`STOP_GRACE_S` to end, and the interruption goes on. What ``execute`` raises
-    is raised here."""
+    (:func:`~layerwise.pipeline.interrupts.stop_group`), the thread is given up to
+    :data:`STOP_WAIT_S` to end, and the interruption goes on. What ``execute`` raises is
+    raised here."""
     groups: list[int] = []
     raised: list[BaseException] = []
 
@@ -280,11 +283,14 @@ def run_stoppable(execute: Callable[..., object], name: str) -> None:
     except KeyboardInterrupt:
         with quiet_libraries(), held_signals():
             stopped: set[int] = set()
-            for _ in range(2):  # a kernel that started while the first was stopped
+            deadline = time.monotonic() + STOP_WAIT_S
+            while True:  # a kernel still starting is stopped once it has started
                 for group in set(groups) - stopped:
                     stop_group(group, STOP_GRACE_S)
                     stopped.add(group)
-                thread.join(STOP_GRACE_S)
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    break
+                thread.join(0.1)
         raise
     if raised:
         raise raised[0]
