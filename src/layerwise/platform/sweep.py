@@ -13,6 +13,12 @@ BLAS/OpenMP thread (``distributed.nanny.pre-spawn-environ``), so a run in one pr
 matches them with ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1`` and
 ``torch.set_num_threads(1)``.
 
+Interrupted (Ctrl-C, SIGTERM), a sweep on a local cluster kills its workers at once (they
+never see either signal themselves, even one sent to the whole process group) and closes
+the cluster; on an existing cluster the client lets its tasks go. Either way the models
+finished are in the cache, and the same command resumes
+(:mod:`layerwise.pipeline.interrupts`).
+
 Why Dask and not Ray: a sweep is a handful of independent, long (minutes to hours) tasks
 that share files, not memory; Dask's ``distributed`` runs them with a plain ``pip``
 install, starts a local cluster in a test in seconds, and reaches Slurm and PBS through
