@@ -44,6 +44,7 @@ from ..models.loading import load_model
 from ..models.spec import LoadedModel
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
+from .interrupts import Interrupted
 from .profiles import available_extras
 
 
@@ -99,6 +100,9 @@ def run_compare(
     (:func:`~layerwise.locks.folder_lock`, held until the tables are written); and before
     any extraction for two sources of the same weights or a text set left with too few
     items by the models' windows (naming the set, the models, the counts and the remedy).
+    Interrupted (Ctrl-C, SIGTERM), it raises
+    :class:`~layerwise.pipeline.interrupts.Interrupted` saying how many models finished;
+    their parts are cached, so the same call resumes.
     """
     sources = list(sources)
     if not sources:
@@ -126,7 +130,12 @@ def _compare(
 ) -> dict[str, pd.DataFrame]:
     """:func:`run_compare`'s work, under the output folder's lock."""
     s = cfg.options()
-    models, parts, texts = runner(sources, cfg, s, log, progress)
+    try:
+        models, parts, texts = runner(sources, cfg, s, log, progress)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM; a runner may say more
+        raise Interrupted.after(
+            err, f"stopped while measuring {len(sources)} models; each model finished is cached"
+        ) from err
     refuse_same_weights(sources, models)
     params = cfg.params() | {
         "profile": None,
@@ -135,10 +144,15 @@ def _compare(
         **runner.params,
         "window": texts.report(),
     }
-    prov = provenance({lm.spec.source: lm for lm in models}, params)
-    tables = compare_tables(models, s, log, parts=parts, texts=texts)
-    for name, df in tables.items():
-        write_table(df, out_dir, name, prov)
+    try:
+        prov = provenance({lm.spec.source: lm for lm in models}, params)
+        tables = compare_tables(models, s, log, parts=parts, texts=texts)
+        for name, df in tables.items():
+            write_table(df, out_dir, name, prov)
+    except KeyboardInterrupt as err:
+        raise Interrupted.after(
+            err, f"all {len(sources)} models finished and cached, the tables not all written"
+        ) from err
     log(
         f"wrote {len(tables)} tables for {len(models)} models to {out_dir} in "
         f"{time.perf_counter() - start:.1f}s; cache: {s.cache.report()}"
@@ -173,16 +187,21 @@ def sequential(
 ) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]:
     """The default runner: every model here, one after another (one model's weights in
     memory at a time), on the texts that fit every model's window."""
-    models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
-    refuse_same_weights(sources, models)  # before any extraction
-    texts = compare_texts(models, s, log)  # before any extraction too
-    parts = []
-    with models_bar(len(models), progress) as bar:
-        for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
-            bar.set_postfix_str(lm.spec.name)
-            parts.append(model_parts(lm, texts, s))
-            models[i] = released(lm, src, cfg)
-            bar.update()
+    parts: list[ModelParts] = []
+    try:
+        models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
+        refuse_same_weights(sources, models)  # before any extraction
+        texts = compare_texts(models, s, log)  # before any extraction too
+        with models_bar(len(models), progress) as bar:
+            for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
+                bar.set_postfix_str(lm.spec.name)
+                parts.append(model_parts(lm, texts, s))
+                models[i] = released(lm, src, cfg)
+                bar.update()
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say which finished
+        raise Interrupted.after(
+            err, f"{len(parts)} of {len(sources)} models finished and cached"
+        ) from err
     return models, parts, texts
 
 

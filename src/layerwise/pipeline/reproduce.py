@@ -11,6 +11,7 @@ import pandas as pd
 from ..locks import folder_lock
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, load_profile
+from .interrupts import Interrupted
 from .tables import TABLES, compute_table
 
 
@@ -21,7 +22,10 @@ def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, p
     Checks the configuration and the output folder first (errors name the remedy), then
     holds the output folder's lock (:func:`~layerwise.locks.folder_lock`: a second run into
     the same folder fails at once with a :class:`~layerwise.errors.BusyError` naming this
-    one); loads weights only for extractions the cache does not hold.
+    one); loads weights only for extractions the cache does not hold. Interrupted (Ctrl-C,
+    SIGTERM), it raises :class:`~layerwise.pipeline.interrupts.Interrupted` saying how many
+    tables were written; the cache keeps every extraction finished, so the same call
+    resumes.
     """
     cfg.validate()
     with folder_lock(cfg.out_dir, "results folder (--out)", log):
@@ -30,15 +34,24 @@ def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, p
 
 def _reproduce(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, pd.DataFrame]:
     """:func:`reproduce`'s work, under the output folder's lock."""
-    models = load_profile(cfg, log)
-    s = cfg.options()
-    prov = provenance(models, cfg.params())
     tables: dict[str, pd.DataFrame] = {}
-    for name in TABLES:
-        start = time.perf_counter()
-        tables[name] = compute_table(name, models, s, tables)
-        write_table(tables[name], cfg.out_dir, name, prov)
-        log(f"{name}: {time.perf_counter() - start:.1f}s")
+    stage = "loading the models"
+    try:
+        models = load_profile(cfg, log)
+        s = cfg.options()
+        prov = provenance(models, cfg.params())
+        for name in TABLES:
+            stage = f"computing {name}"
+            start = time.perf_counter()
+            tables[name] = compute_table(name, models, s, tables)
+            write_table(tables[name], cfg.out_dir, name, prov)
+            log(f"{name}: {time.perf_counter() - start:.1f}s")
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say what finished
+        raise Interrupted.after(
+            err,
+            f"stopped while {stage}; {len(tables)} of {len(TABLES)} tables written to "
+            f"{cfg.out_dir}, every extraction finished is cached",
+        ) from err
     log(f"wrote {len(tables)} tables to {cfg.out_dir}; cache: {s.cache.report()}")
     for note in s.cache.rejected:
         log(f"rejected cache entry: {note}")
