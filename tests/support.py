@@ -219,7 +219,10 @@ def interrupt(
     import layerwise
 
     src = str(Path(layerwise.__file__).resolve().parents[1])
-    full_env = os.environ | {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | (env or {})
+    # the run's own progress bars are what a test waits for: a TQDM_DISABLE left in this
+    # process (a book build sets it for its kernels) must not reach the run
+    inherited = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    full_env = inherited | {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | (env or {})
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (src, os.environ.get("PYTHONPATH", "")) if p
     )
