@@ -97,11 +97,11 @@ def run_compare(
     Raises :class:`~layerwise.errors.InputError` before any model loads for no source, a
     source named twice or an unreadable ``HUB_ID@REVISION``;
     :class:`~layerwise.errors.BusyError` when another run holds ``out_dir``
-    (:func:`~layerwise.locks.folder_lock`, held until the tables are written); and before
+    (``folder_lock``, held until the tables are written); and before
     any extraction for two sources of the same weights or a text set left with too few
     items by the models' windows (naming the set, the models, the counts and the remedy).
     Interrupted (Ctrl-C, SIGTERM), it raises
-    :class:`~layerwise.pipeline.interrupts.Interrupted` saying how many models finished;
+    ``Interrupted`` saying how many models finished;
     their parts are cached, so the same call resumes.
     """
     sources = list(sources)

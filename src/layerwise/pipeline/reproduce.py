@@ -20,10 +20,10 @@ def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, p
     ``cfg.out_dir/<name>.csv`` with ``provenance.json``; returns name -> table.
 
     Checks the configuration and the output folder first (errors name the remedy), then
-    holds the output folder's lock (:func:`~layerwise.locks.folder_lock`: a second run into
+    holds the output folder's lock (``folder_lock``: a second run into
     the same folder fails at once with a :class:`~layerwise.errors.BusyError` naming this
     one); loads weights only for extractions the cache does not hold. Interrupted (Ctrl-C,
-    SIGTERM), it raises :class:`~layerwise.pipeline.interrupts.Interrupted` saying how many
+    SIGTERM), it raises ``Interrupted`` saying how many
     tables were written; the cache keeps every extraction finished, so the same call
     resumes.
     """
