@@ -7,7 +7,7 @@
 - ``tests/book``: what builds or executes the book: jupyter-book builds, papermill,
   JupyterLab driven by Chromium.
 - ``tests/slow``: the real offline models' weights (MiniLM, SmolLM2), whole ``reproduce``
-  runs, and the platform around the reproduction (the conformance suite of 58 families, 5
+  runs, and the platform around the reproduction (the conformance suite of 58 families, 3
   of them refused; rehearsal weights, Dask sweeps, GGUF).
 
 ``make test`` (the README's command) runs every test outside ``tests/book`` and

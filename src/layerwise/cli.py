@@ -19,6 +19,7 @@ import sys
 
 from .errors import InputError, LayerwiseError
 from .models.hub import hub_availability
+from .pipeline.interrupts import stop_on_signals
 from .pipeline.profiles import PROFILES, ROLES, auto_choice, resolve_profile
 
 
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _student_parser(sub)
     args = parser.parse_args(argv)
+    restore = stop_on_signals()  # Ctrl-C, SIGTERM: Interrupted, so finally blocks tidy up
     try:
         if args.command == "student":
             return _student(args)
@@ -212,7 +214,24 @@ def main(argv: list[str] | None = None) -> int:
     except LayerwiseError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        return _interrupted(err)
+    finally:
+        restore()
     return 0
+
+
+def _interrupted(err: KeyboardInterrupt) -> int:
+    """An interrupted command's one line on stderr (what finished, and that the same
+    command resumes) and its exit status: 130 for SIGINT, 143 for SIGTERM. Further signals
+    are ignored while the process ends, and the libraries' shutdown messages silenced."""
+    from .pipeline.interrupts import Interrupted, end_progress_bars, quiet_shutdown
+
+    quiet_shutdown()
+    end_progress_bars()
+    stopped = Interrupted.after(err, "")
+    print(stopped.line(), file=sys.stderr, flush=True)
+    return stopped.exit_code
 
 
 def _auto_line(chosen: str, why: str) -> str:

@@ -53,5 +53,5 @@ class OutputError(LayerwiseError):
 
 
 class BusyError(LayerwiseError):
-    """Another run holds the folder's lock (:mod:`layerwise.locks`); the message names it
+    """Another run holds the folder's lock (``layerwise.locks``); the message names it
     (pid, host, command, since when) and the folder."""

@@ -1,14 +1,23 @@
 """The command line (layerwise.cli): bad input is one line on stderr and exit status 2,
-before any model is loaded or anything written."""
+before any model is loaded or anything written; an interruption (Ctrl-C, SIGTERM) is one
+line saying what finished, exit status 130 or 143, nothing left running."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 from pathlib import Path
 
 import pytest
 import torch
-from support import lock_held_elsewhere, lock_left_by_a_killed_run, pickled_weights
+from support import (
+    assert_stopped_cleanly,
+    interrupt,
+    lock_held_elsewhere,
+    lock_left_by_a_killed_run,
+    pickled_weights,
+)
 
 from layerwise import cli
 
@@ -147,3 +156,71 @@ def test_cli_reproduce_takes_over_a_lock_left_by_a_killed_run(tmp_path, monkeypa
     assert f"note: took over the lock of the results folder (--out) {out / 'tiny'}" in printed
     assert f"left by pid {dead} on host" in printed and "no longer running" in printed
     assert not (out / "tiny" / ".layerwise.lock").exists()
+
+
+# ------------------------------------------------------------------ interruptions
+#: The tiny profile at reduced scale on the CPU: the quickest whole command.
+TINY = ["--profile", "tiny", "--scale", "reduced", "--device", "cpu"]
+#: Two tiny models, few sentences and resamples: the quickest sweep.
+SWEEP = ["tiny:gpt2", "tiny:clip", "--scale", "reduced", "--device", "cpu"]
+SWEEP += ["--n-cwe", "60", "--n-resamples", "10"]
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="finds the run's processes in /proc"
+)
+
+
+@needs_proc
+def test_ctrl_c_while_reproduce_loads_ends_in_one_line_and_130(tmp_path):
+    """Ctrl-C (SIGINT to the process) once ``reproduce`` has loaded a model: one line
+    saying what finished and that the same command resumes, exit status 130. Used to: a
+    ``KeyboardInterrupt`` traceback through the loader, exit status 1."""
+    stopped = interrupt(
+        ["reproduce", *TINY, "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")],
+        r"^loaded tiny",
+        signal.SIGINT,
+    )
+    assert_stopped_cleanly(
+        stopped,
+        signal.SIGINT,
+        r"stopped while (loading the models|computing cwe_geometry); 0 of 9 tables written to "
+        + re.escape(str(tmp_path / "o" / "tiny"))
+        + ", every extraction finished is cached",
+    )
+    assert stopped.seconds < 20
+
+
+@needs_proc
+def test_sigterm_during_an_extraction_runs_its_cleanup(tmp_path):
+    """SIGTERM while ``reproduce`` extracts states into its spill file (a temporary in the
+    cache folder): the extraction's cleanup removes the file, one line, exit status 143.
+    Used to: killed at once by the signal (status -15), without a word, the temporary
+    left behind."""
+    cache = tmp_path / "c"
+
+    def spilling(pid: int) -> bool:
+        return any(cache.glob(".layerwise-states-*"))
+
+    stopped = interrupt(
+        ["reproduce", *TINY, "--cache-dir", str(cache), "--out", str(tmp_path / "o")],
+        spilling,
+        signal.SIGTERM,
+    )
+    assert_stopped_cleanly(
+        stopped, signal.SIGTERM, r"stopped while computing \w+; \d of 9 tables .*"
+    )
+    assert not list(cache.glob(".layerwise-*")), "a temporary was left in the cache"
+
+
+@needs_proc
+def test_ctrl_c_at_a_terminal_stops_a_sweep_saying_how_many_models_finished(tmp_path):
+    """Ctrl-C at a terminal (SIGINT to the whole process group) while ``compare`` measures
+    its models one after another: one line counting the models finished, exit status 130.
+    Used to: a ``KeyboardInterrupt`` traceback, exit status 1."""
+    stopped = interrupt(
+        ["compare", *SWEEP, "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")],
+        r"^models:\s+0%",
+        signal.SIGINT,
+        to_group=True,
+    )
+    assert_stopped_cleanly(stopped, signal.SIGINT, r"[0-2] of 2 models finished and cached")
+    assert stopped.seconds < 20

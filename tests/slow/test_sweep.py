@@ -11,12 +11,15 @@ tiny model to disk; the GPU dtype choice by its logic only.
 from __future__ import annotations
 
 import hashlib
+import signal
+from pathlib import Path
 
 import huggingface_hub
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from support import assert_stopped_cleanly, command_line, descendants, interrupt
 
 import layerwise.measure.multi as measure_multi
 import layerwise.models.loading as models_loading
@@ -240,9 +243,54 @@ def test_compare_refuses_bad_sweeps_before_any_work(tmp_path, monkeypatch):
             SWEEP, cfg, tmp_path, runner=platform_sweep.DaskRunner(scheduler="tcp://127.0.0.1:9")
         )
     err = tmp_path / "err"
-    assert main(["compare", "tiny:gpt2@x", "--out", str(err), "--device", "cpu"]) == 2
+    with pytest.raises(SystemExit) as usage:  # a usage error of the parser (issue 25)
+        main(["compare", "tiny:gpt2@x", "--out", str(err), "--device", "cpu"])
+    assert usage.value.code == 2
     with pytest.raises(SystemExit):
         main(["compare", "tiny:gpt2", "--out", str(err), "--workers", "0"])
+
+
+# ------------------------------------------------------------------ interruptions
+#: ``compare`` of :data:`SWEEP` on a local cluster of two workers, at the smallest sizes.
+CLUSTER_SWEEP = ["compare", *SWEEP, "--scale", "reduced", "--device", "cpu", "--workers", "2"]
+CLUSTER_SWEEP += ["--n-cwe", "60", "--n-resamples", "10"]
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="finds the run's processes in /proc"
+)
+
+
+def _workers_starting(pid: int) -> bool:
+    """Whether the run's first Dask worker process is being spawned."""
+    return any("spawn_main" in command_line(p) for p in descendants(pid))
+
+
+@needs_proc
+def test_ctrl_c_while_the_cluster_starts_ends_in_one_line(tmp_path):
+    """Ctrl-C at a terminal (SIGINT to the whole process group: the coordinator and the
+    workers it is spawning) while the local cluster starts: the start is finished, the
+    cluster closed, one line, exit status 130, no worker left. Used to: some 60 lines of
+    tracebacks, the coordinator's and those of workers stopped halfway through their start
+    (``Nanny failed to start``, an asyncio ``CancelledError``), exit status -2."""
+    argv = [*CLUSTER_SWEEP, "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")]
+    stopped = interrupt(argv, _workers_starting, signal.SIGINT, to_group=True)
+    assert_stopped_cleanly(stopped, signal.SIGINT, "0 of 2 models finished and cached")
+    assert stopped.seconds < 30
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    ("signum", "sigint_ignored"), [(signal.SIGINT, True), (signal.SIGTERM, False)]
+)
+def test_a_signal_once_the_models_are_out_kills_the_workers(tmp_path, signum, sigint_ignored):
+    """SIGINT (to a coordinator started as a script starts a job in the background: SIGINT
+    ignored) or SIGTERM to the coordinator alone, once the models are sent out to the
+    workers: the workers are killed, one line counting the models finished, exit status
+    130 or 143, no worker left. Used to: the SIGINT was ignored and the sweep ran on to
+    exit status 0; SIGTERM killed the coordinator alone (status -15), without a word."""
+    argv = [*CLUSTER_SWEEP, "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o")]
+    stopped = interrupt(argv, r"^models:\s+0%", signum, sigint_ignored=sigint_ignored)
+    assert_stopped_cleanly(stopped, signum, "[0-2] of 2 models finished and cached")
+    assert stopped.seconds < 30
 
 
 # ------------------------------------------------------------------ big models, the GPU path

@@ -10,11 +10,11 @@ How (chapter 2, ``notebooks/02_extraction``):
   ``torch.inference_mode``: real tokens never attend to the masked padding and
   position ids stay ``0..len-1``, so a batched result equals the one-at-a-time result
   (tested to 1e-5). That holds for every model the package accepts because a probe at
-  load measures it (:attr:`~layerwise.models.spec.ModelSpec.batching`): a model whose
+  load measures it (``ModelSpec.batching``): a model whose
   states depend on the padding (FNet mixes every position without a mask; convolutions
   over the sequence reach the padding) is batched by equal lengths, without padding;
 - the layers are read from ``hidden_states`` as the layout probe found them
-  (:attr:`~layerwise.models.spec.ModelSpec.layer_sources`: Mamba-style models list no
+  (``ModelSpec.layer_sources``: Mamba-style models list no
   embedding output, which is then read from the first block's input by a hook);
 - positions come from each input's own length, never from token ids (CLIP pads
   with its EOS token);
@@ -108,7 +108,7 @@ def _batches(
     lengths: np.ndarray, batch_size: int, max_tokens: int, batching: str = "padded"
 ) -> list[np.ndarray]:
     """Indices grouped longest first, each batch at most ``batch_size`` inputs and
-    ``max_tokens`` padded tokens. ``batching`` (:attr:`~layerwise.models.spec.ModelSpec.batching`):
+    ``max_tokens`` padded tokens. ``batching`` (``ModelSpec.batching``):
     ``"padded"`` mixes lengths; ``"equal length"`` puts only inputs of one length in a
     batch (no padding); ``"one at a time"`` one input per batch."""
     if batching == "one at a time":
@@ -311,7 +311,7 @@ def _layers(
     spec: ModelSpec,
 ) -> list[torch.Tensor]:
     """The states of layers 0..L in order, from the model's ``hidden_states`` laid out as
-    the layout probe found (:attr:`~layerwise.models.spec.ModelSpec.layer_sources`)."""
+    the layout probe found (``ModelSpec.layer_sources``)."""
     if max(sources) >= len(hidden):
         raise ModelLoadError(
             f"{spec.name} returned {len(hidden)} hidden states, but its layout (found at "

@@ -216,7 +216,7 @@ def cwe_geometry(
     final-norm convention, in the order of ``measures`` (None: every measure of
     :data:`CWE_MEASURES`; an empty list is an :class:`~layerwise.errors.InputError`). A
     measure that needs every vector is NaN at a layer with a zero vector, and its row's
-    ``note`` names the zero vectors (``labels`` describes the rows: :func:`cwe_labels`;
+    ``note`` names the zero vectors (``labels`` describes the rows: ``cwe_labels``;
     default: their numbers).
     """
     rows: list[dict] = []

@@ -7,7 +7,7 @@ effect sizes, ``[n_items, L+1]``), computed from its states one layer at a time;
 pairs are formed from those values (:func:`paired_rows`), so a sweep needs no two models'
 states at once. A score that is undefined because an item needs a zero vector has no
 difference (NaN), and the row's ``note`` names the zero vectors
-(:mod:`layerwise.measure.undefined`), from the notes :func:`paired_values` gives.
+(``layerwise.measure.undefined``), from the notes :func:`paired_values` gives.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ window-filtered STS 2012-2016 sentences, every task word, the STS-B test sentenc
 with a warm extraction cache nothing is recomputed. A comparison of models with short
 windows reads the texts that fit all of them
 (:func:`~layerwise.measure.multi_texts.compare_texts`); the states' rows are those texts
-(:attr:`ModelStates.texts`). A :class:`ModelStates` also says what each row of each sample
+(``ModelStates.texts``). A :class:`ModelStates` also says what each row of each sample
 is (the token and the text), so a value that needs a zero vector is NaN with a note naming
-it (:mod:`layerwise.measure.undefined`).
+it (``layerwise.measure.undefined``).
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ class ModelStates:
     (``.layer(k)``, ``[n, d]``; ``.states`` reads every layer, for small models only).
 
     ``cwe``: the CWE sample ``[n_cwe, L+1, d]``; ``words``: the task words of ``texts`` in
-    :data:`WORD_SETTING` (every word of :func:`~.words.all_task_words` when nothing is
+    ``WORD_SETTING`` (every word of :func:`~.words.all_task_words` when nothing is
     filtered), in their order; ``sentences``: setting -> the STS-B test sentences of
     ``texts`` ``[n_sentences, L+1, d]``; ``texts``: the
     :class:`~layerwise.measure.multi_texts.CompareTexts` the rows are. ``labels``: what the
     rows of each sample are (``"cwe"``, ``"words"``, ``"sentences <setting>"`` ->
-    :data:`~layerwise.measure.undefined.RowLabels`; a sample missing here is numbered).
+    ``RowLabels``; a sample missing here is numbered).
     """
 
     lm: LoadedModel
@@ -215,7 +215,7 @@ def model_rows(
 class StsItems:
     """The STS-B test pairs as rows of the sentence states: ``a``, ``b`` the first and second
     sentence of each pair (``[n_pairs]``), ``gold`` their scores; ``close_a``, ``close_b``
-    the pairs with gold >= :data:`ALIGNMENT_GOLD` (alignment's positive pairs)."""
+    the pairs with gold >= ``ALIGNMENT_GOLD`` (alignment's positive pairs)."""
 
     a: np.ndarray
     b: np.ndarray
@@ -229,7 +229,7 @@ def sts_items(
 ) -> StsItems:
     """:class:`StsItems` of ``pairs`` (default: the 1,379 STS-B test pairs, read from the
     vendored file) as rows of ``sentences`` (default: the pairs' unique sentences,
-    :func:`~layerwise.data.sts_benchmark_sentences`), which must hold every pair's two."""
+    ``sts_benchmark_sentences``), which must hold every pair's two."""
     pairs = data.load_sts_benchmark() if pairs is None else list(pairs)
     sentences = data.sts_benchmark_sentences(pairs) if sentences is None else sentences
     index = {t: i for i, t in enumerate(sentences)}
@@ -258,7 +258,7 @@ def task_values(
     effect sizes, NaN where undefined) and STS-B's pair cosines in each sentence setting
     (default: every setting of the layer), in that order. ``tasks``: each task's items as
     rows of the word states (default: :func:`~.words.task_items`, every task word). An item
-    that needs a zero vector is NaN (:func:`task_notes` says which)."""
+    that needs a zero vector is NaN (``task_notes`` says which)."""
     if tasks is None:
         tasks = {task: task_items(task) for task in word_tasks()}
     out = {(task, WORD_SETTING): tasks[task].values(layer.words) for task in word_tasks()}

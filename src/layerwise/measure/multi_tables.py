@@ -8,7 +8,7 @@ the estimators of :mod:`layerwise.stats` (isotropy, geometry, postprocess, score
 that layer's ``[n, d]`` states, and only their per-layer results (and per-item values,
 whose correlations and bootstrap intervals are taken over every layer at once, with the
 seeds of chapters 4-5) are kept. A value that needs a zero vector is NaN, and its row's
-``note`` names the model, the layer and the token (:mod:`layerwise.measure.undefined`);
+``note`` names the model, the layer and the token (``layerwise.measure.undefined``);
 IsoScore needs no direction, so a zero vector is an ordinary point for it.
 """
 
@@ -45,7 +45,7 @@ def isotropy_table(states: Sequence[ModelStates], s: MeasureOptions) -> pd.DataF
     """IsoScore, uniformity and self-similarity per layer of the CWE sample and the STS-B
     sentence vectors; alignment over STS-B pairs with gold >= 4 (sentence samples only).
     The pairs are those of each model's texts
-    (:meth:`~layerwise.measure.multi_states.ModelStates.sts`)."""
+    (``sts``)."""
     measures = {
         "isoscore": isotropy.isoscore,
         "uniformity": lambda x: isotropy.uniformity(x, zero_rows="nan"),

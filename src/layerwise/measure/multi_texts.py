@@ -102,7 +102,7 @@ class CompareTexts:
 
     ``cwe``: the sentences the CWE sample is drawn from; ``sentences``: the STS-B test
     sentences (the rows of the sentence states), in the order of
-    :func:`~layerwise.data.sts_benchmark_sentences`; ``pairs``: the STS-B test pairs, each
+    ``sts_benchmark_sentences``; ``pairs``: the STS-B test pairs, each
     of two of ``sentences``; ``words``: the word tasks' words (the rows of the word
     states), a subset of :func:`~layerwise.measure.words.all_task_words` in its order;
     ``filters``: how each set was filtered (:func:`compare_texts`; empty for
@@ -135,8 +135,8 @@ class CompareTexts:
 
     @property
     def full(self) -> bool:
-        """Every STS-B test sentence and pair and every task word is kept: the states, keys
-        and tables are those of an unfiltered comparison."""
+        """Whether every STS-B test sentence and pair and every task word is kept (then the
+        states, keys and tables are those of an unfiltered comparison)."""
         return self._all_sts and self._all_words
 
     def key(self) -> dict[str, str]:
@@ -151,7 +151,7 @@ class CompareTexts:
 
     def task_items(self, task: str) -> TaskItems:
         """A word task's :class:`~layerwise.measure.words.TaskItems` as rows of
-        :attr:`words`: the items whose words were all kept (and, for ValNorm, the attribute
+        ``words``: the items whose words were all kept (and, for ValNorm, the attribute
         words kept), with their targets."""
         if self._all_words:
             return task_items(task)

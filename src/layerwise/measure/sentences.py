@@ -164,7 +164,7 @@ def sts_benchmark_scores(
     ``pairs`` defaults to the 1,379 test pairs; chapter 6 passes the authors' parse. Fewer
     than three pairs, or no setting, is an :class:`~layerwise.errors.InputError`. Pairs
     that read a sentence holding the tokenizer's unknown token are counted in a ``note``
-    column (:func:`~.common.unknown_note`), there only when some are.
+    column (``unknown_note``), there only when some are.
     """
     s = MeasureOptions() if s is None else s
     settings = as_settings(

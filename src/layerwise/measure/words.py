@@ -172,7 +172,7 @@ class TaskItems:
         of every word of :func:`all_task_words` (in its order); returns float64 ``[n_items]``,
         the cosine of each pair (similarity tasks) or the SC-WEAT effect size of each target
         word (ValNorm; NaN where undefined, warned about by :meth:`score_values`). An item
-        that needs a zero vector (:meth:`needs`) is NaN."""
+        that needs a zero vector (``needs``) is NaN."""
         arrays = [x[r] for r in self.rows]
         if self.method == "pearson":
             return sc_weat_effect_sizes(*arrays, warn=False, zero_rows="nan")
@@ -252,7 +252,7 @@ def word_task_scores(
     One row per setting, task and layer (plus the other top-layer convention), with the
     95% bootstrap interval (``low``, ``high``) over items and ``n`` items; paper section 4.2,
     Table 1 (chapter 4). A task some of whose items read a word the tokenizer maps to its
-    unknown token says so in a ``note`` column (:func:`unknown_notes`; the column is there
+    unknown token says so in a ``note`` column (``unknown_notes``; the column is there
     only when some task needs it). Raises :class:`~layerwise.errors.InputError` for an unknown
     setting or task, or an empty list of either.
     """

@@ -27,7 +27,7 @@ def split_revision(source: str, revision: str | None = None) -> tuple[str, str |
     revision)`` unchanged for a source without ``@`` and for a folder whose name has one.
     Raises :class:`~layerwise.errors.InputError` for an empty revision, two different
     revisions, or a revision of a ``tiny:``/``package:`` source or of a folder (those have
-    none: :func:`check_revision_applies`).
+    none: ``check_revision_applies``).
     """
     if not isinstance(source, str) or "@" not in source or os.path.isdir(source):
         return source, revision

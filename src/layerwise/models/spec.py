@@ -52,7 +52,7 @@ class ModelSpec:
     probe pass that changes the last token. ``pooling``: the model's own sentence pooling
     (``"mean"``, ``"cls"``, ``"last"``; ``None`` when it defines none).
     ``layer_map`` says which entry of ``hidden_states`` each layer is (see
-    :attr:`layer_sources`; empty: the usual embedding output then one entry per block),
+    ``layer_sources``; empty: the usual embedding output then one entry per block),
     found by the layout probe: Mamba-style models list no embedding output (read from
     ``first_block``'s input) and append the final norm's output.
     ``batching`` says how extraction batches inputs so that every state equals the
@@ -182,7 +182,7 @@ class LoadedModel:
     def tokens_many(self, texts: Sequence[str]) -> list[list[int]]:
         """:meth:`tokens` of each text, in one call of the tokenizer (a fast tokenizer
         encodes the list in Rust, about twice as fast as text by text, with the same
-        ids: tested). Texts that hold the tokenizer's unknown token (:attr:`unknown_id`) are
+        ids: tested). Texts that hold the tokenizer's unknown token (``unknown_id``) are
         named in a :class:`UserWarning` (how many, and the first five), each text once per
         loaded model."""
         texts = list(texts)
@@ -231,7 +231,7 @@ class LoadedModel:
 
     def unknown_texts(self, texts: Sequence[str]) -> list[str]:
         """The texts of ``texts`` (each once, in order) whose tokens hold the tokenizer's
-        unknown token (:attr:`unknown_id`): characters the tokenizer lacks, which share one
+        unknown token (``unknown_id``): characters the tokenizer lacks, which share one
         embedding (a word that is all unknown shares its every state with the others).
         Tokenizing them warns, naming them (:meth:`tokens_many`)."""
         unk = self.unknown_id

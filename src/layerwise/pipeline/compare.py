@@ -52,6 +52,7 @@ from ..models.loading import load_model
 from ..models.spec import LoadedModel
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, ensure_writable_folder
+from .interrupts import Interrupted
 from .plan import run_plans
 from .profiles import available_extras
 
@@ -105,9 +106,12 @@ def run_compare(
     Raises :class:`~layerwise.errors.InputError` before any model loads for no source, a
     source named twice or an unreadable ``HUB_ID@REVISION``;
     :class:`~layerwise.errors.BusyError` when another run holds ``out_dir``
-    (:func:`~layerwise.locks.folder_lock`, held until the tables are written); and before
+    (``folder_lock``, held until the tables are written); and before
     any extraction for two sources of the same weights or a text set left with too few
     items by the models' windows (naming the set, the models, the counts and the remedy).
+    Interrupted (Ctrl-C, SIGTERM), it raises
+    ``Interrupted`` saying how many models finished;
+    their parts are cached, so the same call resumes.
     """
     sources = list(sources)
     if not sources:
@@ -135,7 +139,12 @@ def _compare(
 ) -> dict[str, pd.DataFrame]:
     """:func:`run_compare`'s work, under the output folder's lock."""
     s = cfg.options()
-    models, parts, texts = runner(sources, cfg, s, log, progress)
+    try:
+        models, parts, texts = runner(sources, cfg, s, log, progress)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM; a runner may say more
+        raise Interrupted.after(
+            err, f"stopped while measuring {len(sources)} models; each model finished is cached"
+        ) from err
     refuse_same_weights(sources, models)
     params = cfg.params() | {
         "profile": None,
@@ -144,10 +153,15 @@ def _compare(
         **runner.params,
         "window": texts.report(),
     }
-    prov = provenance({lm.spec.source: lm for lm in models}, params)
-    tables = compare_tables(models, s, log, parts=parts, texts=texts)
-    for name, df in tables.items():
-        write_table(df, out_dir, name, prov)
+    try:
+        prov = provenance({lm.spec.source: lm for lm in models}, params)
+        tables = compare_tables(models, s, log, parts=parts, texts=texts)
+        for name, df in tables.items():
+            write_table(df, out_dir, name, prov)
+    except KeyboardInterrupt as err:
+        raise Interrupted.after(
+            err, f"all {len(sources)} models finished and cached, the tables not all written"
+        ) from err
     log(
         f"wrote {len(tables)} tables for {len(models)} models to {out_dir} in "
         f"{time.perf_counter() - start:.1f}s; cache: {s.cache.report()}"
@@ -182,18 +196,23 @@ def sequential(
 ) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]:
     """The default runner: every model here, one after another (one model's weights in
     memory at a time), on the texts that fit every model's window."""
-    models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
-    refuse_same_weights(sources, models)  # before any extraction
-    texts = compare_texts(models, s, log)  # before any extraction too
-    parts = []
-    with models_bar(len(models), progress) as bar:
-        for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
-            bar.set_postfix_str(lm.spec.name)
-            if not parts_cached(lm, texts, s):  # its extractions as one plan first
-                run_plans([lm], lambda m: gather_states(m, texts, s), s)
-            parts.append(model_parts(lm, texts, s))
-            models[i] = released(lm, src, cfg)
-            bar.update()
+    parts: list[ModelParts] = []
+    try:
+        models = [released(load_lazily(src, cfg, log), src, cfg) for src in sources]
+        refuse_same_weights(sources, models)  # before any extraction
+        texts = compare_texts(models, s, log)  # before any extraction too
+        with models_bar(len(models), progress) as bar:
+            for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
+                bar.set_postfix_str(lm.spec.name)
+                if not parts_cached(lm, texts, s):  # its extractions as one plan first
+                    run_plans([lm], lambda m: gather_states(m, texts, s), s)
+                parts.append(model_parts(lm, texts, s))
+                models[i] = released(lm, src, cfg)
+                bar.update()
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say which finished
+        raise Interrupted.after(
+            err, f"{len(parts)} of {len(sources)} models finished and cached"
+        ) from err
     return models, parts, texts
 
 

@@ -12,6 +12,7 @@ from ..locks import folder_lock
 from ..measure.cwe import cwe_sentences
 from ..report.provenance import provenance, write_table
 from .config import RunConfig, load_profile
+from .interrupts import Interrupted
 from .plan import reproduction_states, run_plans
 from .tables import TABLES, compute_table, table_key
 
@@ -21,9 +22,12 @@ def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, p
     ``cfg.out_dir/<name>.csv`` with ``provenance.json``; returns name -> table.
 
     Checks the configuration and the output folder first (errors name the remedy), then
-    holds the output folder's lock (:func:`~layerwise.locks.folder_lock`: a second run into
+    holds the output folder's lock (``folder_lock``: a second run into
     the same folder fails at once with a :class:`~layerwise.errors.BusyError` naming this
-    one); loads weights only for extractions the cache does not hold.
+    one); loads weights only for extractions the cache does not hold. Interrupted (Ctrl-C,
+    SIGTERM), it raises ``Interrupted`` saying how many
+    tables were written; the cache keeps every extraction finished, so the same call
+    resumes.
     """
     cfg.validate()
     with folder_lock(cfg.out_dir, "results folder (--out)", log):
@@ -32,23 +36,33 @@ def reproduce(cfg: RunConfig, log: Callable[[str], None] = print) -> dict[str, p
 
 def _reproduce(cfg: RunConfig, log: Callable[[str], None]) -> dict[str, pd.DataFrame]:
     """:func:`reproduce`'s work, under the output folder's lock."""
-    models = load_profile(cfg, log)
-    s = cfg.options()
-    prov = provenance(models, cfg.params())
     tables: dict[str, pd.DataFrame] = {}
-    if s.cache is not None and any(
-        entry.cached and not s.cache.path(table_key(name, models, s), ".csv").exists()
-        for name, entry in TABLES.items()
-    ):  # a table to compute: every extraction of the run as one plan per model first
-        start = time.perf_counter()
-        sentences = cwe_sentences(list(models.values()), s)
-        run_plans(models, lambda lm: reproduction_states(lm, sentences, s), s, log)
-        log(f"extraction plan: {time.perf_counter() - start:.1f}s")
-    for name in TABLES:
-        start = time.perf_counter()
-        tables[name] = compute_table(name, models, s, tables)
-        write_table(tables[name], cfg.out_dir, name, prov)
-        log(f"{name}: {time.perf_counter() - start:.1f}s")
+    stage = "loading the models"
+    try:
+        models = load_profile(cfg, log)
+        s = cfg.options()
+        prov = provenance(models, cfg.params())
+        if s.cache is not None and any(
+            entry.cached and not s.cache.path(table_key(name, models, s), ".csv").exists()
+            for name, entry in TABLES.items()
+        ):  # a table to compute: every extraction of the run as one plan per model first
+            stage = "running the extraction plan"
+            start = time.perf_counter()
+            sentences = cwe_sentences(list(models.values()), s)
+            run_plans(models, lambda lm: reproduction_states(lm, sentences, s), s, log)
+            log(f"extraction plan: {time.perf_counter() - start:.1f}s")
+        for name in TABLES:
+            stage = f"computing {name}"
+            start = time.perf_counter()
+            tables[name] = compute_table(name, models, s, tables)
+            write_table(tables[name], cfg.out_dir, name, prov)
+            log(f"{name}: {time.perf_counter() - start:.1f}s")
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say what finished
+        raise Interrupted.after(
+            err,
+            f"stopped while {stage}; {len(tables)} of {len(TABLES)} tables written to "
+            f"{cfg.out_dir}, every extraction finished is cached",
+        ) from err
     log(f"wrote {len(tables)} tables to {cfg.out_dir}; cache: {s.cache.report()}")
     for note in s.cache.rejected:
         log(f"rejected cache entry: {note}")

@@ -13,6 +13,12 @@ BLAS/OpenMP thread (``distributed.nanny.pre-spawn-environ``), so a run in one pr
 matches them with ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1`` and
 ``torch.set_num_threads(1)``.
 
+Interrupted (Ctrl-C, SIGTERM), a sweep on a local cluster kills its workers at once (they
+never see either signal themselves, even one sent to the whole process group) and closes
+the cluster; on an existing cluster the client lets its tasks go. Either way the models
+finished are in the cache, and the same command resumes
+(:mod:`layerwise.pipeline.interrupts`).
+
 Why Dask and not Ray: a sweep is a handful of independent, long (minutes to hours) tasks
 that share files, not memory; Dask's ``distributed`` runs them with a plain ``pip``
 install, starts a local cluster in a test in seconds, and reaches Slurm and PBS through
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from ..errors import InputError
@@ -38,9 +45,22 @@ from ..pipeline.compare import (
     released,
 )
 from ..pipeline.config import RunConfig
+from ..pipeline.interrupts import (
+    Interrupted,
+    children_deaf,
+    held_signals,
+    quiet_libraries,
+    raise_held,
+)
 
 #: Seconds to wait for a scheduler named by ``--scheduler`` before giving up.
 CONNECT_TIMEOUT_S = 20
+#: Seconds a stopping run (interrupted, or failed) waits for each killed worker process
+#: to be joined.
+STOP_TIMEOUT_S = 2
+#: Seconds a stopping run waits for the scheduler of its local cluster to close, once the
+#: workers are stopped.
+CLOSE_TIMEOUT_S = 10
 
 
 class DaskRunner:
@@ -85,15 +105,29 @@ class DaskRunner:
         coordinator computes the shared texts, filtered to every model's window, without
         weights; too few texts stop the sweep here), then each model's parts over those
         texts; the bar counts the models whose parts came back."""
-        client = connect(self.workers, self.scheduler)
+        if self.workers is not None:
+            log(f"starting a local Dask cluster of {self.workers} workers")
+        parts: list[ModelParts | None] = [None] * len(sources)
         try:
-            return self._run(client, sources, cfg, s, log, progress)
-        finally:
-            close(client)
+            client = connect(self.workers, self.scheduler)
+            stopping = True  # until the run returns: an error or an interruption stops it
+            try:
+                models, texts = self._run(client, sources, cfg, s, log, progress, parts)
+                stopping = False
+            finally:  # the client lets its tasks go: the scheduler cancels them
+                close(client, quickly=stopping)
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say which finished
+            done = sum(part is not None for part in parts)
+            raise Interrupted.after(
+                err, f"{done} of {len(sources)} models finished and cached"
+            ) from err
+        return models, parts, texts  # type: ignore[return-value]
 
     def _run(
-        self, client, sources, cfg, s, log, progress
-    ) -> tuple[list[LoadedModel], list[ModelParts], CompareTexts]:
+        self, client, sources, cfg, s, log, progress, parts
+    ) -> tuple[list[LoadedModel], CompareTexts]:
+        """The models (weights released) and the shared texts; each model's parts are put
+        into ``parts`` as they come."""
         from distributed import as_completed
 
         threads = self.threads
@@ -110,14 +144,13 @@ class DaskRunner:
             client.submit(measure_model, src, cfg, texts, threads, pure=False): i
             for i, src in enumerate(sources)
         }
-        parts: list[ModelParts | None] = [None] * len(sources)
         with models_bar(len(sources), progress) as bar:
             for future in as_completed(futures):
                 i = futures[future]
                 parts[i] = future.result()
                 bar.set_postfix_str(models[i].spec.name)
                 bar.update()
-        return models, parts, texts  # type: ignore[return-value]
+        return models, texts
 
 
 # ------------------------------------------------------------------ the tasks of a cluster
@@ -143,6 +176,14 @@ def measure_model(
 
 
 def _threads(threads: int | None) -> None:
+    """A worker's setup before each task: ``threads`` torch threads; and tqdm's lock a
+    thread lock (its default takes a multiprocessing semaphore, which a worker killed when
+    a run stops would leave for the resource tracker to report as leaked)."""
+    import threading
+
+    from tqdm.auto import tqdm
+
+    tqdm.set_lock(threading.RLock())
     if threads:
         import torch
 
@@ -169,18 +210,81 @@ def connect(workers: int | None, scheduler: str | None):
                 "(`dask scheduler`, or a dask-jobqueue cluster) and give its address, e.g. "
                 "tcp://host:8786, or use --workers N for a local cluster"
             ) from err
-    cluster = LocalCluster(
-        n_workers=int(workers),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-    )
-    return Client(cluster)
+    # a cluster interrupted while it starts cannot be closed (the object is never
+    # returned): a signal waits until it is up (a second one does not), then it is
+    # closed; its workers never see Ctrl-C or SIGTERM (this process stops them)
+    with held_signals() as held:
+        try:
+            with children_deaf():
+                cluster = LocalCluster(
+                    n_workers=int(workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    env={"TQDM_DISABLE": "1"},  # one bar, the coordinator's, counts models
+                )
+        except Exception as err:
+            if held:
+                raise Interrupted(held[0]) from err
+            raise
+        try:
+            client = Client(cluster)
+        except BaseException:
+            close_quickly(cluster)
+            raise
+    if held:
+        close(client, quickly=True)
+        raise_held(held)
+    return client
 
 
-def close(client) -> None:
-    """Close ``client`` and the local cluster it started, if any."""
+def close(client, quickly: bool = False) -> None:
+    """Close ``client`` and the local cluster it started, if any. ``quickly`` (a run that
+    stops: interrupted, or failed): the local workers are killed first
+    (:func:`stop_workers`), Dask's shutdown messages are silenced, and a signal while
+    closing is held (a second one is not)."""
     cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    if not quickly:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        return
+    with quiet_libraries(), held_signals():
+        try:
+            if cluster is not None:  # before the client lets its tasks go (cancelled)
+                stop_workers(cluster)
+        finally:
+            try:
+                client.close(timeout=STOP_TIMEOUT_S)
+            finally:
+                if cluster is not None:
+                    cluster.close(timeout=CLOSE_TIMEOUT_S)
+
+
+def close_quickly(cluster) -> None:
+    """Close a local cluster whose workers may be busy in a task (:func:`stop_workers`)."""
+    with quiet_libraries():
+        try:
+            stop_workers(cluster)
+        finally:
+            cluster.close(timeout=CLOSE_TIMEOUT_S)
+
+
+def stop_workers(cluster) -> None:
+    """Kill the worker processes of a local cluster at once, their nannies told not to
+    restart them: a worker asked to stop would cancel its task with a warning of its own,
+    or, busy in it, be killed after seconds anyway. A task killed halfway leaves no cache
+    entry, only a temporary that the next run removes (entries are written atomically)."""
+    cluster.sync(_kill_workers, list(cluster.workers.values()), callback_timeout=CLOSE_TIMEOUT_S)
+
+
+async def _kill_workers(nannies) -> None:
+    import asyncio
+    import signal
+
+    for nanny in nannies:
+        nanny.close_gracefully(reason="layerwise-stopping")  # no restart when it dies
+        if nanny.pid:
+            with suppress(ProcessLookupError):
+                os.kill(nanny.pid, signal.SIGKILL)
+    await asyncio.gather(*(nanny.close(timeout=STOP_TIMEOUT_S) for nanny in nannies))

@@ -24,7 +24,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -32,6 +35,7 @@ import yaml
 from ..errors import InputError, LayerwiseError, OutputError
 from ..locks import folder_lock
 from ..pipeline.config import REVISIONS_ENV, RunConfig
+from ..pipeline.interrupts import Interrupted, held_signals, quiet_libraries, stop_group
 from ..pipeline.profiles import PROFILE_EXTRAS, PROFILES
 from . import build_report, reuse
 
@@ -248,10 +252,14 @@ def run_jupyter_book(cmd: list[str], root: Path, stage: Path, echo=None) -> None
     """Run jupyter-book (``cmd``, in ``root``), printing its output as it comes; when it
     fails, raise the error of :func:`jupyter_book_error`: its first real cause (disk full,
     permission denied) rather than the strict-mode summary printed last. Its standard error
-    is read with its output, so the lines keep their order."""
+    is read with its output, so the lines keep their order. It runs in a session of its
+    own, so that a Ctrl-C at the terminal reaches this process only; on Ctrl-C or SIGTERM
+    its process group is stopped (:func:`~layerwise.pipeline.interrupts.stop_group`) and
+    the interruption goes on, saying that every chapter was kept and the site not
+    rendered."""
     echo = echo or sys.stdout
     scan = OutputScan()
-    with subprocess.Popen(
+    proc = subprocess.Popen(
         cmd,
         cwd=root,
         stdout=subprocess.PIPE,
@@ -259,14 +267,26 @@ def run_jupyter_book(cmd: list[str], root: Path, stage: Path, echo=None) -> None
         text=True,
         errors="replace",
         bufsize=1,
-    ) as proc:
-        assert proc.stdout is not None
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    try:
         for line in proc.stdout:
             echo.write(line)
             echo.flush()
             scan.feed(line)
-    if proc.returncode != 0:
-        raise jupyter_book_error(scan, proc.returncode, root, stage)
+        returncode = proc.wait()
+    except KeyboardInterrupt as err:
+        with held_signals():
+            stop_group(proc.pid, STOP_GRACE_S, reap=proc.poll)
+            proc.wait()
+        raise Interrupted.after(
+            err, "every chapter done and kept for the next build, the site not rendered"
+        ) from err
+    finally:
+        proc.stdout.close()
+    if returncode != 0:
+        raise jupyter_book_error(scan, returncode, root, stage)
 
 
 def find_leaks(html: str, machine_paths: tuple[str, ...]) -> list[str]:
@@ -391,6 +411,53 @@ def section_progress(start: float, write=print):
     return show
 
 
+#: Seconds a stopped chapter's kernel (and jupyter-book) get to end after SIGTERM before
+#: SIGKILL.
+STOP_GRACE_S = 2.0
+#: Seconds an interrupted build waits for papermill's thread to end (it ends once its
+#: kernel is stopped; a kernel still starting is stopped once it has started).
+STOP_WAIT_S = 10.0
+
+
+def run_stoppable(execute: Callable[..., object], name: str) -> None:
+    """``execute(kernel_started=...)`` (papermill running one chapter) in a thread of its
+    own, so that Ctrl-C and SIGTERM reach this (main) thread at once and the kernel is
+    stopped from here: interrupted in the main thread, papermill shuts a busy kernel down
+    "gracefully" (it waits, and the kernel prints tracebacks of its closed sockets). On
+    either signal the kernel's process group is stopped
+    (:func:`~layerwise.pipeline.interrupts.stop_group`), the thread is given up to
+    :data:`STOP_WAIT_S` to end, and the interruption goes on. What ``execute`` raises is
+    raised here."""
+    groups: list[int] = []
+    raised: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            execute(kernel_started=groups.append)
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread
+            raised.append(err)
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        with quiet_libraries(), held_signals():
+            stopped: set[int] = set()
+            deadline = time.monotonic() + STOP_WAIT_S
+            while True:  # a kernel still starting is stopped once it has started
+                for group in set(groups) - stopped:
+                    stop_group(group, STOP_GRACE_S)
+                    stopped.add(group)
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    break
+                thread.join(0.1)
+        raise
+    if raised:
+        raise raised[0]
+
+
 def execute_notebooks(
     cfg: RunConfig,
     root: Path,
@@ -434,38 +501,43 @@ def execute_notebooks(
     inputs = reuse.inputs_digest(sources)
     results = (root / cfg.results_dir / cfg.concrete_profile).resolve()
     validated = False
-    for nb in notebook_order(root):
-        rel = nb.relative_to(root)
-        out = stage / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        key = reuse.chapter_key(nb, params, inputs)
-        kept = reuse.reusable(root, nb.stem, key) if reuse_runs else None
-        if kept is not None:
-            print(f"reusing {rel}: unchanged since its last run", flush=True)
-            reuse.write_if_changed(out, (root / reuse.STORE / f"{nb.stem}.ipynb").read_bytes())
-            timings[str(rel)] = kept["seconds"]
-            if records is not None:
-                records[str(rel)] = kept["record"]
-            if reused is not None:
-                reused.append(str(rel))
-            continue
-        import papermill
-        from papermill.exceptions import PapermillExecutionError
-        from traitlets.config import Config
+    chapters = notebook_order(root)
+    done = {"executed": 0, "reused": 0}  # chapters kept for the next build
+    try:
+        for nb in chapters:
+            rel = nb.relative_to(root)
+            out = stage / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            key = reuse.chapter_key(nb, params, inputs)
+            kept = reuse.reusable(root, nb.stem, key) if reuse_runs else None
+            if kept is not None:
+                print(f"reusing {rel}: unchanged since its last run", flush=True)
+                kept_copy = (root / reuse.STORE / f"{nb.stem}.ipynb").read_bytes()
+                reuse.write_if_changed(out, kept_copy)
+                timings[str(rel)] = kept["seconds"]
+                if records is not None:
+                    records[str(rel)] = kept["record"]
+                if reused is not None:
+                    reused.append(str(rel))
+                done["reused"] += 1
+                continue
+            import papermill
+            from papermill.exceptions import PapermillExecutionError
+            from traitlets.config import Config
 
-        from . import eval_adapter, inline
+            from . import eval_adapter, inline
 
-        if not validated:  # before the first kernel starts
-            cfg.validate()
-            validated = True
-        kernel_config = Config({"KernelManager": {"transport": "ipc"}})
-        record = work / f"{nb.stem}.json"
-        source = _with_record_cell(nb, work / rel, record)
-        since = time.time()
-        start = time.perf_counter()
-        print(f"executing {rel} (profile={params['profile']}, scale={cfg.scale})", flush=True)
-        try:
-            papermill.execute_notebook(
+            if not validated:  # before the first kernel starts
+                cfg.validate()
+                validated = True
+            kernel_config = Config({"KernelManager": {"transport": "ipc"}})
+            record = work / f"{nb.stem}.json"
+            source = _with_record_cell(nb, work / rel, record)
+            since = time.time()
+            start = time.perf_counter()
+            print(f"executing {rel} (profile={params['profile']}, scale={cfg.scale})", flush=True)
+            execute = partial(
+                papermill.execute_notebook,
                 str(source),
                 str(out),
                 parameters=params,
@@ -476,17 +548,26 @@ def execute_notebooks(
                 config=kernel_config,
                 progress=section_progress(start) if progress else None,
             )
-        except PapermillExecutionError as err:
-            raise chapter_error(rel, err, root / LOGS, out) from err
-        timings[str(rel)] = round(time.perf_counter() - start, 1)
-        if progress:
-            print(inline.progress_line(timings[str(rel)], f"{rel} done"), flush=True)
-        hide_injected_parameters(out)
-        run = json.loads(record.read_text())
-        if records is not None:
-            records[str(rel)] = run
-        written = reuse.result_files(results, since)
-        reuse.store(root, nb.stem, key, out, run, timings[str(rel)], written)
+            try:
+                run_stoppable(execute, f"papermill {rel}")
+            except PapermillExecutionError as err:
+                raise chapter_error(rel, err, root / LOGS, out) from err
+            timings[str(rel)] = round(time.perf_counter() - start, 1)
+            if progress:
+                print(inline.progress_line(timings[str(rel)], f"{rel} done"), flush=True)
+            hide_injected_parameters(out)
+            run = json.loads(record.read_text())
+            if records is not None:
+                records[str(rel)] = run
+            written = reuse.result_files(results, since)
+            reuse.store(root, nb.stem, key, out, run, timings[str(rel)], written)
+            done["executed"] += 1
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say which chapters are kept
+        raise Interrupted.after(
+            err,
+            f"{sum(done.values())} of {len(chapters)} chapters done and kept for the next "
+            f"build ({done['executed']} executed, {done['reused']} reused)",
+        ) from err
     return timings
 
 

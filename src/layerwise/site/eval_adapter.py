@@ -11,6 +11,8 @@ is stored, what is shown, the messages) are :mod:`layerwise.site.inline`'s. Its 
   ``f(source)`` is called with each markdown cell's source as execution reaches it (the
   book prints a line per section heading, :func:`~layerwise.site.inline.section_headings`);
   without it the engine prints nothing;
+- the engine's ``kernel_started`` keyword: ``f(group)`` is called with the kernel's
+  process group once it runs (the book stops it when the build is interrupted);
 - :func:`setup`: the Sphinx extension (``sphinx: extra_extensions:
   [layerwise.site.eval_adapter]`` in ``_config.yml``) whose ``{eval}`` role shows the
   stored results.
@@ -22,7 +24,9 @@ What each piece relies on:
   ``NBClientEngine.execute_managed_notebook``'s arguments (copied, with the client
   class swapped; papermill passes its extra keyword arguments, ``progress`` among them,
   through to it) and ``papermill_engines.register``;
-- nbclient: ``kc.execute(..., user_expressions=...)`` and ``async_wait_for_reply``;
+- nbclient: ``kc.execute(..., user_expressions=...)``, ``async_wait_for_reply`` and
+  ``async_start_new_kernel`` (wrapped by ``start_new_kernel``, which papermill's
+  ``setup_kernel`` calls); jupyter_client: the kernel manager's ``provisioner.pgid``;
 - myst-nb 1.x: ``RoleBase``, ``create_warning``, ``VariableOutput`` and
   ``render_variable_outputs`` (as its own ``eval`` role uses them), and the notebook being
   rendered at ``document["nb_renderer"].renderer.nb_client.notebook``.
@@ -70,15 +74,34 @@ class InlineNotebookClient(PapermillNotebookClient):
     (:func:`~layerwise.site.inline.user_expressions`, :func:`~layerwise.site.inline.stored`).
 
     ``progress``, when given, is called with each markdown cell's source as execution
-    reaches the cell (before its expressions are evaluated).
+    reaches the cell (before its expressions are evaluated). ``kernel_started``, when
+    given, is called with the process group of the kernel once it has started (a local
+    kernel is started in a session of its own: the group holds it and its children), so
+    that whoever runs the client can stop it.
 
     Raises:
         InlineExpressionError: an expression fails; the chapter stops there.
     """
 
-    def __init__(self, nb_man, km=None, progress: Callable[[str], None] | None = None, **kw):
+    def __init__(
+        self,
+        nb_man,
+        km=None,
+        progress: Callable[[str], None] | None = None,
+        kernel_started: Callable[[int], None] | None = None,
+        **kw,
+    ):
         super().__init__(nb_man, km=km, **kw)
         self.progress = progress
+        self.kernel_started = kernel_started
+
+    async def async_start_new_kernel(self, **kwargs) -> None:
+        await super().async_start_new_kernel(**kwargs)
+        group = getattr(getattr(self.km, "provisioner", None), "pgid", None)
+        if self.kernel_started is not None and group:
+            self.kernel_started(group)
+
+    start_new_kernel = run_sync(async_start_new_kernel)  # what papermill calls
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != "markdown":
@@ -117,7 +140,8 @@ class InlineNotebookClient(PapermillNotebookClient):
 class InlineEngine(NBClientEngine):
     """papermill's nbclient engine with :class:`InlineNotebookClient`; registered as
     ``layerwise-inline`` (``papermill --engine layerwise-inline`` once this module is
-    imported). Its extra keyword ``progress`` goes to the client (see there)."""
+    imported). Its extra keywords ``progress`` and ``kernel_started`` go to the client
+    (see there)."""
 
     @classmethod
     def execute_managed_notebook(
@@ -130,6 +154,7 @@ class InlineEngine(NBClientEngine):
         start_timeout=60,
         execution_timeout=None,
         progress=None,
+        kernel_started=None,
         **kwargs,
     ):
         kwargs = remove_args(["input_path"], **kwargs)
@@ -143,7 +168,9 @@ class InlineEngine(NBClientEngine):
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
-        return InlineNotebookClient(nb_man, progress=progress, **final_kwargs).execute()
+        return InlineNotebookClient(
+            nb_man, progress=progress, kernel_started=kernel_started, **final_kwargs
+        ).execute()
 
 
 papermill_engines.register(ENGINE_NAME, InlineEngine)
