@@ -118,7 +118,7 @@ def run_mode(mode: str, model: str, n: int, batch_size: int, out: Path, n_cwe: i
         lens = np.array([len(r.ids) for r in reqs])
         with torch.inference_mode():
             for batch in _batches(lens, batch_size, default_max_tokens("cpu")):
-                ids, mask = _pad(reqs, batch, int(lens[batch].max()), spec.pad_id, "cpu")
+                ids, mask = _pad(reqs, batch, lens, spec.pad_id, "cpu")
                 lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         return None
 

@@ -126,10 +126,14 @@ def summarize(calls: dict, params: dict) -> dict:
 
 
 def build(profile: str, scale: str, work: Path) -> dict:
-    """Reproduce + compare of ``profile`` at ``scale`` into a fresh cache under ``work``,
-    every extraction's forward calls logged; returns the summary."""
+    """The book's extraction plan, then ``reproduce`` and ``compare`` of the chapters' models
+    (what chapters 3-7 compute), of ``profile`` at ``scale`` in one process with a fresh
+    cache under ``work``, every forward call logged; returns the summary. After the plan,
+    reproduce and compare should find every extraction in the cache: their calls are
+    counted apart (``after plan``)."""
     os.environ["LAYERWISE_CACHE"] = str(work / "cache")
     from layerwise.pipeline import compare, profiles
+    from layerwise.pipeline.book_plan import run_book_plan
     from layerwise.pipeline.config import RunConfig
     from layerwise.pipeline.reproduce import reproduce
 
@@ -140,16 +144,80 @@ def build(profile: str, scale: str, work: Path) -> dict:
         profile=profile, scale=scale, results_dir=str(work / "out"), cache_dir=str(work / "cache")
     )
     start = time.perf_counter()
-    reproduce(cfg, log=lambda m: None)
+    run_book_plan(cfg, log=None)
+    planned = {name: len(batches) for name, batches in calls.items()}
     mid = time.perf_counter()
+    reproduce(cfg, log=lambda m: None)
     extras, _ = profiles.available_extras(profile)
     sources = list(profiles.resolve_profile(profile).values()) + list(extras)
     compare.run_compare(sources, cfg, work / "compare", log=lambda m: None, progress=False)
     end = time.perf_counter()
     summary = summarize(calls, params)
-    summary["total"]["seconds reproduce"] = mid - start
-    summary["total"]["seconds compare"] = end - mid
+    for name, batches in calls.items():
+        summary[name]["calls after plan"] = len(batches) - planned.get(name, 0)
+    summary["total"]["calls after plan"] = sum(
+        v["calls after plan"] for k, v in summary.items() if k != "total"
+    )
+    summary["total"]["seconds plan"] = mid - start
+    summary["total"]["seconds tables"] = end - mid
     return summary
+
+
+def separate_tokens(lm, requests, batch_size: int) -> int:
+    """Padded tokens of ``requests`` extracted on their own (as
+    :func:`layerwise.extract.batched.extract` batches them)."""
+    import numpy as np
+
+    from layerwise.extract import batched
+
+    cut = [batched.cut_after_last_read(r) for r in requests] if lm.spec.causal else requests
+    lengths = np.array([len(r.ids) for r in cut])
+    max_tokens = batched.default_max_tokens(lm.spec.device)
+    batches = batched._batches(lengths, batch_size, max_tokens, lm.spec.batching)
+    return sum(len(b) * int(lengths[b].max()) for b in batches)
+
+
+def count(profile: str, scale: str) -> dict:
+    """Without a forward pass: the book's extractions per model (the jobs its plan records)
+    and their padded tokens extracted each on its own (``separate``: the build before the
+    plan, identical extractions once, as the cache gives them), as the plan runs them
+    (``run``) and the minimal set."""
+    from layerwise.extract.batched import cut_after_last_read
+    from layerwise.pipeline.book_plan import book_gather
+    from layerwise.pipeline.config import RunConfig
+    from layerwise.pipeline.plan import jobs_of
+    from layerwise.store.keys import cache_key
+    from layerwise.store.plan import make_plan
+
+    cfg = RunConfig(profile=profile, scale=scale)
+    s = cfg.options()
+    models, gather = book_gather(cfg)
+    out = {}
+    for lm in models:
+        jobs = {cache_key(lm, j.requests, j.label): j for j in jobs_of(lm, gather) if j.requests}
+        jobs = list(jobs.values())
+        separate = sum(separate_tokens(lm, j.requests, s.batch_size) for j in jobs)
+        plan = make_plan(lm, jobs)
+        seqs = [
+            (cut_after_last_read(r) if lm.spec.causal else r).ids for j in jobs for r in j.requests
+        ]
+        unique, minimal = minimal_tokens(seqs, bool(lm.spec.causal))
+        out[lm.spec.name] = {
+            "causal": bool(lm.spec.causal),
+            "extractions": len(jobs),
+            "separate": separate,
+            "run": plan.tokens,
+            "unique": unique,
+            "minimal": minimal,
+            "ratio before": separate / minimal,
+            "ratio": plan.tokens / minimal,
+        }
+    keys = ("separate", "run", "unique", "minimal")
+    total = {k: sum(v[k] for v in out.values()) for k in keys}
+    total["ratio before"] = total["separate"] / total["minimal"]
+    total["ratio"] = total["run"] / total["minimal"]
+    out["total"] = total
+    return out
 
 
 def show(profile: str, scale: str, summary: dict) -> None:
@@ -165,8 +233,20 @@ def show(profile: str, scale: str, summary: dict) -> None:
     print(
         f"estimated FLOPs (2 x params x tokens): {t['gflops run']:.1f} GFLOP run vs "
         f"{t['gflops minimal']:.1f} minimal ({t['flops ratio']:.3f}x); build "
-        f"{t['seconds reproduce']:.0f}s reproduce + {t['seconds compare']:.0f}s compare"
+        f"{t['seconds plan']:.0f}s plan + {t['seconds tables']:.0f}s tables; forward calls "
+        f"after the plan: {t['calls after plan']}"
     )
+
+
+def show_count(profile: str, scale: str, summary: dict) -> None:
+    print(f"\n{profile} ({scale}, counted from the plan): padded tokens vs the minimal set")
+    cols = ("separate", "ratio before", "run", "minimal", "ratio")
+    print(f"{'model':<34}" + "".join(f"{c:>14}" for c in cols))
+    for name, row in summary.items():
+        cells = [
+            f"{row[c]:>14.3f}" if isinstance(row[c], float) else f"{row[c]:>14,}" for c in cols
+        ]
+        print(f"{name:<34}" + "".join(cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,8 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", nargs="+", default=["tiny", "offline"])
     parser.add_argument("--scale", default="reduced", choices=["reduced", "full"])
     parser.add_argument("--json", default="_build/forward_passes.json")
+    parser.add_argument(
+        "--count",
+        action="store_true",
+        help="count the plan's tokens without a forward pass (fast at full scale)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one profile, this process
     args = parser.parse_args(argv)
+    if args.count:
+        counted = {}
+        for profile in args.profile:
+            counted[profile] = count(profile, args.scale)
+            show_count(profile, args.scale, counted[profile])
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"scale": args.scale, **counted}, indent=1))
+        print(f"\nwrote {args.json}")
+        return 0
     if args.one:  # a fresh process per profile: nothing cached in memory between them
         with tempfile.TemporaryDirectory(prefix="lw-forward-") as tmp:
             summary = build(args.one, args.scale, Path(tmp))

@@ -102,9 +102,7 @@ def bare_forwards(recorded: list) -> tuple[float, int]:
             lengths = np.array([len(r.ids) for r in requests])
             budget = max_tokens or default_max_tokens(spec.device)
             for batch in _batches(lengths, batch_size, budget):
-                ids, mask = _pad(
-                    requests, batch, int(lengths[batch].max()), spec.pad_id, spec.device
-                )
+                ids, mask = _pad(requests, batch, lengths, spec.pad_id, spec.device)
                 start = time.perf_counter()
                 lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
                 seconds += time.perf_counter() - start

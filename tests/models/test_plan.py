@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from layerwise.extract import batched
-from layerwise.extract.batched import batch_widths, extract, extract_at_widths
+from layerwise.extract.batched import extract
 from layerwise.extract.requests import Request, sentence_requests, word_requests
 from layerwise.measure.common import MeasureOptions, planning
 from layerwise.measure.words import word_states
@@ -28,88 +28,106 @@ SENTENCES = [
 WORDS = ["cat", "dog", "guitar", "beach"]
 
 
-def _calls(monkeypatch) -> list[tuple[int, int]]:
-    """Log the (rows, width) of every batch the extraction pads."""
-    log: list[tuple[int, int]] = []
+def _calls(monkeypatch) -> list[tuple[int, int, int]]:
+    """Log the (rows, width, shortest input) of every batch the extraction pads."""
+    log: list[tuple[int, int, int]] = []
     real = batched._pad
 
-    def pad(requests, batch, width, pad_id, device):
-        log.append((len(batch), int(width)))
-        return real(requests, batch, width, pad_id, device)
+    def pad(requests, batch, lengths, pad_id, device):
+        log.append((len(batch), int(lengths[batch].max()), int(lengths[batch].min())))
+        return real(requests, batch, lengths, pad_id, device)
 
     monkeypatch.setattr(batched, "_pad", pad)
     return log
 
 
-def _assert_entry(cache, lm, job):
-    """The job's cache entry holds what its own extraction gives, bit for bit."""
+def _assert_entry(cache, lm, plan, j, job):
+    """Job ``j``'s cache entry holds its rows of the merged extraction, bit for bit (run
+    here again, unpadded), and what its own extraction gives to float32 precision (the
+    last bits depend on the batch's shape)."""
     entry = cache.load(cache_key(lm, job.requests, job.label))
     assert entry is not None, job.label
+    merged = extract(lm, plan.requests, progress=False, padding=False)
+    np.testing.assert_array_equal(entry.states, merged.states[plan.rows[j]])
     direct = extract(lm, job.requests, progress=False)
-    np.testing.assert_array_equal(entry.states, direct.states)
+    np.testing.assert_allclose(entry.states, direct.states, rtol=1e-5, atol=1e-5)
     if direct.top_alt is not None:
-        np.testing.assert_array_equal(entry.top_alt, direct.top_alt)
+        np.testing.assert_array_equal(entry.top_alt, merged.top_alt[plan.rows[j]])
+        np.testing.assert_allclose(entry.top_alt, direct.top_alt, rtol=1e-5, atol=1e-5)
 
 
 def test_identical_inputs_run_once_and_each_entry_is_its_own_extraction(
     tiny_bert, tmp_path, monkeypatch
 ):
     mean = sentence_requests(tiny_bert, SENTENCES, "mean")
-    # the same ids for BERT; with the longest sentence, so batched at the same width
-    native = sentence_requests(tiny_bert, SENTENCES[1:3], "eos")
+    native = sentence_requests(tiny_bert, SENTENCES[1:3], "eos")  # the same ids for BERT
     jobs = [Job("mean", tuple(mean)), Job("eos", tuple(native))]
     assert [r.ids for r in native] == [r.ids for r in mean[1:3]]
     plan = make_plan(tiny_bert, jobs)
     assert len(plan.requests) == len(SENTENCES)  # the two shared inputs once
+    assert plan.tokens == sum(len(r.ids) for r in mean)
     cache = Cache(tmp_path)
     calls = _calls(monkeypatch)
     assert run_plan(tiny_bert, jobs, cache) == 2
-    assert sum(rows for rows, _ in calls) == len(SENTENCES)
-    for job in jobs:
-        _assert_entry(cache, tiny_bert, job)
+    assert sum(rows for rows, _, _ in calls) == len(SENTENCES)
+    assert all(width == shortest for _, width, shortest in calls)  # no padding
+    for j, job in enumerate(jobs):
+        _assert_entry(cache, tiny_bert, plan, j, job)
     # planned entries are found: a second plan runs nothing
     calls.clear()
     assert run_plan(tiny_bert, jobs, cache) == 0
     assert calls == []
+    # reading an entry the plan wrote this session counts as computed, not reused
+    cache.counts.clear()
+    cached_extract(tiny_bert, list(mean), label="mean", cache=cache, progress=False)
+    assert cache.counts["extractions"] == {"reused": 0, "computed": 1}
+    assert cache.report().startswith("extractions 0 reused, 1 computed")
+    later = Cache(tmp_path)  # another session: the entry is reused
+    cached_extract(tiny_bert, list(mean), label="mean", cache=later, progress=False)
+    assert later.counts["extractions"] == {"reused": 1, "computed": 0}
 
 
-def test_causal_prefix_is_read_from_the_longer_input(tiny_gpt2, tmp_path, monkeypatch):
+def test_causal_prefixes_are_read_from_the_longest_input(tiny_gpt2, tmp_path, monkeypatch):
     (full,) = sentence_requests(tiny_gpt2, SENTENCES[1:2], "last")
     n = len(full.ids)
     assert n > 4
     longer = Job("whole", (full,))
-    # batched with the whole input, the 3-token prefix has the whole one's width
     prefix = Job(
         "prefix", (Request(full.ids[:3], ((2, 3),)), Request(full.ids, ((1, 2), (n - 1, n))))
     )
-    assert batch_widths(tiny_gpt2, prefix.requests).tolist() == [n, n]
-    plan = make_plan(tiny_gpt2, [longer, prefix])
+    short = Job("short", (Request(full.ids[:2], ((0, 2),)),))  # alone, in its own job
+    jobs = [longer, prefix, short]
+    plan = make_plan(tiny_gpt2, jobs)
     assert len(plan.requests) == 1 and plan.requests[0].ids == full.ids
+    assert sorted(plan.requests[0].reads) == [(0, 2), (1, 2), (2, 3), (n - 1, n)]
     assert plan.tokens == n
     cache = Cache(tmp_path)
     calls = _calls(monkeypatch)
-    run_plan(tiny_gpt2, [longer, prefix], cache)
-    assert calls == [(1, n)]
-    _assert_entry(cache, tiny_gpt2, longer)
-    _assert_entry(cache, tiny_gpt2, prefix)
+    run_plan(tiny_gpt2, jobs, cache)
+    assert calls == [(1, n, n)]
+    for j, job in enumerate(jobs):
+        _assert_entry(cache, tiny_gpt2, plan, j, job)
 
 
-def test_a_prefix_of_another_width_is_run_at_its_own(tiny_gpt2):
-    """Inputs are merged only at the width their own extraction gives them: a short input
-    batched alone keeps its own pass rather than reading a longer one's."""
-    (full,) = sentence_requests(tiny_gpt2, SENTENCES[2:3], "last")
-    short = Job("short", (Request(full.ids[:3], ((2, 3),)),))
-    plan = make_plan(tiny_gpt2, [Job("whole", (full,)), short])
+def test_a_bidirectional_models_prefix_runs_on_its_own(tiny_bert):
+    (full,) = sentence_requests(tiny_bert, SENTENCES[2:3], "mean")
+    short = Job("short", (Request(full.ids[:3], ((1, 2),)),))
+    plan = make_plan(tiny_bert, [Job("whole", (full,)), short])
     assert sorted(len(r.ids) for r in plan.requests) == [3, len(full.ids)]
 
 
-def test_extract_at_widths_pads_each_input_to_its_width(tiny_clip, monkeypatch):
-    reqs = sentence_requests(tiny_clip, SENTENCES, "eos")
-    widths = batch_widths(tiny_clip, reqs)
+def test_unpadded_extraction_batches_one_length(tiny_clip, monkeypatch):
+    reqs = sentence_requests(tiny_clip, SENTENCES + SENTENCES[:2], "eos")
+    lengths = {len(r.ids) for r in reqs}
+    assert len(lengths) > 1
     calls = _calls(monkeypatch)
-    got = extract_at_widths(tiny_clip, reqs, widths, progress=False)
-    assert {w for _, w in calls} == set(widths.tolist())
-    np.testing.assert_array_equal(got.states, extract(tiny_clip, reqs, progress=False).states)
+    padded = extract(tiny_clip, reqs, progress=False)
+    assert any(width > shortest for _, width, shortest in calls)  # the default pads
+    calls.clear()
+    got = extract(tiny_clip, reqs, progress=False, padding=False)
+    assert all(width == shortest for _, width, shortest in calls)
+    assert sorted(width for _, width, _ in calls) == sorted(lengths)
+    np.testing.assert_allclose(got.states, padded.states, rtol=1e-5, atol=1e-5)
 
 
 def test_planning_records_extractions_without_running_them(tiny_gpt2, tmp_path, monkeypatch):
@@ -132,20 +150,19 @@ def test_planning_records_extractions_without_running_them(tiny_gpt2, tmp_path, 
     got = word_states(tiny_gpt2, WORDS, ["bare", "wrapped"], s)
     assert calls == []
     bare = cached_extract(tiny_gpt2, word_requests(tiny_gpt2, WORDS, "bare"), label="x")
-    np.testing.assert_array_equal(got["bare"].states, bare.states)
+    np.testing.assert_allclose(got["bare"].states, bare.states, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("batching", ["equal length", "one at a time"])
-def test_extract_at_widths_keeps_the_models_batching(tiny_bert, monkeypatch, batching):
+def test_unpadded_extraction_keeps_the_models_batching(tiny_bert, monkeypatch, batching):
     lm = LoadedModel(
         replace(tiny_bert.spec, batching=batching), tiny_bert.tokenizer, tiny_bert.model
     )
     reqs = sentence_requests(lm, SENTENCES + SENTENCES[:1], "mean")
-    widths = batch_widths(lm, reqs)
-    assert (widths == [len(r.ids) for r in reqs]).all()  # no padding in either mode
     calls = _calls(monkeypatch)
-    extract_at_widths(lm, reqs, widths, progress=False)
+    extract(lm, reqs, progress=False, padding=False)
+    assert all(width == shortest for _, width, shortest in calls)
     if batching == "one at a time":
-        assert all(rows == 1 for rows, _ in calls)
+        assert [rows for rows, _, _ in calls] == [1] * len(reqs)
     else:
-        assert len(calls) == len(set(widths.tolist()))
+        assert len(calls) == len({len(r.ids) for r in reqs})

@@ -136,8 +136,11 @@ def extract(
     progress: bool | None = None,
     desc: str = "extracting",
     spill: str | os.PathLike[str] | None = None,
+    padding: bool = True,
 ) -> Extracted:
-    """Run ``requests`` through the model in length-sorted, right-padded batches.
+    """Run ``requests`` through the model in length-sorted, right-padded batches
+    (``padding=False``: batches of inputs of one length, no padding; the extraction plan,
+    :mod:`layerwise.store.plan`, runs so).
 
     Returns the mean hidden state over each read span at every layer, in the
     order of ``requests`` and, within a request, of its reads. ``max_tokens`` caps
@@ -161,94 +164,6 @@ def extract(
     check_window(lm, requests)
     if spec.causal:
         requests = [cut_after_last_read(r) for r in requests]
-    lengths = np.array([len(r.ids) for r in requests])
-    batches = _batches(lengths, batch_size, max_tokens, spec.batching)
-    widths = [int(lengths[b].max()) for b in batches]
-    return _run(lm, requests, batches, widths, desc, progress, spill)
-
-
-def batch_widths(
-    lm: LoadedModel,
-    requests: Sequence[Request],
-    batch_size: int = 64,
-    max_tokens: int | None = None,
-) -> np.ndarray:
-    """The padded width each request's batch has in :func:`extract` of ``requests`` (after
-    the causal cut): the width its states were computed at. On a CPU a state's last bits
-    depend on that width (the padded length of the matrix products), not on which other
-    inputs share the batch, so :func:`extract_at_widths` of an input at this width gives
-    the bits :func:`extract` gives it."""
-    if max_tokens is None:
-        max_tokens = default_max_tokens(lm.spec.device)
-    if lm.spec.causal:
-        requests = [cut_after_last_read(r) for r in requests]
-    lengths = np.array([len(r.ids) for r in requests])
-    out = np.empty(len(requests), dtype=np.int64)
-    for batch in _batches(lengths, batch_size, max_tokens, lm.spec.batching):
-        out[batch] = int(lengths[batch].max())
-    return out
-
-
-def extract_at_widths(
-    lm: LoadedModel,
-    requests: Sequence[Request],
-    widths: Sequence[int],
-    *,
-    batch_size: int = 64,
-    max_tokens: int | None = None,
-    progress: bool | None = None,
-    desc: str = "extracting",
-    spill: str | os.PathLike[str] | None = None,
-) -> Extracted:
-    """:func:`extract` with each request padded to its given width (at least its length),
-    the requests of one width batched together (longest first, ``batch_size`` inputs and
-    ``max_tokens`` padded tokens at most): the extraction plan
-    (:mod:`layerwise.store.plan`) runs every distinct input once at the width
-    :func:`batch_widths` gave it, so its states keep the bits of the extraction it
-    replaces. A causal model's requests are cut after their last read first."""
-    if not requests:
-        raise InputError("nothing to extract: no requests")
-    if len(widths) != len(requests):
-        raise InputError(f"{len(widths)} widths for {len(requests)} requests")
-    if max_tokens is None:
-        max_tokens = default_max_tokens(lm.spec.device)
-    if int(batch_size) < 1 or int(max_tokens) < 1:
-        raise InputError(
-            f"batch_size and max_tokens must be positive, got {batch_size} and {max_tokens}"
-        )
-    check_window(lm, requests)
-    if lm.spec.causal:
-        requests = [cut_after_last_read(r) for r in requests]
-    if lm.spec.batching == "one at a time":
-        batch_size = 1
-    widths = np.asarray(widths, dtype=np.int64)
-    lengths = np.array([len(r.ids) for r in requests])
-    if (widths < lengths).any() or (widths > lm.spec.max_length).any():
-        raise InputError("a width is shorter than its input or longer than the window")
-    batches: list[np.ndarray] = []
-    batch_width: list[int] = []
-    for w in sorted(set(widths.tolist()), reverse=True):
-        members = np.flatnonzero(widths == w)
-        members = members[np.argsort(-lengths[members], kind="stable")]
-        size = max(1, min(int(batch_size), int(max_tokens) // max(w, 1)))
-        for start in range(0, len(members), size):
-            batches.append(members[start : start + size])
-            batch_width.append(int(w))
-    return _run(lm, requests, batches, batch_width, desc, progress, spill)
-
-
-def _run(
-    lm: LoadedModel,
-    requests: Sequence[Request],
-    batches: Sequence[np.ndarray],
-    widths: Sequence[int],
-    desc: str,
-    progress: bool | None,
-    spill: str | os.PathLike[str] | None,
-) -> Extracted:
-    """The forward passes of ``batches`` (indices into ``requests``, each padded on the right
-    to its width), the read spans' mean states gathered into one result."""
-    spec = lm.spec
     n_reads = np.array([len(r.reads) for r in requests])
     first_read = np.concatenate([[0], np.cumsum(n_reads)[:-1]])
     total = int(n_reads.sum())
@@ -258,6 +173,11 @@ def _run(
         if spec.top_state != "no_final_norm"
         else None
     )
+    lengths = np.array([len(r.ids) for r in requests])
+    batching = spec.batching
+    if not padding and batching == "padded":
+        batching = "equal length"
+    batches = _batches(lengths, batch_size, max_tokens, batching)
     captured: dict[str, torch.Tensor] = {}
     want = "post" if spec.top_state == "pre_norm" else "pre"
     handles = []
@@ -281,11 +201,9 @@ def _run(
     done = False
     try:
         with torch.inference_mode():
-            for batch, width in tqdm(
-                list(zip(batches, widths, strict=True)), desc=desc, disable=not show, unit="batch"
-            ):
+            for batch in tqdm(batches, desc=desc, disable=not show, unit="batch"):
                 rows, spans, dest = _batch_reads(requests, batch, first_read)
-                ids, mask = _pad(requests, batch, width, spec.pad_id, spec.device)
+                ids, mask = _pad(requests, batch, lengths, spec.pad_id, spec.device)
                 captured.clear()
                 out = lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
                 hidden = _layers(out.hidden_states, sources, captured, spec)
@@ -392,11 +310,11 @@ def _batch_reads(
 def _pad(
     requests: Sequence[Request],
     batch: np.ndarray,
-    width: int,
+    lengths: np.ndarray,
     pad_id: int,
     device: str,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch's ids and attention mask, each input padded on the right to ``width``."""
+    width = int(lengths[batch].max())  # batches are length-sorted: little padding
     ids = np.full((len(batch), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(batch), width), dtype=np.int64)
     for row, i in enumerate(batch):

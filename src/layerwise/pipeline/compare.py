@@ -180,6 +180,15 @@ def released(lm: LoadedModel, source: str, cfg: RunConfig) -> LoadedModel:
     return load_lazily(source, cfg, None) if lm.weights_loaded else lm
 
 
+def planned_parts(lm: LoadedModel, texts: CompareTexts, s: MeasureOptions) -> ModelParts:
+    """:func:`~layerwise.measure.multi.model_parts`, its extractions first run as one plan
+    (:func:`~layerwise.pipeline.plan.run_plans`) unless its tables are cached: the
+    sequential runner and every worker of a parallel sweep measure a model alike."""
+    if not parts_cached(lm, texts, s):
+        run_plans([lm], lambda m: gather_states(m, texts, s), s)
+    return model_parts(lm, texts, s)
+
+
 def models_bar(total: int, progress: bool | None) -> tqdm:
     """The sweep's one progress bar, counting models (off when ``TQDM_DISABLE`` is set)."""
     show = progress if progress is not None else True
@@ -204,9 +213,7 @@ def sequential(
         with models_bar(len(models), progress) as bar:
             for i, (src, lm) in enumerate(zip(sources, models, strict=True)):
                 bar.set_postfix_str(lm.spec.name)
-                if not parts_cached(lm, texts, s):  # its extractions as one plan first
-                    run_plans([lm], lambda m: gather_states(m, texts, s), s)
-                parts.append(model_parts(lm, texts, s))
+                parts.append(planned_parts(lm, texts, s))
                 models[i] = released(lm, src, cfg)
                 bar.update()
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say which finished

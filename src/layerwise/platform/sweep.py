@@ -35,12 +35,13 @@ from typing import Any
 
 from ..errors import InputError
 from ..measure.common import MeasureOptions
-from ..measure.multi import CompareTexts, ModelParts, compare_texts, model_parts
+from ..measure.multi import CompareTexts, ModelParts, compare_texts
 from ..measure.multi_texts import count_tokens
 from ..models.spec import LoadedModel
 from ..pipeline.compare import (
     load_lazily,
     models_bar,
+    planned_parts,
     refuse_same_weights,
     released,
 )
@@ -172,7 +173,7 @@ def measure_model(
     over the sweep's texts (filtered to every model's window), written to (or read from)
     the shared cache."""
     _threads(threads)
-    return model_parts(load_lazily(source, cfg, None), texts, cfg.options())
+    return planned_parts(load_lazily(source, cfg, None), texts, cfg.options())
 
 
 def _threads(threads: int | None) -> None:

@@ -488,8 +488,9 @@ def execute_notebooks(
     whose result files are still there) is not executed again: its kept copy is staged
     (:mod:`layerwise.site.reuse`), its name added to ``reused``. ``reuse_runs=False``
     executes every chapter. The run's configuration is validated (device, cache, results
-    folder) before the first chapter that must execute; a build that reuses every chapter
-    imports neither torch nor papermill.
+    folder) before the first chapter that must execute, and then the states the chapters
+    read are extracted as one plan per model (:mod:`layerwise.pipeline.book_plan`); a
+    build that reuses every chapter imports neither torch nor papermill.
     """
     params = chapter_parameters(cfg, root)
     timings: dict[str, float] = {}
@@ -528,8 +529,14 @@ def execute_notebooks(
             from . import eval_adapter, inline
 
             if not validated:  # before the first kernel starts
+                from ..pipeline.book_plan import run_book_plan
+
                 cfg.validate()
                 validated = True
+                plan_start = time.perf_counter()
+                written = run_book_plan(cfg, log=lambda m: print(m, flush=True))
+                seconds = time.perf_counter() - plan_start
+                print(f"extraction plan: {written} extractions in {seconds:.1f}s", flush=True)
             kernel_config = Config({"KernelManager": {"transport": "ipc"}})
             record = work / f"{nb.stem}.json"
             source = _with_record_cell(nb, work / rel, record)

@@ -91,6 +91,9 @@ class Cache:
     #: reused / computed entries this session by kind: "extractions" (hidden states),
     #: "tables", "intervals" (bootstrap), "values" (token counts, sentence sets, checks)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: keys of the extraction entries this session's extraction plan wrote
+    #: (:mod:`layerwise.store.plan`): reading one counts as computed, not reused
+    planned: set[str] = field(default_factory=set)
     _checked: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -250,7 +253,7 @@ class Cache:
         the spill removed; what is returned then reads its layers from the entry."""
         found = self.load(key, expect, alt)
         if found is not None:
-            self._count("extractions", True)
+            self._count("extractions", key not in self.planned)
             return found
         self.ensure_writable()  # fail before the work, not after it
         self._count("extractions", False)
