@@ -99,6 +99,7 @@ lint: venv
 bench: venv rehearse
 	$(PYTHON) benchmarks/pipeline_steps.py --rehearsal $(REHEARSAL_HF_HOME) --json _build/bench.json
 	$(PYTHON) benchmarks/batching_cost.py
+	$(PYTHON) benchmarks/forward_passes.py --count --profile tiny offline --scale full --json _build/forward_passes.json
 
 # Regenerate the lock from the current environment (after changing pyproject.toml).
 lock: venv
