@@ -535,8 +535,11 @@ def execute_notebooks(
                 validated = True
                 plan_start = time.perf_counter()
                 written = run_book_plan(cfg, log=lambda m: print(m, flush=True))
-                seconds = time.perf_counter() - plan_start
-                print(f"extraction plan: {written} extractions in {seconds:.1f}s", flush=True)
+                seconds = round(time.perf_counter() - plan_start, 1)
+                print(f"extraction plan: {written} extractions in {seconds}s", flush=True)
+                timings[build_report.PLAN] = seconds
+                if records is not None:
+                    records[build_report.PLAN] = {"cache": {"extractions": {"computed": written}}}
             kernel_config = Config({"KernelManager": {"transport": "ipc"}})
             record = work / f"{nb.stem}.json"
             source = _with_record_cell(nb, work / rel, record)

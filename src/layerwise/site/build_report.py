@@ -58,6 +58,11 @@ def record(namespace: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     return out
 
 
+#: The build report's row for the extraction plan run before the first chapter
+#: (:mod:`layerwise.pipeline.book_plan`).
+PLAN = "extraction plan"
+
+
 def _cell(value: object) -> str:
     return "\u2013" if value is None else str(value)
 
@@ -95,7 +100,10 @@ def report_markdown(
         "sentence sets, checks). A dash: the chapter uses no cache, or none of that kind. "
         "A chapter whose notebook, parameters, package code, data, packages and model "
         "snapshots are unchanged since its last run is not executed again: *run* says "
-        "`reused` and the row is that earlier run's.",
+        "`reused` and the row is that earlier run's. The row *extraction plan*, when a "
+        "chapter executed, is the build's step before the first chapter: the extractions "
+        "every chapter's tables read, each needed input run once (methods, *Batched "
+        "extraction*); the chapters then read them from the cache.",
         "",
         "| chapter | run | wall time (s) | "
         + " | ".join(f"{k} reused | {k} computed" for k in KINDS)
@@ -108,8 +116,9 @@ def report_markdown(
             _cell(counts.get(kind, {}).get(how)) for kind in KINDS for how in ("reused", "computed")
         ]
         run = "reused" if chapter in reused else "executed"
+        name = chapter if chapter == PLAN else f"`{chapter}`"
         lines.append(
-            f"| `{chapter}` | {run} | {_cell(timings.get(chapter))} | " + " | ".join(cells) + " |"
+            f"| {name} | {run} | {_cell(timings.get(chapter))} | " + " | ".join(cells) + " |"
         )
     models: dict[str, Mapping[str, Any]] = {}
     for rec in records.values():
