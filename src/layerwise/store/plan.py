@@ -3,7 +3,7 @@ once, and each extraction's entry is written into the cache under the key it has
 
 A run (``reproduce``, ``compare``, a book build) knows the extractions its measurements will
 make before the first forward pass: each is a *job*, a label and its requests, the arguments
-of :func:`~layerwise.store.cached.cached_extract`. :func:`run_plan` takes the jobs of one
+of ``layerwise.store.cached.cached_extract``. :func:`run_plan` takes the jobs of one
 model whose entries the cache lacks and:
 
 - runs each distinct input (its token ids, after a causal model's cut after its last read)
@@ -13,7 +13,7 @@ model whose entries the cache lacks and:
 - batches inputs of one length together (:func:`~layerwise.extract.batched.extract` with
   ``padding=False``), so no token is padding;
 - writes each job's reads, taken from that one result, into the cache under
-  :func:`~layerwise.store.keys.cache_key` of the job's own requests and label, so the
+  ``layerwise.store.keys.cache_key`` of the job's own requests and label, so the
   measurements then find every extraction in the cache and run as they always did.
 
 A job the plan does not know is extracted when its measurement asks for it: the plan
@@ -42,7 +42,7 @@ from .keys import cache_key
 @dataclass(frozen=True)
 class Job:
     """One extraction a measurement will make: its ``label`` and ``requests`` (the
-    arguments of :func:`~layerwise.store.cached.cached_extract`)."""
+    arguments of ``layerwise.store.cached.cached_extract``)."""
 
     label: str
     requests: tuple[Request, ...]
