@@ -106,7 +106,7 @@ _PLANNING: ContextVar[list | None] = ContextVar("layerwise_planning", default=No
 
 @contextmanager
 def planning() -> Iterator[list[tuple[LoadedModel, str, tuple[Request, ...]]]]:
-    """Within it, :func:`extract_states` extracts nothing: it appends ``(model, label,
+    """Within it, ``extract_states`` extracts nothing: it appends ``(model, label,
     requests)`` to the list this yields and returns zeros of the right shape. The
     extraction plan (:mod:`layerwise.store.plan`) calls the functions that gather a run's
     states (``cwe_states``, ``word_states``, ``sentence_states``) inside it to learn, before
