@@ -194,18 +194,18 @@ def test_interrupted_sweep_resumes_from_the_cache(tmp_path, monkeypatch):
     the cache: the next run reads them (its weights are never loaded) and measures only
     the second; its tables equal a run that was never interrupted."""
     torch.set_num_threads(1)
-    real = measure_multi.model_parts
+    real = pipeline_compare.planned_parts
 
-    def dies_on_clip(lm, sentences, s):
+    def dies_on_clip(lm, sentences, s):  # before its extractions
         if lm.spec.source == "tiny:clip":
             raise KeyboardInterrupt
         return real(lm, sentences, s)
 
-    monkeypatch.setattr(pipeline_compare, "model_parts", dies_on_clip)
+    monkeypatch.setattr(pipeline_compare, "planned_parts", dies_on_clip)
     cfg = _cfg(tmp_path / "cache")
     with pytest.raises(KeyboardInterrupt):
         pipeline_compare.run_compare(SWEEP, cfg, tmp_path / "a", log=lambda m: None)
-    monkeypatch.setattr(pipeline_compare, "model_parts", real)
+    monkeypatch.setattr(pipeline_compare, "planned_parts", real)
 
     loaded: list[str] = []
     read = models_loading.load_weights
