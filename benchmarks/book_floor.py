@@ -4,7 +4,7 @@ For ``--profile`` (default ``offline``) at ``--scale`` (default ``full``), on th
 
 1. **floor** (before): the minimal set of forward passes the book needs. The book's
    extractions are listed per model (the jobs of its plan,
-   :func:`layerwise.pipeline.book_plan.book_gather`). Each needed token sequence then runs
+   :func:`layerwise.pipeline.book_plan.book_jobs`). Each needed token sequence then runs
    once: a causal model's prefixes are read from the longer input, and batches hold inputs
    of one length, so no token is padding (:func:`layerwise.store.plan.make_plan`, then
    ``extract(..., padding=False)``). Only the model's own forward calls are timed (forward
@@ -40,20 +40,15 @@ def floor(profile: str, scale: str, cache_dir: str) -> dict:
     import torch
 
     from layerwise.extract.batched import extract
-    from layerwise.pipeline.book_plan import book_gather
+    from layerwise.pipeline.book_plan import book_jobs
     from layerwise.pipeline.config import RunConfig
-    from layerwise.pipeline.plan import jobs_of
-    from layerwise.store.keys import cache_key
     from layerwise.store.plan import make_plan
 
     cfg = RunConfig(profile=profile, scale=scale, cache_dir=cache_dir)
     s = cfg.options()
-    models, gather = book_gather(cfg)
     out: dict = {}
-    for i in range(len(models)):
-        lm, models[i] = models[i], None
-        jobs = {cache_key(lm, j.requests, j.label): j for j in jobs_of(lm, gather) if j.requests}
-        plan = make_plan(lm, list(jobs.values()))
+    for lm, jobs in book_jobs(cfg):
+        plan = make_plan(lm, jobs)
         lm.model  # noqa: B018 - load the weights before the clock starts
         clock = {"seconds": 0.0, "calls": 0}
 

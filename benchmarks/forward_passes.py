@@ -183,19 +183,14 @@ def count(profile: str, scale: str) -> dict:
     plan, identical extractions once, as the cache gives them), as the plan runs them
     (``run``) and the minimal set."""
     from layerwise.extract.batched import cut_after_last_read
-    from layerwise.pipeline.book_plan import book_gather
+    from layerwise.pipeline.book_plan import book_jobs
     from layerwise.pipeline.config import RunConfig
-    from layerwise.pipeline.plan import jobs_of
-    from layerwise.store.keys import cache_key
     from layerwise.store.plan import make_plan
 
     cfg = RunConfig(profile=profile, scale=scale)
     s = cfg.options()
-    models, gather = book_gather(cfg)
     out = {}
-    for lm in models:
-        jobs = {cache_key(lm, j.requests, j.label): j for j in jobs_of(lm, gather) if j.requests}
-        jobs = list(jobs.values())
+    for lm, jobs in book_jobs(cfg):
         separate = sum(separate_tokens(lm, j.requests, s.batch_size) for j in jobs)
         plan = make_plan(lm, jobs)
         seqs = [

@@ -17,15 +17,16 @@ and dropped before the next model's are read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..measure.cwe import cwe_sentences
 from ..measure.multi_states import gather_states
 from ..measure.multi_texts import compare_texts
 from ..models.spec import LoadedModel
+from ..store.plan import Job, run_plan
 from .compare import load_extras
 from .config import RunConfig, load_profile
-from .plan import reproduction_states, run_plans
+from .plan import jobs_of, reproduction_states
 
 
 def book_gather(cfg: RunConfig) -> tuple[list[LoadedModel], Callable[[LoadedModel], None]]:
@@ -48,15 +49,25 @@ def book_gather(cfg: RunConfig) -> tuple[list[LoadedModel], Callable[[LoadedMode
     return models, gather
 
 
+def book_jobs(cfg: RunConfig) -> Iterator[tuple[LoadedModel, list[Job]]]:
+    """Each model the chapters read with its extractions (:func:`book_gather`), one model
+    at a time: the caller's reference is the only one, so a model's weights, once read,
+    go with it."""
+    models, gather = book_gather(cfg)
+    for i in range(len(models)):
+        lm, models[i] = models[i], None
+        yield lm, jobs_of(lm, gather)
+
+
 def run_book_plan(cfg: RunConfig, log: Callable[[str], None] | None = print) -> int:
     """Extract what the book's chapters read (the module docstring) as one merged
     extraction per model into the run's cache; returns the entries written (0 when the
-    cache holds them all). Raises what loading a model raises."""
+    cache holds them all, or there is no cache). Raises what loading a model raises."""
     s = cfg.options()
-    models, gather = book_gather(cfg)
     written = 0
-    for i in range(len(models)):
-        lm, models[i] = models[i], None  # its weights go with it
-        written += run_plans([lm], gather, s, log)
-        del lm
+    for lm, jobs in book_jobs(cfg):
+        n = run_plan(lm, jobs, s.cache, batch_size=s.batch_size, progress=s.progress)
+        if n and log:
+            log(f"{lm.spec.name}: {n} extractions run as one plan")
+        written += n
     return written

@@ -49,10 +49,11 @@ def reproduction_states(lm: LoadedModel, sentences: Sequence[str], s: MeasureOpt
 
 
 def jobs_of(lm: LoadedModel, gather: Gather) -> list[Job]:
-    """The extractions ``gather(lm)`` makes, recorded without extracting."""
+    """The extractions ``gather(lm)`` makes, recorded without extracting: each distinct
+    one once (the same label and requests are one cache entry), none without requests."""
     with planning() as recorded:
         gather(lm)
-    return [Job(label, reqs) for m, label, reqs in recorded if m is lm]
+    return list(dict.fromkeys(Job(label, reqs) for m, label, reqs in recorded if m is lm and reqs))
 
 
 def run_plans(
